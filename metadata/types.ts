@@ -1,0 +1,167 @@
+// The metadata store's typed API: everything except record bytes. One implementation serves
+// PostgreSQL (node-postgres) and PGlite (embedded); both run the same Drizzle migrations.
+// Times are epoch milliseconds. Offsets are JS numbers (Kafka offsets stay far below 2^53).
+
+export interface TopicRecord {
+  name: string;
+  /** Stable topic id (uuid string) for Metadata v10+ / Fetch v13+. */
+  topicId: string;
+  partitionCount: number;
+  retentionMs: number | null;
+  /** Topic-level config overrides (Kafka config names → string values). */
+  config: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PartitionRecord {
+  topic: string;
+  partitionId: number;
+  /** Next offset to be written (Kafka's high watermark / log end offset: all below it are committed). */
+  highWatermark: number;
+  logStartOffset: number;
+  leaderEpoch: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** One chunk of one partition inside a segment object. */
+export interface SegmentRecord {
+  id: string;
+  topic: string;
+  partitionId: number;
+  baseOffset: number;
+  /** Last offset contained (inclusive). */
+  endOffset: number;
+  recordCount: number;
+  sizeBytes: number;
+  s3Bucket: string;
+  s3Key: string;
+  /** Byte position of this partition's chunk inside the object, and its length. */
+  bytePosition: number;
+  byteLength: number;
+  /** Largest record timestamp in the chunk (ListOffsets by time). */
+  maxTimestamp: number;
+  createdAt: number;
+}
+
+export type NewSegment = Omit<SegmentRecord, 'id' | 'createdAt'> & { id?: string };
+
+export interface FlushCommitPartition {
+  topic: string;
+  partitionId: number;
+  /** The lease epoch the committing agent believes it holds. */
+  leaseEpoch: number;
+  /** The high watermark the commit builds on: must equal the partition's current one. */
+  expectedHighWatermark: number;
+  /** The new chunk; the new high watermark is segment.endOffset + 1. */
+  segment: NewSegment;
+}
+
+export type FenceReason = 'lease' | 'offset' | 'unknown_partition';
+
+export type FlushCommitResult =
+  | { committed: true }
+  | { committed: false; fenced: Array<{ topic: string; partitionId: number; reason: FenceReason }> };
+
+export interface LeaseRecord {
+  topic: string;
+  partitionId: number;
+  leaderAgentId: string;
+  /** Database clock, epoch ms. */
+  leaseExpiresAt: number;
+  epoch: number;
+}
+
+export interface AgentRecord {
+  agentId: string;
+  /** Stable small integer used as the Kafka broker node id. */
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+  lastHeartbeat: number;
+  startedAt: number;
+}
+
+export interface CommittedOffset {
+  groupId: string;
+  topic: string;
+  partitionId: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+  commitTimestamp: number;
+}
+
+export type OffsetCommitInput = Omit<CommittedOffset, 'groupId' | 'commitTimestamp'> & {
+  commitTimestamp?: number;
+};
+
+/** Persisted classic-group state (written by the group coordinator). */
+export interface GroupRecord {
+  groupId: string;
+  state: string;
+  protocolType: string | null;
+  protocolName: string | null;
+  generation: number;
+  leaderId: string | null;
+  /** Members with their subscription/assignment bytes, base64 where binary. */
+  members: unknown[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface CreateTopicInput {
+  name: string;
+  partitionCount: number;
+  retentionMs?: number | null;
+  config?: Record<string, string>;
+}
+
+export interface MetadataStore {
+  readonly kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+
+  // topics & partitions
+  createTopic(input: CreateTopicInput): Promise<TopicRecord>;
+  getTopic(name: string): Promise<TopicRecord | undefined>;
+  getTopicById(topicId: string): Promise<TopicRecord | undefined>;
+  listTopics(): Promise<TopicRecord[]>;
+  deleteTopic(name: string): Promise<boolean>;
+  addPartitions(name: string, newPartitionCount: number): Promise<TopicRecord>;
+  updateTopicConfig(name: string, config: Record<string, string>, retentionMs?: number | null): Promise<TopicRecord>;
+  getPartitions(topic: string): Promise<PartitionRecord[]>;
+  getPartition(topic: string, partitionId: number): Promise<PartitionRecord | undefined>;
+  updateHighWatermark(topic: string, partitionId: number, highWatermark: number): Promise<void>;
+  /** DeleteRecords: moves log_start_offset forward (never backward, never past the high watermark). */
+  setLogStartOffset(topic: string, partitionId: number, offset: number): Promise<number>;
+
+  // segments
+  addSegment(segment: NewSegment): Promise<SegmentRecord>;
+  findSegmentForOffset(topic: string, partitionId: number, offset: number): Promise<SegmentRecord | undefined>;
+  listSegments(topic: string, partitionId: number, fromOffset?: number, limit?: number): Promise<SegmentRecord[]>;
+  /** The fenced flush commit: all or nothing (see FlushCommitPartition). */
+  commitFlush(agentId: string, partitions: FlushCommitPartition[]): Promise<FlushCommitResult>;
+
+  // consumer offsets & groups
+  commitOffset(groupId: string, offset: OffsetCommitInput): Promise<void>;
+  commitOffsets(groupId: string, offsets: OffsetCommitInput[]): Promise<void>;
+  fetchOffsets(groupId: string, partitions?: Array<{ topic: string; partitionId: number }>): Promise<CommittedOffset[]>;
+  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void>;
+  saveGroup(group: GroupRecord, offsets?: OffsetCommitInput[]): Promise<void>;
+  getGroup(groupId: string): Promise<GroupRecord | undefined>;
+  listGroups(): Promise<GroupRecord[]>;
+  deleteGroup(groupId: string): Promise<boolean>;
+
+  // agents & leases (compare-and-set on the database clock)
+  registerAgent(input: { agentId: string; host: string; port: number; rack?: string | null; nodeId?: number }): Promise<AgentRecord>;
+  heartbeatAgent(agentId: string): Promise<void>;
+  listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;
+  deregisterAgent(agentId: string): Promise<void>;
+  /** Takes a free/expired lease (epoch + 1) or renews our own (same epoch); undefined if held by another agent. */
+  acquirePartitionLease(topic: string, partitionId: number, agentId: string, ttlMs: number): Promise<LeaseRecord | undefined>;
+  renewPartitionLease(topic: string, partitionId: number, agentId: string, epoch: number, ttlMs: number): Promise<LeaseRecord | undefined>;
+  releasePartitionLease(topic: string, partitionId: number, agentId: string): Promise<void>;
+  listPartitionLeases(topic?: string): Promise<LeaseRecord[]>;
+}
