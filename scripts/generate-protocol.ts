@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderErrorCodes } from './generate-errors.js';
+import { renderMessages } from './generate-messages.js';
 
 export function projectRoot(): string {
   let dir = resolve(fileURLToPath(import.meta.url), '..');
@@ -19,6 +20,8 @@ export function sharedDir(): string {
 export function renderAll(shared = sharedDir()): Map<string, string> {
   const files = new Map<string, string>();
   files.set('protocol/generated/error-codes.ts', renderErrorCodes(shared));
+  const messages = renderMessages(join(shared, 'kafka-protocol', 'messages'), join(projectRoot(), 'scripts', 'extra-messages'));
+  for (const [path, text] of messages) files.set(path, text);
   return files;
 }
 
