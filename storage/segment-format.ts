@@ -1,0 +1,450 @@
+// The segment object format, version 1 (documented byte by byte in storage/README.md).
+//
+//   object  = header | chunk_0 | chunk_1 | ... (one chunk per partition that had data in the cycle)
+//   header  = magic "SHSO" | version | flags | headerLength | chunkCount | createdAt | directory | crc
+//   chunk   = block_0 | block_1 | ... | index | trailer
+//   block   = one LZ4 frame whose content is whole record batches, byte for byte as produced
+//   index   = partition identity, offsets, timestamps, and per block: first/last offset, max
+//             timestamp, byte range, sizes, CRC-32C of the compressed bytes
+//   trailer = indexLength | indexCrc | version | flags | magic "SHCX" (fixed 16 bytes, chunk end)
+//
+// A reader that knows a chunk's byte range (from its segments row) reads the chunk's tail to get the
+// index, then one ranged GET per run of blocks it needs. The object header is for tools and
+// recovery (it lists every chunk), the read path never needs it.
+import { compressFrame, decompressFrame } from 'lz4-napi';
+import { crc32c as nativeCrc32c } from '@node-rs/crc32';
+import { readInt64, scanBatches, writeInt64, type BatchInfo } from './batch.js';
+import { CorruptSegmentError } from './errors.js';
+
+export const FORMAT_VERSION = 1;
+export const OBJECT_MAGIC = 0x5348534f; // "SHSO"
+export const CHUNK_MAGIC = 0x53484358; // "SHCX"
+export const CHUNK_TRAILER_BYTES = 16;
+export const BLOCK_ENTRY_BYTES = 48;
+const OBJECT_HEADER_FIXED = 24;
+const DIR_ENTRY_FIXED = 34;
+const INDEX_FIXED = 2 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4; // + topic bytes + blocks
+export const DEFAULT_BLOCK_BYTES = 256 * 1024;
+
+export function crc32c(buf: Uint8Array): number {
+  return nativeCrc32c(buf, 0) >>> 0;
+}
+
+export interface ChunkInputBatch {
+  buf: Buffer;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  recordsCount: number;
+}
+
+export interface ChunkInput {
+  topic: string;
+  partitionId: number;
+  /** Contiguous, ascending, already assigned their offsets. */
+  batches: ChunkInputBatch[];
+}
+
+export interface BlockEntry {
+  firstOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  /** Relative to the chunk start. */
+  position: number;
+  compressedLength: number;
+  uncompressedLength: number;
+  batchCount: number;
+  crc: number;
+}
+
+export interface ChunkIndex {
+  topic: string;
+  partitionId: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  recordCount: number;
+  batchCount: number;
+  /** Uncompressed bytes of all batches. */
+  sizeBytes: number;
+  blocks: BlockEntry[];
+  /** Byte length of the whole chunk (blocks + index + trailer). */
+  chunkLength: number;
+}
+
+export interface EncodedChunk {
+  topic: string;
+  partitionId: number;
+  /** Byte position of the chunk inside the object, and its length. */
+  position: number;
+  length: number;
+  baseOffset: number;
+  lastOffset: number;
+  recordCount: number;
+  sizeBytes: number;
+  maxTimestamp: number;
+  /** One view per input batch, into the uncompressed block buffers (input order). */
+  batchViews: Buffer[];
+}
+
+export interface EncodedObject {
+  /** The object's bytes, in order (write them with one PUT). */
+  parts: Buffer[];
+  size: number;
+  chunks: EncodedChunk[];
+}
+
+interface BuiltBlock {
+  entry: BlockEntry;
+  compressed: Buffer;
+}
+
+interface BuiltChunk {
+  input: ChunkInput;
+  blocks: BuiltBlock[];
+  index: Buffer;
+  trailer: Buffer;
+  length: number;
+  summary: Omit<EncodedChunk, 'position' | 'length'>;
+}
+
+/** Groups batches into blocks of about `blockBytes` uncompressed (a bigger batch gets its own block). */
+function planBlocks(batches: ChunkInputBatch[], blockBytes: number): ChunkInputBatch[][] {
+  const groups: ChunkInputBatch[][] = [];
+  let cur: ChunkInputBatch[] = [];
+  let bytes = 0;
+  for (const b of batches) {
+    if (cur.length > 0 && bytes + b.buf.length > blockBytes) {
+      groups.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(b);
+    bytes += b.buf.length;
+  }
+  if (cur.length > 0) groups.push(cur);
+  return groups;
+}
+
+async function buildChunk(input: ChunkInput, blockBytes: number): Promise<BuiltChunk> {
+  const groups = planBlocks(input.batches, blockBytes);
+  const batchViews: Buffer[] = [];
+  const plain = groups.map((g) => {
+    const data = Buffer.concat(g.map((b) => b.buf));
+    let pos = 0;
+    for (const b of g) {
+      batchViews.push(data.subarray(pos, pos + b.buf.length));
+      pos += b.buf.length;
+    }
+    return data;
+  });
+  const compressed = await Promise.all(plain.map((d) => compressFrame(d)));
+  let position = 0;
+  let maxTimestamp = -1;
+  let recordCount = 0;
+  let sizeBytes = 0;
+  const blocks: BuiltBlock[] = groups.map((g, i) => {
+    const c = compressed[i];
+    let blockMaxTs = -1;
+    for (const b of g) {
+      if (b.maxTimestamp > blockMaxTs) blockMaxTs = b.maxTimestamp;
+      recordCount += b.recordsCount;
+    }
+    if (blockMaxTs > maxTimestamp) maxTimestamp = blockMaxTs;
+    sizeBytes += plain[i].length;
+    const entry: BlockEntry = {
+      firstOffset: g[0].baseOffset,
+      lastOffset: g[g.length - 1].lastOffset,
+      maxTimestamp: blockMaxTs,
+      position,
+      compressedLength: c.length,
+      uncompressedLength: plain[i].length,
+      batchCount: g.length,
+      crc: crc32c(c),
+    };
+    position += c.length;
+    return { entry, compressed: c };
+  });
+  const topicBytes = Buffer.from(input.topic, 'utf8');
+  const index = Buffer.alloc(INDEX_FIXED + topicBytes.length + blocks.length * BLOCK_ENTRY_BYTES);
+  let p = 0;
+  index.writeUInt16BE(topicBytes.length, p);
+  p += 2;
+  topicBytes.copy(index, p);
+  p += topicBytes.length;
+  index.writeInt32BE(input.partitionId, p);
+  p += 4;
+  const baseOffset = input.batches[0].baseOffset;
+  const lastOffset = input.batches[input.batches.length - 1].lastOffset;
+  writeInt64(index, baseOffset, p);
+  writeInt64(index, lastOffset, p + 8);
+  writeInt64(index, maxTimestamp, p + 16);
+  writeInt64(index, recordCount, p + 24);
+  p += 32;
+  index.writeUInt32BE(input.batches.length, p);
+  p += 4;
+  writeInt64(index, sizeBytes, p);
+  p += 8;
+  index.writeUInt32BE(blocks.length, p);
+  p += 4;
+  for (const { entry: e } of blocks) {
+    writeInt64(index, e.firstOffset, p);
+    writeInt64(index, e.lastOffset, p + 8);
+    writeInt64(index, e.maxTimestamp, p + 16);
+    index.writeUInt32BE(e.position, p + 24);
+    index.writeUInt32BE(e.compressedLength, p + 28);
+    index.writeUInt32BE(e.uncompressedLength, p + 32);
+    index.writeUInt32BE(e.batchCount, p + 36);
+    index.writeUInt32BE(e.crc, p + 40);
+    index.writeUInt32BE(0, p + 44); // reserved
+    p += BLOCK_ENTRY_BYTES;
+  }
+  const trailer = Buffer.alloc(CHUNK_TRAILER_BYTES);
+  trailer.writeUInt32BE(index.length, 0);
+  trailer.writeUInt32BE(crc32c(index), 4);
+  trailer.writeUInt16BE(FORMAT_VERSION, 8);
+  trailer.writeUInt16BE(0, 10);
+  trailer.writeUInt32BE(CHUNK_MAGIC, 12);
+  return {
+    input,
+    blocks,
+    index,
+    trailer,
+    length: position + index.length + trailer.length,
+    summary: {
+      topic: input.topic,
+      partitionId: input.partitionId,
+      baseOffset,
+      lastOffset,
+      recordCount,
+      sizeBytes,
+      maxTimestamp,
+      batchViews,
+    },
+  };
+}
+
+/** Builds one segment object from the chunks of one flush cycle (compression runs off-thread). */
+export async function encodeSegmentObject(
+  chunks: ChunkInput[],
+  opts: { blockBytes?: number; createdAt: number },
+): Promise<EncodedObject> {
+  const blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
+  const built = await Promise.all(chunks.filter((c) => c.batches.length > 0).map((c) => buildChunk(c, blockBytes)));
+  const topics = built.map((b) => Buffer.from(b.input.topic, 'utf8'));
+  const headerLength = OBJECT_HEADER_FIXED + topics.reduce((n, t) => n + DIR_ENTRY_FIXED + t.length, 0) + 4;
+  const header = Buffer.alloc(headerLength);
+  header.writeUInt32BE(OBJECT_MAGIC, 0);
+  header.writeUInt16BE(FORMAT_VERSION, 4);
+  header.writeUInt16BE(0, 6);
+  header.writeUInt32BE(headerLength, 8);
+  header.writeUInt32BE(built.length, 12);
+  writeInt64(header, opts.createdAt, 16);
+  let p = OBJECT_HEADER_FIXED;
+  let position = headerLength;
+  const parts: Buffer[] = [header];
+  const out: EncodedChunk[] = [];
+  built.forEach((b, i) => {
+    writeInt64(header, position, p);
+    header.writeUInt32BE(b.length, p + 8);
+    header.writeInt32BE(b.input.partitionId, p + 12);
+    writeInt64(header, b.summary.baseOffset, p + 16);
+    writeInt64(header, b.summary.lastOffset, p + 24);
+    header.writeUInt16BE(topics[i].length, p + 32);
+    topics[i].copy(header, p + DIR_ENTRY_FIXED);
+    p += DIR_ENTRY_FIXED + topics[i].length;
+    for (const blk of b.blocks) parts.push(blk.compressed);
+    parts.push(b.index, b.trailer);
+    out.push({ ...b.summary, position, length: b.length });
+    position += b.length;
+  });
+  header.writeUInt32BE(crc32c(header.subarray(0, headerLength - 4)), headerLength - 4);
+  return { parts, size: position, chunks: out };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding. Every check failure is a CorruptSegmentError naming the object key.
+
+export interface ChunkTrailer {
+  indexLength: number;
+  indexCrc: number;
+}
+
+/** Parses the trailer from the last 16 bytes of `tail` (which ends at the chunk end). */
+export function parseChunkTrailer(tail: Buffer, chunkLength: number, key: string, chunkPos: number): ChunkTrailer {
+  if (tail.length < CHUNK_TRAILER_BYTES) throw new CorruptSegmentError(key, chunkPos, 'chunk shorter than its trailer');
+  const t = tail.subarray(tail.length - CHUNK_TRAILER_BYTES);
+  if (t.readUInt32BE(12) !== CHUNK_MAGIC) throw new CorruptSegmentError(key, chunkPos, 'bad chunk magic');
+  const version = t.readUInt16BE(8);
+  if (version !== FORMAT_VERSION) throw new CorruptSegmentError(key, chunkPos, `unsupported chunk format version ${version}`);
+  const indexLength = t.readUInt32BE(0);
+  if (indexLength < INDEX_FIXED || indexLength + CHUNK_TRAILER_BYTES > chunkLength) {
+    throw new CorruptSegmentError(key, chunkPos, `bad index length ${indexLength}`);
+  }
+  return { indexLength, indexCrc: t.readUInt32BE(4) };
+}
+
+export function parseChunkIndex(index: Buffer, trailer: ChunkTrailer, chunkLength: number, key: string, chunkPos: number): ChunkIndex {
+  const bad = (d: string) => new CorruptSegmentError(key, chunkPos, d);
+  if (index.length !== trailer.indexLength || crc32c(index) !== trailer.indexCrc) throw bad('chunk index checksum mismatch');
+  let p = 0;
+  const topicLen = index.readUInt16BE(p);
+  p += 2;
+  if (INDEX_FIXED + topicLen > index.length) throw bad('chunk index truncated');
+  const topic = index.toString('utf8', p, p + topicLen);
+  p += topicLen;
+  const partitionId = index.readInt32BE(p);
+  p += 4;
+  const baseOffset = readInt64(index, p);
+  const lastOffset = readInt64(index, p + 8);
+  const maxTimestamp = readInt64(index, p + 16);
+  const recordCount = readInt64(index, p + 24);
+  p += 32;
+  const batchCount = index.readUInt32BE(p);
+  p += 4;
+  const sizeBytes = readInt64(index, p);
+  p += 8;
+  const blockCount = index.readUInt32BE(p);
+  p += 4;
+  if (p + blockCount * BLOCK_ENTRY_BYTES !== index.length) throw bad('chunk index length does not match its block count');
+  const blocksEnd = chunkLength - CHUNK_TRAILER_BYTES - index.length;
+  const blocks: BlockEntry[] = [];
+  let expectPos = 0;
+  let prevLast = baseOffset - 1;
+  for (let i = 0; i < blockCount; i++, p += BLOCK_ENTRY_BYTES) {
+    const e: BlockEntry = {
+      firstOffset: readInt64(index, p),
+      lastOffset: readInt64(index, p + 8),
+      maxTimestamp: readInt64(index, p + 16),
+      position: index.readUInt32BE(p + 24),
+      compressedLength: index.readUInt32BE(p + 28),
+      uncompressedLength: index.readUInt32BE(p + 32),
+      batchCount: index.readUInt32BE(p + 36),
+      crc: index.readUInt32BE(p + 40),
+    };
+    if (e.position !== expectPos || e.position + e.compressedLength > blocksEnd) throw bad(`block ${i} byte range is inconsistent`);
+    if (e.firstOffset <= prevLast || e.lastOffset < e.firstOffset) throw bad(`block ${i} offsets are not ascending`);
+    expectPos += e.compressedLength;
+    prevLast = e.lastOffset;
+    blocks.push(e);
+  }
+  if (expectPos !== blocksEnd) throw bad('blocks do not fill the chunk');
+  if (blocks.length === 0 || blocks[0].firstOffset !== baseOffset || prevLast !== lastOffset) throw bad('chunk offsets disagree with its blocks');
+  return { topic, partitionId, baseOffset, lastOffset, maxTimestamp, recordCount, batchCount, sizeBytes, blocks, chunkLength };
+}
+
+/**
+ * Tries to parse the index from the chunk's last `tail.length` bytes. Returns the number of tail
+ * bytes needed when the index is longer than what was read.
+ */
+export function chunkIndexFromTail(tail: Buffer, chunkLength: number, key: string, chunkPos: number): ChunkIndex | { needTailBytes: number } {
+  const trailer = parseChunkTrailer(tail, chunkLength, key, chunkPos);
+  const need = trailer.indexLength + CHUNK_TRAILER_BYTES;
+  if (tail.length < need) return { needTailBytes: need };
+  const index = tail.subarray(tail.length - need, tail.length - CHUNK_TRAILER_BYTES);
+  return parseChunkIndex(index, trailer, chunkLength, key, chunkPos);
+}
+
+export interface DecodedBlock {
+  /** The uncompressed block: whole record batches back to back. */
+  data: Buffer;
+  batches: BatchInfo[];
+}
+
+/** Verifies and decompresses one block; its batches must match the index entry exactly. */
+export async function decodeBlock(compressed: Buffer, e: BlockEntry, key: string, chunkPos: number): Promise<DecodedBlock> {
+  const at = chunkPos + e.position;
+  if (compressed.length !== e.compressedLength) throw new CorruptSegmentError(key, at, 'block truncated');
+  if (crc32c(compressed) !== e.crc) throw new CorruptSegmentError(key, at, 'block checksum mismatch');
+  let data: Buffer;
+  try {
+    data = await decompressFrame(compressed);
+  } catch (err) {
+    throw new CorruptSegmentError(key, at, `LZ4 frame does not decode (${(err as Error).message})`);
+  }
+  if (data.length !== e.uncompressedLength) throw new CorruptSegmentError(key, at, 'block has the wrong uncompressed length');
+  const batches = scanBatches(data);
+  if (
+    batches === undefined ||
+    batches.length !== e.batchCount ||
+    batches[0].baseOffset !== e.firstOffset ||
+    batches[batches.length - 1].lastOffset !== e.lastOffset
+  ) {
+    throw new CorruptSegmentError(key, at, 'block content disagrees with the chunk index');
+  }
+  return { data, batches };
+}
+
+export interface ObjectDirectoryEntry {
+  position: number;
+  length: number;
+  topic: string;
+  partitionId: number;
+  baseOffset: number;
+  lastOffset: number;
+}
+
+export interface ObjectHeader {
+  version: number;
+  createdAt: number;
+  headerLength: number;
+  chunks: ObjectDirectoryEntry[];
+}
+
+/** Parses the object header (needs at least headerLength bytes from the object start). */
+export function parseObjectHeader(buf: Buffer, key: string): ObjectHeader {
+  const bad = (d: string) => new CorruptSegmentError(key, 0, d);
+  if (buf.length < OBJECT_HEADER_FIXED + 4 || buf.readUInt32BE(0) !== OBJECT_MAGIC) throw bad('not a segment object (bad magic)');
+  const version = buf.readUInt16BE(4);
+  if (version !== FORMAT_VERSION) throw bad(`unsupported segment format version ${version}`);
+  const headerLength = buf.readUInt32BE(8);
+  if (headerLength < OBJECT_HEADER_FIXED + 4 || headerLength > buf.length) throw bad('header truncated');
+  if (crc32c(buf.subarray(0, headerLength - 4)) !== buf.readUInt32BE(headerLength - 4)) throw bad('header checksum mismatch');
+  const count = buf.readUInt32BE(12);
+  const chunks: ObjectDirectoryEntry[] = [];
+  let p = OBJECT_HEADER_FIXED;
+  for (let i = 0; i < count; i++) {
+    if (p + DIR_ENTRY_FIXED > headerLength - 4) throw bad('header directory truncated');
+    const topicLen = buf.readUInt16BE(p + 32);
+    chunks.push({
+      position: readInt64(buf, p),
+      length: buf.readUInt32BE(p + 8),
+      partitionId: buf.readInt32BE(p + 12),
+      baseOffset: readInt64(buf, p + 16),
+      lastOffset: readInt64(buf, p + 24),
+      topic: buf.toString('utf8', p + DIR_ENTRY_FIXED, p + DIR_ENTRY_FIXED + topicLen),
+    });
+    p += DIR_ENTRY_FIXED + topicLen;
+  }
+  if (p !== headerLength - 4) throw bad('header directory length mismatch');
+  return { version, createdAt: readInt64(buf, 16), headerLength, chunks };
+}
+
+export interface DecodedChunk {
+  entry: ObjectDirectoryEntry;
+  index: ChunkIndex;
+  /** Every batch of the chunk (views into decompressed blocks). */
+  batches: Buffer[];
+}
+
+/** Fully decodes and verifies a whole object (tools, tests, recovery; the read path uses ranges). */
+export async function decodeSegmentObject(buf: Buffer, key: string): Promise<{ header: ObjectHeader; chunks: DecodedChunk[] }> {
+  const header = parseObjectHeader(buf, key);
+  const chunks: DecodedChunk[] = [];
+  for (const entry of header.chunks) {
+    if (entry.position + entry.length > buf.length) throw new CorruptSegmentError(key, entry.position, 'object truncated');
+    const chunk = buf.subarray(entry.position, entry.position + entry.length);
+    const index = chunkIndexFromTail(chunk, entry.length, key, entry.position);
+    if ('needTailBytes' in index) throw new CorruptSegmentError(key, entry.position, 'chunk truncated');
+    if (index.topic !== entry.topic || index.partitionId !== entry.partitionId || index.baseOffset !== entry.baseOffset) {
+      throw new CorruptSegmentError(key, entry.position, 'chunk disagrees with the object header');
+    }
+    const batches: Buffer[] = [];
+    for (const e of index.blocks) {
+      const blk = await decodeBlock(chunk.subarray(e.position, e.position + e.compressedLength), e, key, entry.position);
+      for (const b of blk.batches) batches.push(blk.data.subarray(b.position, b.position + b.size));
+    }
+    chunks.push({ entry, index, batches });
+  }
+  return { header, chunks };
+}
