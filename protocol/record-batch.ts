@@ -220,6 +220,7 @@ export function setPartitionLeaderEpoch(batch: Buffer, epoch: number): void {
  */
 export function setMaxTimestamp(batch: Buffer, timestampMs: number, timestampType?: TimestampTypeValue): void {
   if (batch.length < RECORD_BATCH_OVERHEAD) throw new DecodeError('truncated', 'record batch shorter than its header');
+  batchEnd(batch); // bounds check before touching any byte
   const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
   const type = timestampType ?? (attributes & BatchAttributes.timestampType ? 1 : 0);
   const newAttributes =
