@@ -1,0 +1,160 @@
+// Every setting of the agent in one declarative table: its flag, its environment variable, its
+// default and how it is parsed. The README's settings table is rendered from this table
+// (`node dist/src/cli.js settings --markdown`), and a bad value is rejected at start with a message
+// naming the setting.
+
+export type SettingType = 'int' | 'string' | 'bool' | 'url';
+
+export interface SettingSpec<T> {
+  /** Flag name without the leading dashes, e.g. 'port'. */
+  flag: string;
+  /** Environment variable. */
+  env: string;
+  type: SettingType;
+  default: T;
+  /** Shown in the README when the default depends on other settings. */
+  defaultText?: string;
+  min?: number;
+  max?: number;
+  describe: string;
+}
+
+const MiB = 1024 * 1024;
+
+function int(flag: string, env: string, def: number, describe: string, range: { min?: number; max?: number; defaultText?: string } = {}): SettingSpec<number> {
+  return { flag, env, type: 'int', default: def, describe, ...range };
+}
+function str(flag: string, env: string, def: string, describe: string, defaultText?: string): SettingSpec<string> {
+  return { flag, env, type: 'string', default: def, describe, defaultText };
+}
+function bool(flag: string, env: string, def: boolean, describe: string): SettingSpec<boolean> {
+  return { flag, env, type: 'bool', default: def, describe };
+}
+
+/** -1 / '' mean "derived from other settings" (see defaultText). */
+export const SETTINGS = {
+  host: str('host', 'STREAMHOUSE_HOST', '0.0.0.0', 'Address the Kafka listener binds to.'),
+  port: int('port', 'STREAMHOUSE_PORT', 9092, 'Kafka listener port.', { min: 0, max: 65535 }),
+  advertisedHost: str('advertised-host', 'STREAMHOUSE_ADVERTISED_HOST', '', 'Host name clients are told to connect to.', '`localhost` when host is 0.0.0.0, else host'),
+  advertisedPort: int('advertised-port', 'STREAMHOUSE_ADVERTISED_PORT', -1, 'Port clients are told to connect to.', { min: -1, max: 65535, defaultText: 'port' }),
+  nodeId: int('node-id', 'STREAMHOUSE_NODE_ID', -1, 'Kafka broker id of this agent.', { min: -1, max: 2 ** 31 - 1, defaultText: 'assigned once per agent id, stable across restarts' }),
+  agentId: str('agent-id', 'STREAMHOUSE_AGENT_ID', '', 'Identity of this agent in the agents and partition_leases tables.', '`<advertised host>:<advertised port>`'),
+  rack: str('rack', 'STREAMHOUSE_RACK', '', 'Rack reported in Metadata (empty = none).'),
+  clusterId: str('cluster-id', 'STREAMHOUSE_CLUSTER_ID', 'c3RyZWFtaG91c2UtY2x1cw', 'Cluster id reported to clients.'),
+  dataDir: str('data-dir', 'STREAMHOUSE_DATA_DIR', './data', 'Data directory: PGlite database, local object store and the lock file.'),
+  databaseUrl: { flag: 'database-url', env: 'DATABASE_URL', type: 'url', default: '', describe: 'PostgreSQL URL (sslmode honoured). Empty = embedded PGlite under the data directory.' } as SettingSpec<string>,
+  dbPoolMax: int('db-pool-max', 'STREAMHOUSE_DB_POOL_MAX', 20, 'PostgreSQL pool: max connections.', { min: 1, max: 10000 }),
+  dbPoolMin: int('db-pool-min', 'STREAMHOUSE_DB_POOL_MIN', 0, 'PostgreSQL pool: connections kept open.', { min: 0, max: 10000 }),
+  dbAcquireTimeoutMs: int('db-acquire-timeout-ms', 'STREAMHOUSE_DB_ACQUIRE_TIMEOUT_MS', 30_000, 'PostgreSQL pool: wait for a free connection.', { min: 1 }),
+  dbIdleTimeoutMs: int('db-idle-timeout-ms', 'STREAMHOUSE_DB_IDLE_TIMEOUT_MS', 600_000, 'PostgreSQL pool: close idle connections after.', { min: 1 }),
+  s3Bucket: str('s3-bucket', 'S3_BUCKET', '', 'S3 bucket for segment objects. Empty = local directory under the data directory.'),
+  s3Endpoint: str('s3-endpoint', 'S3_ENDPOINT', '', 'S3 endpoint URL (MinIO, other S3-compatible servers). Empty = AWS.'),
+  s3Region: str('s3-region', 'S3_REGION', 'us-east-1', 'S3 region.'),
+  s3ForcePathStyle: bool('s3-force-path-style', 'S3_FORCE_PATH_STYLE', false, 'Use path-style S3 URLs (needed by most S3-compatible servers).'),
+  s3Prefix: str('s3-prefix', 'S3_PREFIX', '', 'Key prefix for every object in the bucket.'),
+  flushMs: int('flush-ms', 'STREAMHOUSE_FLUSH_MS', -1, 'Flush cycle interval.', { min: -1, max: 60_000, defaultText: '5 (local directory), 100 (S3)' }),
+  flushBytes: int('flush-bytes', 'STREAMHOUSE_FLUSH_BYTES', 8 * MiB, 'Buffered bytes that trigger a flush before flush-ms.', { min: 1024 }),
+  maxBufferedBytes: int('max-buffered-bytes', 'STREAMHOUSE_MAX_BUFFERED_BYTES', 64 * MiB, 'Produce backpressure: new produce requests wait above this.', { min: 1024 }),
+  tailCacheBytes: int('tail-cache-bytes', 'STREAMHOUSE_TAIL_CACHE_BYTES', 64 * MiB, 'Recently committed data kept in memory for tail consumers.', { min: 0 }),
+  blockCacheBytes: int('block-cache-bytes', 'STREAMHOUSE_BLOCK_CACHE_BYTES', 64 * MiB, 'Decompressed segment blocks kept for historical reads.', { min: 0 }),
+  maxFrameBytes: int('max-frame-bytes', 'STREAMHOUSE_MAX_FRAME_BYTES', 100 * MiB, 'Largest request frame accepted (socket.request.max.bytes).', { min: 1024, max: 2 ** 31 - 1 }),
+  maxConnections: int('max-connections', 'STREAMHOUSE_MAX_CONNECTIONS', 10_000, 'Concurrent client connections.', { min: 1 }),
+  connectionsMaxIdleMs: int('connections-max-idle-ms', 'STREAMHOUSE_CONNECTIONS_MAX_IDLE_MS', 600_000, 'Close connections idle for longer.', { min: 1 }),
+  maxInflightBytes: int('max-inflight-bytes', 'STREAMHOUSE_MAX_INFLIGHT_BYTES', 64 * MiB, 'Per connection: stop reading while unanswered requests hold more bytes.', { min: 1024 }),
+  autoCreateTopics: bool('auto-create-topics', 'STREAMHOUSE_AUTO_CREATE_TOPICS', true, 'Create unknown topics on Metadata/Produce (auto.create.topics.enable).'),
+  numPartitions: int('num-partitions', 'STREAMHOUSE_NUM_PARTITIONS', 1, 'Partitions of auto-created topics and of CreateTopics with -1.', { min: 1, max: 100_000 }),
+  leaseTtlMs: int('lease-ttl-ms', 'STREAMHOUSE_LEASE_TTL_MS', 30_000, 'Partition lease duration; renewed every third of it.', { min: 1000 }),
+  agentHeartbeatMs: int('agent-heartbeat-ms', 'STREAMHOUSE_AGENT_HEARTBEAT_MS', 5_000, 'Agent heartbeat interval; an agent is live for 3 intervals.', { min: 100 }),
+  groupInitialRebalanceDelayMs: int('group-initial-rebalance-delay-ms', 'STREAMHOUSE_GROUP_INITIAL_REBALANCE_DELAY_MS', 3_000, 'group.initial.rebalance.delay.ms', { min: 0 }),
+  groupMinSessionTimeoutMs: int('group-min-session-timeout-ms', 'STREAMHOUSE_GROUP_MIN_SESSION_TIMEOUT_MS', 6_000, 'group.min.session.timeout.ms', { min: 1 }),
+  groupMaxSessionTimeoutMs: int('group-max-session-timeout-ms', 'STREAMHOUSE_GROUP_MAX_SESSION_TIMEOUT_MS', 1_800_000, 'group.max.session.timeout.ms', { min: 1 }),
+  logLevel: str('log-level', 'STREAMHOUSE_LOG_LEVEL', 'info', 'Log level: fatal, error, warn, info, debug, trace, silent.'),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+export type Config = { [K in SettingName]: (typeof SETTINGS)[K]['default'] extends number ? number : (typeof SETTINGS)[K]['default'] extends boolean ? boolean : string };
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function parseValue(name: SettingName, spec: SettingSpec<unknown>, raw: string | number | boolean, source: string): number | string | boolean {
+  const where = `setting ${spec.flag} (--${spec.flag} / ${spec.env}) from ${source}`;
+  switch (spec.type) {
+    case 'int': {
+      const s = String(raw).trim();
+      if (!/^-?\d+$/.test(s)) throw new ConfigError(`${where}: "${raw}" is not an integer`);
+      const n = Number(s);
+      if (!Number.isSafeInteger(n)) throw new ConfigError(`${where}: "${raw}" is out of range`);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${where}: ${n} is below the minimum ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${where}: ${n} is above the maximum ${spec.max}`);
+      return n;
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return raw;
+      const s = String(raw).trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(s)) return true;
+      if (['false', '0', 'no', 'off'].includes(s)) return false;
+      throw new ConfigError(`${where}: "${raw}" is not a boolean (true/false)`);
+    }
+    case 'url': {
+      const s = String(raw).trim();
+      if (s === '') return s;
+      try {
+        const u = new URL(s);
+        if (!['postgres:', 'postgresql:'].includes(u.protocol)) throw new Error('protocol');
+      } catch {
+        throw new ConfigError(`${where}: not a postgres:// or postgresql:// URL`);
+      }
+      return s;
+    }
+    case 'string': {
+      const s = String(raw);
+      if (name === 'logLevel' && !LOG_LEVELS.has(s)) throw new ConfigError(`${where}: "${s}" is not one of ${[...LOG_LEVELS].join(', ')}`);
+      return s;
+    }
+  }
+}
+
+/**
+ * Resolves every setting: command-line flags (already parsed, keyed by setting name) win over
+ * environment variables, which win over defaults. Derived defaults are filled in afterwards.
+ */
+export function resolveConfig(flags: Partial<Record<SettingName, string | number | boolean>>, env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, number | string | boolean> = {};
+  for (const [name, spec] of Object.entries(SETTINGS) as Array<[SettingName, SettingSpec<unknown>]>) {
+    const flag = flags[name];
+    const fromEnv = env[spec.env];
+    if (flag !== undefined) out[name] = parseValue(name, spec, flag, 'the command line');
+    else if (fromEnv !== undefined && fromEnv !== '') out[name] = parseValue(name, spec, fromEnv, 'the environment');
+    else out[name] = spec.default as number | string | boolean;
+  }
+  const cfg = out as Config;
+  if (cfg.advertisedHost === '') cfg.advertisedHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? 'localhost' : cfg.host;
+  if (cfg.advertisedPort === -1) cfg.advertisedPort = cfg.port;
+  if (cfg.agentId === '') cfg.agentId = `${cfg.advertisedHost}:${cfg.advertisedPort}`;
+  if (cfg.flushMs === -1) cfg.flushMs = cfg.s3Bucket === '' ? 5 : 100;
+  if (cfg.dbPoolMin > cfg.dbPoolMax) throw new ConfigError(`setting db-pool-min (${cfg.dbPoolMin}) exceeds db-pool-max (${cfg.dbPoolMax})`);
+  if (cfg.groupMinSessionTimeoutMs > cfg.groupMaxSessionTimeoutMs) {
+    throw new ConfigError(`setting group-min-session-timeout-ms exceeds group-max-session-timeout-ms`);
+  }
+  if (cfg.s3Bucket === '' && (cfg.s3Endpoint !== '' || cfg.s3Prefix !== '')) {
+    throw new ConfigError('setting s3-bucket (S3_BUCKET) is required when S3_ENDPOINT or S3_PREFIX is set');
+  }
+  return cfg;
+}
+
+/** The README settings table. */
+export function settingsMarkdown(): string {
+  const rows = ['| flag | environment | default | meaning |', '|---|---|---|---|'];
+  for (const spec of Object.values(SETTINGS) as Array<SettingSpec<unknown>>) {
+    const def = spec.defaultText ?? (spec.default === '' ? '(empty)' : String(spec.default));
+    rows.push(`| \`--${spec.flag}\` | \`${spec.env}\` | ${def} | ${spec.describe} |`);
+  }
+  return rows.join('\n');
+}

@@ -1,0 +1,167 @@
+// An exclusive lock on a data directory, held for the life of the process. PGlite takes no lock on its
+// files and a second process opening a live directory corrupts it, so whoever opens one takes this first.
+//
+// The lock is a file `LOCK` in the directory, created atomically (link(2) of a fully written temp file,
+// which fails if LOCK exists), holding the owner's PID and, on Linux, the owner's start time (so a PID
+// reused by an unrelated process after a crash is still recognised as stale). A lock whose owner is
+// dead is taken over. Two processes taking over the same stale lock at once: each moves LOCK aside by
+// rename(2) (atomic, only one gets a given file) and checks what it moved; only the one that moved the
+// stale file proceeds, and both then race on link(2), which exactly one wins.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { link, mkdir, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const LOCK_FILE_NAME = 'LOCK';
+
+export interface DataDirLock {
+  /** The directory locked (absolute, symlinks resolved). */
+  readonly dir: string;
+  release(): Promise<void>;
+}
+
+/** Thrown when another live process (or this one) holds the lock. */
+export class DataDirInUseError extends Error {
+  readonly pid: number;
+  readonly dir: string;
+  constructor(dir: string, pid: number) {
+    super(
+      pid === process.pid
+        ? `data directory ${dir} is in use by this process (PID ${pid}): it is already open`
+        : `data directory ${dir} is in use by process ${pid}; stop that process or choose another data directory`,
+    );
+    this.name = 'DataDirInUseError';
+    this.pid = pid;
+    this.dir = dir;
+  }
+}
+
+interface Owner {
+  pid: number;
+  /** Process start time in clock ticks since boot (Linux /proc/PID/stat field 22); undefined elsewhere. */
+  startTime?: string;
+}
+
+/** Locks held by this process, by directory. */
+const held = new Map<string, string>();
+let exitHookInstalled = false;
+
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) is parenthesised and may hold spaces: count fields after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[19]; // field 22 overall
+  } catch {
+    return undefined;
+  }
+}
+
+function parseOwner(text: string): Owner | undefined {
+  const [pidLine, startLine] = text.split('\n');
+  const pid = Number(pidLine);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  return { pid, startTime: startLine?.trim() || undefined };
+}
+
+function isAlive(owner: Owner): boolean {
+  if (owner.pid === process.pid) {
+    // Only a lock recorded in `held` is really ours; otherwise the file is a leftover of an earlier
+    // process that had our PID (common in containers, where the agent is often PID 1).
+    return false;
+  }
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (owner.startTime !== undefined) {
+    const now = processStartTime(owner.pid);
+    if (now !== undefined && now !== owner.startTime) return false; // PID reused
+  }
+  return true;
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const [dir, content] of held) {
+      const file = join(dir, LOCK_FILE_NAME);
+      try {
+        if (readFileSync(file, 'utf8') === content) unlinkSync(file);
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/**
+ * Takes the exclusive lock on `dataDir` (created if missing). Rejects with DataDirInUseError naming the
+ * holder's PID when a live process holds it; a stale lock from a dead process is taken over.
+ */
+export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> {
+  await mkdir(dataDir, { recursive: true });
+  const dir = await realpath(dataDir);
+  if (held.has(dir)) throw new DataDirInUseError(dir, process.pid);
+  const file = join(dir, LOCK_FILE_NAME);
+  const startTime = processStartTime(process.pid);
+  const content = `${process.pid}\n${startTime ?? ''}\n`;
+  const tmp = join(dir, `${LOCK_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  await writeFile(tmp, content, { flag: 'wx' });
+  try {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        await link(tmp, file);
+        held.set(dir, content);
+        installExitHook();
+        return { dir, release: () => release(dir, content) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+        throw err;
+      }
+      const owner = parseOwner(text);
+      // A half-written file cannot exist (we link complete files), so an unparsable LOCK is garbage.
+      if (owner && isAlive(owner)) throw new DataDirInUseError(dir, owner.pid);
+      // Stale: move it aside atomically and check that what we moved is what we judged stale.
+      const aside = join(dir, `${LOCK_FILE_NAME}.stale.${process.pid}.${randomBytes(6).toString('hex')}`);
+      try {
+        await rename(file, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      const moved = await readFile(aside, 'utf8');
+      if (moved !== text) {
+        // Another process took the stale lock over between our read and our rename: put its lock back.
+        try {
+          await link(aside, file);
+        } catch {
+          // someone else holds LOCK now; the loop re-examines it
+        }
+      }
+      await unlink(aside).catch(() => {});
+    }
+    throw new Error(`could not lock data directory ${dir}: the LOCK file keeps changing`);
+  } finally {
+    await unlink(tmp).catch(() => {});
+  }
+}
+
+async function release(dir: string, content: string): Promise<void> {
+  if (held.get(dir) !== content) return; // already released
+  held.delete(dir);
+  const file = join(dir, LOCK_FILE_NAME);
+  try {
+    if ((await readFile(file, 'utf8')) === content) await unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
