@@ -1,0 +1,67 @@
+// Everything a handler may use: settings, stores, the partition log, leadership, the group
+// coordinator, the clock and the logger. Built once by the agent (src/agent.ts); handlers never see a
+// socket.
+import type { MetadataStore } from '../metadata/types.js';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import type { Clock } from './leadership.js';
+
+export interface BrokerInfo {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+/** A partition as its leader sees it. */
+export interface PartitionView {
+  highWatermark: number;
+  logStartOffset: number;
+  /** Leader epoch (= lease epoch). */
+  leaderEpoch: number;
+  /** No transactions yet: equals the high watermark. */
+  lastStableOffset: number;
+}
+
+/**
+ * The partition log: produce and fetch for partitions this agent leads. Every method first makes
+ * sure this agent leads the partition (taking its lease when free) and throws KafkaError
+ * (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, retriable storage errors) otherwise.
+ */
+export interface PartitionLog {
+  /** Appends one validated batch (offsets assigned in place); resolves after the flush commit. */
+  append(topic: string, partitionId: number, batch: Buffer): Promise<{ baseOffset: number; lastOffset: number; logStartOffset: number }>;
+  state(topic: string, partitionId: number): Promise<PartitionView>;
+  /** Whole committed batches starting with the one holding `offset`; first batch whole, then up to maxBytes. */
+  read(topic: string, partitionId: number, offset: number, maxBytes: number): Promise<Buffer[]>;
+  /**
+   * Resolves as soon as any of the partitions has committed data at or beyond its offset, or after
+   * timeoutMs (long-poll Fetch).
+   */
+  waitForData(partitions: Array<{ topic: string; partitionId: number; offset: number }>, timeoutMs: number): Promise<void>;
+  /** ListOffsets by time: the first offset whose timestamp is ≥ timestamp. */
+  offsetForTimestamp(topic: string, partitionId: number, timestamp: number): Promise<{ offset: number; timestamp: number } | undefined>;
+  /** ListOffsets MAX_TIMESTAMP: the offset and time of the record with the largest timestamp. */
+  maxTimestamp(topic: string, partitionId: number): Promise<{ offset: number; timestamp: number } | undefined>;
+  /** DeleteRecords: moves the log start offset; returns the new low watermark. */
+  deleteRecords(topic: string, partitionId: number, offset: number): Promise<number>;
+}
+
+export interface BrokerContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly clusterId: string;
+  /** This agent's broker id. */
+  readonly nodeId: number;
+  /** The metadata store, behind the agent's read-through cache. */
+  readonly metadata: MetadataStore;
+  readonly partitions: PartitionLog;
+  /** Live agents (this one included), as Kafka brokers. */
+  brokers(): Promise<BrokerInfo[]>;
+  /**
+   * Leader of every partition of a topic (index = partition id): the live lease holder, else this
+   * agent (it takes the lease when the partition is first served).
+   */
+  leaders(topic: string, partitionCount: number): Promise<Array<{ nodeId: number; leaderEpoch: number }>>;
+}

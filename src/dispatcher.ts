@@ -1,0 +1,79 @@
+// Routes each request frame to its handler: decodes the header, checks the version against the
+// handler registry, decodes the body, runs the handler and encodes the response. Requests for APIs
+// or versions we do not advertise are malformed (the connection closes), except ApiVersions, which
+// is answered with UNSUPPORTED_VERSION in a v0 body so the client can retry lower (KIP-511).
+import {
+  ApiKey,
+  DecodeError,
+  ErrorCode,
+  KafkaError,
+  decodeRequestBody,
+  decodeRequestHeader,
+  encodeResponse,
+  type ApiKeyValue,
+  type ErrorCodeValue,
+} from '../protocol/index.js';
+import type { BrokerContext } from './context.js';
+import type { FrameHandler, ConnectionInfo } from './server.js';
+import { NO_RESPONSE, type Handler, type HandlerResult, type RequestContext } from './handlers/types.js';
+
+export class Dispatcher implements FrameHandler {
+  private readonly byKey = new Map<number, Handler>();
+
+  constructor(
+    handlers: readonly Handler[],
+    private readonly broker: BrokerContext,
+  ) {
+    for (const h of handlers) {
+      if (this.byKey.has(h.apiKey)) throw new Error(`two handlers for api key ${h.apiKey}`);
+      this.byKey.set(h.apiKey, h as Handler);
+    }
+  }
+
+  handleFrame(frame: Buffer, conn: ConnectionInfo): Promise<Buffer[] | null> | Buffer[] | null {
+    const { header, bodyOffset } = decodeRequestHeader(frame);
+    const apiKey = header.requestApiKey as ApiKeyValue;
+    const version = header.requestApiVersion;
+    const handler = this.byKey.get(apiKey);
+    if (handler === undefined) throw new DecodeError('unknown_api', `api key ${apiKey} is not served`);
+    if (version < handler.minVersion || version > handler.maxVersion) {
+      if (apiKey === ApiKey.ApiVersions) {
+        return encodeResponse(ApiKey.ApiVersions, 0, header.correlationId, {
+          errorCode: ErrorCode.UNSUPPORTED_VERSION,
+          apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: handler.minVersion, maxVersion: handler.maxVersion }],
+        });
+      }
+      throw new DecodeError('unsupported_version', `api key ${apiKey} v${version} is not advertised`);
+    }
+    const body = decodeRequestBody(apiKey, version, frame, bodyOffset);
+    const ctx: RequestContext = { apiVersion: version, header, conn, broker: this.broker };
+    if (handler.minImplementedVersion !== undefined && version < handler.minImplementedVersion) {
+      return this.encode(handler, ctx, handler.errorResponse(body, ErrorCode.UNSUPPORTED_VERSION, ctx));
+    }
+    let result: Promise<HandlerResult<ApiKeyValue>> | HandlerResult<ApiKeyValue>;
+    try {
+      result = handler.handle(body, ctx);
+    } catch (err) {
+      return this.encode(handler, ctx, this.failure(handler, body, ctx, err));
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => this.encode(handler, ctx, r),
+        (err: unknown) => this.encode(handler, ctx, this.failure(handler, body, ctx, err)),
+      );
+    }
+    return this.encode(handler, ctx, result);
+  }
+
+  private failure(handler: Handler, body: unknown, ctx: RequestContext, err: unknown): HandlerResult<ApiKeyValue> {
+    let code: ErrorCodeValue = ErrorCode.UNKNOWN_SERVER_ERROR;
+    if (err instanceof KafkaError) code = err.code;
+    else this.broker.log.error({ err, apiKey: handler.apiKey, apiVersion: ctx.apiVersion }, 'handler failed');
+    return handler.errorResponse(body as never, code, ctx);
+  }
+
+  private encode(handler: Handler, ctx: RequestContext, result: HandlerResult<ApiKeyValue>): Buffer[] | null {
+    if (result === NO_RESPONSE) return null;
+    return encodeResponse(handler.apiKey, ctx.apiVersion, ctx.header.correlationId, result as never);
+  }
+}
