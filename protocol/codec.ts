@@ -314,13 +314,21 @@ function readField(r: Reader, f: FieldPlan): unknown {
         if (!f.nullable) throw notNullable(f);
         return null;
       }
-      if (f.item !== T_UUID) r.allocated += n;
+      // Elements are pushed as they are decoded (no preallocation from the count) and charged one
+      // each; a uuid element is already charged its 16 bytes.
       const out: unknown[] = [];
       const sub = f.sub;
       if (sub !== null) {
-        for (let i = 0; i < n; i++) out.push(readStruct(r, sub));
+        for (let i = 0; i < n; i++) {
+          out.push(readStruct(r, sub));
+          r.allocated++;
+        }
       } else {
-        for (let i = 0; i < n; i++) out.push(readItem(r, f));
+        const charge = f.item === T_UUID ? 0 : 1;
+        for (let i = 0; i < n; i++) {
+          out.push(readItem(r, f));
+          r.allocated += charge;
+        }
       }
       return out;
     }

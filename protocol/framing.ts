@@ -27,7 +27,7 @@ export class FrameDecoder {
 
   /** Bytes received but not yet returned as part of a frame (including a partial size prefix). */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.need >= 0 ? this.buffered + 4 : this.buffered;
   }
 
   /** Adds received bytes; returns the frames completed by them (size prefix stripped). */
