@@ -108,3 +108,37 @@ test('encoding null into a non-nullable field is an error', () => {
   encodeMessage(schema, 12, { brokers: [], topics: [{ name: null, partitions: [] }] });
   assert.throws(() => encodeMessage(schema, 12, { brokers: [], topics: [{ name: 't', topicId: 'not-a-uuid', partitions: [] }] }), TypeError);
 });
+
+test('unknown tagged fields are kept and re-emitted in tag order among known ones', () => {
+  const schema = API_INFO[18].responseSchema; // ApiVersions: known tags 0-3 at v3
+  const value = {
+    errorCode: 0,
+    apiKeys: [{ apiKey: 0, minVersion: 0, maxVersion: 11, _unknownTaggedFields: [{ tag: 2, data: Buffer.from([0xee]) }] }],
+    throttleTimeMs: 0,
+    finalizedFeaturesEpoch: 3,
+    _unknownTaggedFields: [
+      { tag: 9, data: Buffer.from([0x09]) },
+      { tag: 4, data: Buffer.from([0x04, 0x44]) },
+    ],
+  };
+  const bytes = Buffer.concat(encodeMessage(schema, 3, value));
+  assert.equal(
+    bytes.toString('hex'),
+    '0000' + '02' + '0000' + '0000' + '000b' + '01' + '0201ee' + '00000000' + '03' + '0108' + '0000000000000003' + '04020444' + '090109',
+  );
+  const { value: decoded } = decodeMessage<Record<string, any>>(schema, 3, bytes);
+  assert.deepEqual(decoded._unknownTaggedFields, [
+    { tag: 4, data: Buffer.from([0x04, 0x44]) },
+    { tag: 9, data: Buffer.from([0x09]) },
+  ]);
+  assert.deepEqual(decoded.apiKeys[0]._unknownTaggedFields, [{ tag: 2, data: Buffer.from([0xee]) }]);
+  assert.equal(decoded.finalizedFeaturesEpoch, 3);
+  assert.ok(Buffer.concat(encodeMessage(schema, 3, decoded)).equals(bytes));
+});
+
+test('a tagged field whose size disagrees with its value is a decode error', () => {
+  const schema = API_INFO[18].responseSchema;
+  // tag 1 (int64) declared with size 4
+  const bad = Buffer.from('0000' + '01' + '00000000' + '01' + '0104' + '00000003', 'hex');
+  assert.throws(() => decodeMessage(schema, 3, bad), (e: unknown) => e instanceof Error && e.name === 'DecodeError');
+});

@@ -145,3 +145,19 @@ test('fuzz: mutated response frames only raise DecodeError', () => {
     expectOnlyDecodeError(() => decodeResponse(s.apiKey, s.version, frame), () => `seed ${SEED} response case ${i}`);
   }
 });
+
+test('fuzz: FrameDecoder on random streams only raises DecodeError', async () => {
+  const { FrameDecoder } = await import('../../protocol/framing.js');
+  const r = rng(SEED + 2);
+  for (let i = 0; i < 5_000; i++) {
+    const d = new FrameDecoder({ maxFrameBytes: int(r, 0, 4096) });
+    try {
+      for (let k = int(r, 1, 6); k > 0; k--) {
+        const chunk = Buffer.from(Array.from({ length: int(r, 0, 64) }, () => (r() < 0.5 ? 0 : int(r, 0, 255))));
+        for (const f of d.push(chunk)) assert.ok(f.length <= d.maxFrameBytes);
+      }
+    } catch (e) {
+      if (!(e instanceof DecodeError)) assert.fail(`seed ${SEED} stream ${i}: ${String(e)}`);
+    }
+  }
+});
