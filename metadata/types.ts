@@ -60,9 +60,18 @@ export interface FlushCommitPartition {
 
 export type FenceReason = 'lease' | 'offset' | 'unknown_partition';
 
-export type FlushCommitResult =
-  | { committed: true }
-  | { committed: false; fenced: Array<{ topic: string; partitionId: number; reason: FenceReason }> };
+export interface FencedPartition {
+  topic: string;
+  partitionId: number;
+  reason: FenceReason;
+  /** The partition's high watermark at the time of the check (absent for unknown partitions). */
+  highWatermark?: number;
+  /** The lease as found: its holder and epoch (absent if the partition has no lease row). */
+  leaderAgentId?: string;
+  leaseEpoch?: number;
+}
+
+export type FlushCommitResult = { committed: true } | { committed: false; fenced: FencedPartition[] };
 
 export interface LeaseRecord {
   topic: string;
@@ -143,6 +152,8 @@ export interface MetadataStore {
   listSegments(topic: string, partitionId: number, fromOffset?: number, limit?: number): Promise<SegmentRecord[]>;
   /** The fenced flush commit: all or nothing (see FlushCommitPartition). */
   commitFlush(agentId: string, partitions: FlushCommitPartition[]): Promise<FlushCommitResult>;
+  /** Retention: deletes the segment rows entirely below `offset` (end_offset < offset); returns them. */
+  deleteSegmentsBefore(topic: string, partitionId: number, offset: number): Promise<SegmentRecord[]>;
 
   // consumer offsets & groups
   commitOffset(groupId: string, offset: OffsetCommitInput): Promise<void>;
@@ -155,13 +166,41 @@ export interface MetadataStore {
   deleteGroup(groupId: string): Promise<boolean>;
 
   // agents & leases (compare-and-set on the database clock)
-  registerAgent(input: { agentId: string; host: string; port: number; rack?: string | null; nodeId?: number }): Promise<AgentRecord>;
+  /**
+   * Registers (or re-registers) an agent. Its node id is kept across re-registrations; a new agent gets
+   * `nodeId` if given, else the smallest free one. An explicit `nodeId` held by another agent is taken
+   * over only if that agent's last heartbeat is older than `staleAfterMs` (default 30 s).
+   */
+  registerAgent(input: {
+    agentId: string;
+    host: string;
+    port: number;
+    rack?: string | null;
+    nodeId?: number;
+    staleAfterMs?: number;
+  }): Promise<AgentRecord>;
   heartbeatAgent(agentId: string): Promise<void>;
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;
   deregisterAgent(agentId: string): Promise<void>;
-  /** Takes a free/expired lease (epoch + 1) or renews our own (same epoch); undefined if held by another agent. */
+  /** Takes a free or expired lease (epoch + 1, even if it was ours) or extends our unexpired one (same epoch);
+   * undefined if another agent holds it. Throws UNKNOWN_TOPIC_OR_PARTITION for an unknown partition. */
   acquirePartitionLease(topic: string, partitionId: number, agentId: string, ttlMs: number): Promise<LeaseRecord | undefined>;
+  /** Extends our lease of that epoch while it is unexpired; undefined once it expired or was taken over
+   * (then acquirePartitionLease, which bumps the epoch). */
   renewPartitionLease(topic: string, partitionId: number, agentId: string, epoch: number, ttlMs: number): Promise<LeaseRecord | undefined>;
+  /** Ends our lease now (the next holder gets epoch + 1). */
   releasePartitionLease(topic: string, partitionId: number, agentId: string): Promise<void>;
   listPartitionLeases(topic?: string): Promise<LeaseRecord[]>;
+  /** acquirePartitionLease for many partitions in one statement; returns the leases obtained (unknown
+   * partitions and those held by others are simply absent). */
+  acquirePartitionLeases(
+    agentId: string,
+    partitions: Array<{ topic: string; partitionId: number }>,
+    ttlMs: number,
+  ): Promise<LeaseRecord[]>;
+  /** Extends every unexpired lease the agent holds (epochs unchanged); returns them. A lease missing from
+   * the result has expired or been taken over. */
+  renewAgentLeases(agentId: string, ttlMs: number): Promise<LeaseRecord[]>;
+  /** The database clock (epoch ms), the clock leases and heartbeats are judged by. */
+  now(): Promise<number>;
 }

@@ -1,0 +1,169 @@
+// The two ways the store reaches PostgreSQL: a node-postgres pool (named prepared statements, one round
+// trip per statement) or an embedded PGlite instance. Both run the same SQL text; rows come back as plain
+// objects with bigint columns as JS numbers.
+import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
+import { isConnectionError, isTransientConflict, toKafkaError } from './errors.js';
+
+/** One SQL statement. `name` doubles as the prepared-statement name on PostgreSQL and as the operation
+ * named in errors; the text of a given name never changes. */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+  /** Safe to run twice (reads, idempotent writes): retried once on a broken pooled connection. */
+  readonly idempotent: boolean;
+}
+
+export function statement(name: string, text: string, opts: { idempotent?: boolean } = {}): Statement {
+  return { name, text: text.replace(/\s+/g, ' ').trim(), idempotent: opts.idempotent ?? false };
+}
+
+export type Row = Record<string, unknown>;
+
+export interface Queryable {
+  query<R = Row>(stmt: Statement, params?: unknown[]): Promise<R[]>;
+}
+
+export interface Driver extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs `fn` in one transaction (retried whole on serialization failure or deadlock). */
+  transaction<T>(name: string, fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const MAX_CONFLICT_RETRIES = 3;
+
+export interface PoolSettings {
+  /** Most connections open at once (default 20). */
+  max: number;
+  /** Connections kept open when idle (default 0). */
+  min: number;
+  /** How long a query waits for a free connection or for a new one to open (default 30 s). */
+  acquireTimeoutMs: number;
+  /** An idle connection is closed after this long (default 10 min). */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_POOL: PoolSettings = { max: 20, min: 0, acquireTimeoutMs: 30_000, idleTimeoutMs: 600_000 };
+
+const INT8_OID = 20;
+const parseInt8 = (value: string) => Number(value);
+/** Per-pool type parsers: int8 as number (offsets stay below 2^53), everything else as pg defaults.
+ * Kept local so other users of `pg` in the process keep the global defaults. */
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8_OID && format !== 'binary') return parseInt8;
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+export interface MetadataLogger {
+  warn(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+}
+
+export function pgClientConfig(connectionString: string, connectTimeoutMs: number): pg.ClientConfig {
+  return {
+    connectionString,
+    connectionTimeoutMillis: connectTimeoutMs,
+    keepAlive: true,
+    application_name: 'streamhouse',
+    types: pgTypes,
+  };
+}
+
+export class PgDriver implements Driver {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+
+  constructor(connectionString: string, settings: PoolSettings, logger?: MetadataLogger) {
+    this.pool = new pg.Pool({
+      ...pgClientConfig(connectionString, settings.acquireTimeoutMs),
+      max: settings.max,
+      min: settings.min,
+      idleTimeoutMillis: settings.idleTimeoutMs,
+    });
+    // An idle pooled connection that breaks (server restart, pg_terminate_backend) is reported here and
+    // dropped by the pool; without a listener the process would crash.
+    this.pool.on('error', (err) => logger?.warn({ err }, 'metadata database connection lost (idle); reconnecting on demand'));
+  }
+
+  async query<R = Row>(stmt: Statement, params: unknown[] = []): Promise<R[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await this.pool.query({ name: stmt.name, text: stmt.text, values: params });
+        return result.rows as R[];
+      } catch (err) {
+        if (isTransientConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
+        // A pooled connection may have died while idle without the pool noticing yet: one retry on a
+        // fresh connection, only for statements that are safe to run twice.
+        if (stmt.idempotent && attempt === 0 && isConnectionError(err)) continue;
+        throw toKafkaError(err, stmt.name);
+      }
+    }
+  }
+
+  async transaction<T>(name: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw toKafkaError(err, name);
+      }
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const tx: Queryable = {
+          query: async <R>(stmt: Statement, params: unknown[] = []) =>
+            (await client.query({ name: stmt.name, text: stmt.text, values: params })).rows as R[],
+        };
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        broken = isConnectionError(err);
+        if (!broken) {
+          await client.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
+        }
+        if (!broken && isTransientConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
+        throw toKafkaError(err, name);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export class PgliteDriver implements Driver {
+  readonly kind = 'pglite' as const;
+  constructor(readonly db: PGlite) {}
+
+  async query<R = Row>(stmt: Statement, params: unknown[] = []): Promise<R[]> {
+    try {
+      return (await this.db.query<R>(stmt.text, params)).rows;
+    } catch (err) {
+      throw toKafkaError(err, stmt.name);
+    }
+  }
+
+  async transaction<T>(name: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction(async (t) =>
+        fn({ query: async <R>(stmt: Statement, params: unknown[] = []) => (await t.query<R>(stmt.text, params)).rows }),
+      );
+    } catch (err) {
+      throw toKafkaError(err, name);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.closed) await this.db.close();
+  }
+}

@@ -1,0 +1,98 @@
+// Maps database and driver failures to KafkaErrors. Losing the database is retriable for clients
+// (KAFKA_STORAGE_ERROR: producers and consumers refresh metadata and retry); constraint violations that
+// mean "no such topic-partition" or "bad input" get their Kafka codes; anything else is a bug and is
+// rethrown unchanged (it becomes UNKNOWN_SERVER_ERROR at the handler boundary).
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+
+/** The code callers get when the metadata database is unreachable or the connection broke. */
+export const DATABASE_UNAVAILABLE = ErrorCode.KAFKA_STORAGE_ERROR;
+
+const CONNECTION_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENOENT', // unix socket gone
+]);
+
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Connection ended',
+  'server closed the connection unexpectedly',
+  'terminating connection',
+];
+
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** The innermost error (drizzle and pg wrap driver errors in `cause`). */
+export function rootCause(err: unknown): unknown {
+  let e = err;
+  for (let i = 0; i < 5 && e instanceof Error && e.cause !== undefined && !sqlState(e); i++) e = e.cause;
+  return e;
+}
+
+/** True for failures of the connection itself (server down, restarted, backend terminated, pool timeout). */
+export function isConnectionError(err: unknown): boolean {
+  const e = rootCause(err);
+  const state = sqlState(e);
+  if (state !== undefined) {
+    // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now; 53: insufficient
+    // resources (too many connections); 58: system I/O error.
+    return state.startsWith('08') || state.startsWith('57P') || state.startsWith('53') || state.startsWith('58');
+  }
+  const errno = (e as { code?: unknown } | null)?.code;
+  if (typeof errno === 'string' && CONNECTION_ERRNOS.has(errno)) return true;
+  const message = e instanceof Error ? e.message : String(e);
+  return CONNECTION_MESSAGES.some((m) => message.includes(m));
+}
+
+/** Serialization failure or deadlock: the statement had no effect and may simply be run again. */
+export function isTransientConflict(err: unknown): boolean {
+  const state = sqlState(rootCause(err));
+  return state === '40001' || state === '40P01';
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Converts a failure of `operation` into the KafkaError callers should see (or returns it unchanged). */
+export function toKafkaError(err: unknown, operation: string): unknown {
+  if (err instanceof KafkaError) return err;
+  const e = rootCause(err);
+  if (isConnectionError(e)) {
+    return new KafkaError(DATABASE_UNAVAILABLE, `metadata database unavailable during ${operation}: ${messageOf(e)}`, {
+      cause: err,
+    });
+  }
+  switch (sqlState(e)) {
+    case '23503': // foreign_key_violation: the topic-partition does not exist (or was just deleted)
+      return new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${operation}: unknown topic or partition`, {
+        cause: err,
+      });
+    case '23505': // unique_violation (e.g. a segment id used twice)
+    case '23514': // check_violation
+    case '22003': // numeric_value_out_of_range
+    case '23502': // not_null_violation
+      return new KafkaError(ErrorCode.INVALID_REQUEST, `${operation}: ${messageOf(e)}`, { cause: err });
+    case '40001':
+    case '40P01':
+    case '55P03': // lock_not_available
+      return new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `${operation}: ${messageOf(e)}`, { cause: err });
+    case '57014': // query_canceled (statement_timeout)
+      return new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `${operation} timed out: ${messageOf(e)}`, { cause: err });
+    default:
+      return err;
+  }
+}

@@ -1,0 +1,149 @@
+// The metadata schema, shared by PostgreSQL and PGlite. drizzle-kit generates drizzle/ from this file
+// (`npx drizzle-kit generate`); the store itself runs hand-written SQL against these tables.
+// Table and column names follow the reference design. Times are epoch milliseconds (bigint).
+// Note: drizzle-kit 0.31 crashes on bigint(...).default(0n), hence sql`0` defaults.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const ms = (name: string) => bigint(name, { mode: 'number' });
+
+export const topics = pgTable(
+  'topics',
+  {
+    name: text('name').primaryKey(),
+    topicId: uuid('topic_id').notNull().defaultRandom(),
+    partitionCount: integer('partition_count').notNull(),
+    retentionMs: ms('retention_ms'),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+    config: jsonb('config').$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+  },
+  (t) => [
+    uniqueIndex('topics_topic_id_key').on(t.topicId),
+    check('topics_partition_count_positive', sql`${t.partitionCount} > 0`),
+  ],
+);
+
+export const partitions = pgTable(
+  'partitions',
+  {
+    topic: text('topic')
+      .notNull()
+      .references(() => topics.name, { onDelete: 'cascade' }),
+    partitionId: integer('partition_id').notNull(),
+    /** Next offset to be written. */
+    highWatermark: ms('high_watermark').notNull().default(sql`0`),
+    logStartOffset: ms('log_start_offset').notNull().default(sql`0`),
+    /** Equals the epoch of the partition's lease: bumped in the same transaction as a lease takeover. */
+    leaderEpoch: integer('leader_epoch').notNull().default(0),
+    createdAt: ms('created_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.topic, t.partitionId] }),
+    check('partitions_offsets_valid', sql`0 <= ${t.logStartOffset} AND ${t.logStartOffset} <= ${t.highWatermark}`),
+  ],
+);
+
+export const segments = pgTable(
+  'segments',
+  {
+    id: text('id').primaryKey(),
+    topic: text('topic').notNull(),
+    partitionId: integer('partition_id').notNull(),
+    baseOffset: ms('base_offset').notNull(),
+    /** Last offset contained (inclusive). */
+    endOffset: ms('end_offset').notNull(),
+    recordCount: integer('record_count').notNull(),
+    sizeBytes: ms('size_bytes').notNull(),
+    s3Bucket: text('s3_bucket').notNull(),
+    s3Key: text('s3_key').notNull(),
+    /** Where this partition's chunk sits inside the object. */
+    bytePosition: ms('byte_position').notNull(),
+    byteLength: ms('byte_length').notNull(),
+    maxTimestamp: ms('max_timestamp').notNull(),
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [
+    foreignKey({ columns: [t.topic, t.partitionId], foreignColumns: [partitions.topic, partitions.partitionId] }).onDelete(
+      'cascade',
+    ),
+    index('idx_segments_offset_range').on(t.topic, t.partitionId, t.baseOffset, t.endOffset),
+    check('segments_offsets_valid', sql`${t.baseOffset} <= ${t.endOffset}`),
+  ],
+);
+
+export const consumerGroups = pgTable('consumer_groups', {
+  groupId: text('group_id').primaryKey(),
+  state: text('state').notNull().default('Empty'),
+  protocolType: text('protocol_type'),
+  protocolName: text('protocol_name'),
+  generation: integer('generation').notNull().default(0),
+  leaderId: text('leader_id'),
+  members: jsonb('members').$type<unknown[]>().notNull().default(sql`'[]'::jsonb`),
+  createdAt: ms('created_at').notNull(),
+  updatedAt: ms('updated_at').notNull(),
+});
+
+// No foreign keys: standalone consumers commit offsets without a group record, and offsets of a deleted
+// topic are removed by deleteTopic in the same statement.
+export const consumerOffsets = pgTable(
+  'consumer_offsets',
+  {
+    groupId: text('group_id').notNull(),
+    topic: text('topic').notNull(),
+    partitionId: integer('partition_id').notNull(),
+    committedOffset: ms('committed_offset').notNull(),
+    leaderEpoch: integer('leader_epoch').notNull().default(-1),
+    metadata: text('metadata'),
+    committedAt: ms('committed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.topic, t.partitionId] }), index('idx_consumer_offsets_topic').on(t.topic)],
+);
+
+export const agents = pgTable(
+  'agents',
+  {
+    agentId: text('agent_id').primaryKey(),
+    /** Stable Kafka broker node id. */
+    nodeId: integer('node_id').notNull(),
+    host: text('host').notNull(),
+    port: integer('port').notNull(),
+    rack: text('rack'),
+    lastHeartbeat: ms('last_heartbeat').notNull(),
+    startedAt: ms('started_at').notNull(),
+  },
+  (t) => [uniqueIndex('agents_node_id_key').on(t.nodeId)],
+);
+
+export const partitionLeases = pgTable(
+  'partition_leases',
+  {
+    topic: text('topic').notNull(),
+    partitionId: integer('partition_id').notNull(),
+    leaderAgentId: text('leader_agent_id').notNull(),
+    /** Database clock, epoch ms. */
+    leaseExpiresAt: ms('lease_expires_at').notNull(),
+    acquiredAt: ms('acquired_at').notNull(),
+    epoch: integer('epoch').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.topic, t.partitionId] }),
+    foreignKey({ columns: [t.topic, t.partitionId], foreignColumns: [partitions.topic, partitions.partitionId] }).onDelete(
+      'cascade',
+    ),
+    index('idx_partition_leases_leader').on(t.leaderAgentId),
+  ],
+);

@@ -1,0 +1,976 @@
+// The metadata store on PostgreSQL or PGlite. Every operation is one SQL statement (a CTE where several
+// tables change together), so it is atomic without an explicit transaction and costs one round trip;
+// only rarely used, multi-step operations (addPartitions) open a transaction. Clocks are the database's.
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { statement, type Driver, type Row } from './driver.js';
+import { rootCause } from './errors.js';
+import type {
+  AgentRecord,
+  CommittedOffset,
+  CreateTopicInput,
+  FencedPartition,
+  FlushCommitPartition,
+  FlushCommitResult,
+  GroupRecord,
+  LeaseRecord,
+  MetadataStore,
+  NewSegment,
+  OffsetCommitInput,
+  PartitionRecord,
+  SegmentRecord,
+  TopicRecord,
+} from './types.js';
+import {
+  assertGroupId,
+  assertInt32,
+  assertNonNegative,
+  assertPartitionCount,
+  assertPartitionId,
+  assertPositiveMs,
+  assertRetentionMs,
+  assertSafeInteger,
+  assertSegment,
+  assertTopicConfig,
+  assertTopicName,
+  isPartitionId,
+  isUuid,
+  isValidTopicName,
+} from './validate.js';
+
+/** The database clock in epoch milliseconds (now() is the transaction's start time). */
+const NOW_MS = `(floor(extract(epoch from now()) * 1000))::bigint`;
+
+const TOPIC_COLS = `name, topic_id AS "topicId", partition_count AS "partitionCount", retention_ms AS "retentionMs",
+  config, created_at AS "createdAt", updated_at AS "updatedAt"`;
+const PARTITION_COLS = `topic, partition_id AS "partitionId", high_watermark AS "highWatermark",
+  log_start_offset AS "logStartOffset", leader_epoch AS "leaderEpoch", created_at AS "createdAt", updated_at AS "updatedAt"`;
+const SEGMENT_COLS = `id, topic, partition_id AS "partitionId", base_offset AS "baseOffset", end_offset AS "endOffset",
+  record_count AS "recordCount", size_bytes AS "sizeBytes", s3_bucket AS "s3Bucket", s3_key AS "s3Key",
+  byte_position AS "bytePosition", byte_length AS "byteLength", max_timestamp AS "maxTimestamp", created_at AS "createdAt"`;
+const LEASE_COLS = `topic, partition_id AS "partitionId", leader_agent_id AS "leaderAgentId",
+  lease_expires_at AS "leaseExpiresAt", epoch`;
+const AGENT_COLS = `agent_id AS "agentId", node_id AS "nodeId", host, port, rack, last_heartbeat AS "lastHeartbeat",
+  started_at AS "startedAt"`;
+const OFFSET_COLS = `group_id AS "groupId", topic, partition_id AS "partitionId", committed_offset AS "offset",
+  leader_epoch AS "leaderEpoch", metadata, committed_at AS "commitTimestamp"`;
+const GROUP_COLS = `group_id AS "groupId", state, protocol_type AS "protocolType", protocol_name AS "protocolName",
+  generation, leader_id AS "leaderId", members, created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const UPSERT_OFFSETS = `INSERT INTO consumer_offsets AS co
+    (group_id, topic, partition_id, committed_offset, leader_epoch, metadata, committed_at)`;
+const ON_OFFSET_CONFLICT = `ON CONFLICT (group_id, topic, partition_id) DO UPDATE SET
+    committed_offset = EXCLUDED.committed_offset, leader_epoch = EXCLUDED.leader_epoch,
+    metadata = EXCLUDED.metadata, committed_at = EXCLUDED.committed_at`;
+
+const S = {
+  now: statement('sh_now', `SELECT ${NOW_MS} AS now`, { idempotent: true }),
+
+  // --- topics & partitions -------------------------------------------------------------------------
+  // One statement: the topic row and all its partitions (generate_series), or nothing if it exists.
+  createTopic: statement(
+    'sh_create_topic',
+    `WITH t AS (
+       INSERT INTO topics (name, partition_count, retention_ms, config, created_at, updated_at)
+       VALUES ($1, $2, $3, $4::jsonb, ${NOW_MS}, ${NOW_MS})
+       ON CONFLICT (name) DO NOTHING
+       RETURNING *
+     ), p AS (
+       INSERT INTO partitions (topic, partition_id, high_watermark, log_start_offset, leader_epoch, created_at, updated_at)
+       SELECT t.name, g.i, 0, 0, 0, t.created_at, t.created_at
+       FROM t CROSS JOIN generate_series(0, t.partition_count - 1) AS g(i)
+     )
+     SELECT ${TOPIC_COLS} FROM t`,
+  ),
+  getTopic: statement('sh_get_topic', `SELECT ${TOPIC_COLS} FROM topics WHERE name = $1`, { idempotent: true }),
+  getTopicById: statement('sh_get_topic_by_id', `SELECT ${TOPIC_COLS} FROM topics WHERE topic_id = $1::uuid`, {
+    idempotent: true,
+  }),
+  listTopics: statement('sh_list_topics', `SELECT ${TOPIC_COLS} FROM topics ORDER BY name`, { idempotent: true }),
+  // Partitions, segments and leases go by ON DELETE CASCADE; committed offsets of the topic here.
+  deleteTopic: statement(
+    'sh_delete_topic',
+    `WITH d AS (DELETE FROM topics WHERE name = $1 RETURNING name),
+     o AS (DELETE FROM consumer_offsets WHERE topic = $1 AND EXISTS (SELECT 1 FROM d))
+     SELECT count(*)::int AS n FROM d`,
+  ),
+  lockTopic: statement('sh_lock_topic', `SELECT partition_count AS "partitionCount" FROM topics WHERE name = $1 FOR UPDATE`),
+  growTopic: statement(
+    'sh_grow_topic',
+    `WITH t AS (
+       UPDATE topics SET partition_count = $2, updated_at = ${NOW_MS} WHERE name = $1 RETURNING *
+     ), p AS (
+       INSERT INTO partitions (topic, partition_id, high_watermark, log_start_offset, leader_epoch, created_at, updated_at)
+       SELECT t.name, g.i, 0, 0, 0, t.updated_at, t.updated_at
+       FROM t CROSS JOIN generate_series($3::int, t.partition_count - 1) AS g(i)
+     )
+     SELECT ${TOPIC_COLS} FROM t`,
+  ),
+  updateTopicConfig: statement(
+    'sh_update_topic_config',
+    `UPDATE topics SET config = $2::jsonb,
+       retention_ms = CASE WHEN $3::boolean THEN $4::bigint ELSE retention_ms END,
+       updated_at = ${NOW_MS}
+     WHERE name = $1 RETURNING ${TOPIC_COLS}`,
+  ),
+  getPartitions: statement(
+    'sh_get_partitions',
+    `SELECT ${PARTITION_COLS} FROM partitions WHERE topic = $1 ORDER BY partition_id`,
+    { idempotent: true },
+  ),
+  getPartition: statement(
+    'sh_get_partition',
+    `SELECT ${PARTITION_COLS} FROM partitions WHERE topic = $1 AND partition_id = $2`,
+    { idempotent: true },
+  ),
+  updateHighWatermark: statement(
+    'sh_update_high_watermark',
+    `UPDATE partitions SET high_watermark = $3, updated_at = ${NOW_MS}
+     WHERE topic = $1 AND partition_id = $2 RETURNING 1 AS ok`,
+    { idempotent: true },
+  ),
+  setLogStartOffset: statement(
+    'sh_set_log_start_offset',
+    `UPDATE partitions SET log_start_offset = GREATEST(log_start_offset, $3::bigint), updated_at = ${NOW_MS}
+     WHERE topic = $1 AND partition_id = $2 AND $3::bigint <= high_watermark
+     RETURNING log_start_offset AS "logStartOffset"`,
+    { idempotent: true },
+  ),
+
+  // --- segments ------------------------------------------------------------------------------------
+  addSegment: statement(
+    'sh_add_segment',
+    `INSERT INTO segments (id, topic, partition_id, base_offset, end_offset, record_count, size_bytes, s3_bucket, s3_key,
+       byte_position, byte_length, max_timestamp, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, ${NOW_MS})
+     RETURNING ${SEGMENT_COLS}`,
+  ),
+  // Backward scan of idx_segments_offset_range from the offset: the first row is the segment.
+  findSegment: statement(
+    'sh_find_segment',
+    `SELECT ${SEGMENT_COLS} FROM segments
+     WHERE topic = $1 AND partition_id = $2 AND base_offset <= $3 AND end_offset >= $3
+     ORDER BY base_offset DESC LIMIT 1`,
+    { idempotent: true },
+  ),
+  // Starts the index range at the segment holding $3 (or the first after it), not at the partition start.
+  listSegments: statement(
+    'sh_list_segments',
+    `SELECT ${SEGMENT_COLS} FROM segments
+     WHERE topic = $1 AND partition_id = $2 AND end_offset >= $3
+       AND base_offset >= COALESCE((SELECT s.base_offset FROM segments s
+             WHERE s.topic = $1 AND s.partition_id = $2 AND s.base_offset <= $3
+             ORDER BY s.base_offset DESC LIMIT 1), $3)
+     ORDER BY base_offset LIMIT $4`,
+    { idempotent: true },
+  ),
+  deleteSegmentsBefore: statement(
+    'sh_delete_segments_before',
+    `DELETE FROM segments WHERE topic = $1 AND partition_id = $2 AND base_offset < $3 AND end_offset < $3
+     RETURNING ${SEGMENT_COLS}`,
+    { idempotent: true },
+  ),
+  // The fenced flush commit, one statement (see metadata/README.md). Lease rows are share-locked first,
+  // then partition rows are locked for update, both in key order: the same order a lease takeover uses
+  // (lease, then partition), so the two cannot deadlock. Locked rows are read in their latest committed
+  // version, so the checks see what the writes will see. If every partition passes, all high watermarks
+  // move and all segment rows are inserted; otherwise nothing is written and the fenced ones are listed.
+  // The final CASE fails the statement (rolling everything back) should the write counts ever disagree.
+  commitFlush: statement(
+    'sh_commit_flush',
+    `WITH input AS (
+       SELECT * FROM unnest($2::text[], $3::int[], $4::int[], $5::bigint[], $6::text[], $7::bigint[], $8::bigint[],
+                            $9::int[], $10::bigint[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[])
+         AS i(topic, partition_id, lease_epoch, expected_hw, seg_id, base_offset, end_offset, record_count, size_bytes,
+              s3_bucket, s3_key, byte_position, byte_length, max_timestamp)
+     ), lease AS MATERIALIZED (
+       SELECT l.topic, l.partition_id, l.leader_agent_id, l.epoch, l.lease_expires_at
+       FROM partition_leases l JOIN input i ON l.topic = i.topic AND l.partition_id = i.partition_id
+       ORDER BY l.topic, l.partition_id
+       FOR SHARE OF l
+     ), part AS MATERIALIZED (
+       SELECT p.topic, p.partition_id, p.high_watermark
+       FROM partitions p JOIN input i ON p.topic = i.topic AND p.partition_id = i.partition_id
+       WHERE (SELECT count(*) FROM lease) >= 0
+       ORDER BY p.topic, p.partition_id
+       FOR UPDATE OF p
+     ), chk AS MATERIALIZED (
+       SELECT i.topic, i.partition_id, p.high_watermark, l.leader_agent_id, l.epoch,
+         CASE WHEN p.topic IS NULL THEN 'unknown_partition'
+              WHEN l.topic IS NULL OR l.leader_agent_id <> $1 OR l.epoch <> i.lease_epoch
+                   OR l.lease_expires_at <= ${NOW_MS} THEN 'lease'
+              WHEN p.high_watermark <> i.expected_hw THEN 'offset'
+         END AS reason
+       FROM input i
+       LEFT JOIN part p ON p.topic = i.topic AND p.partition_id = i.partition_id
+       LEFT JOIN lease l ON l.topic = i.topic AND l.partition_id = i.partition_id
+     ), ok AS MATERIALIZED (
+       SELECT coalesce(bool_and(reason IS NULL), false) AS all_ok FROM chk
+     ), upd AS (
+       UPDATE partitions p SET high_watermark = i.end_offset + 1, updated_at = ${NOW_MS}
+       FROM input i, ok
+       WHERE ok.all_ok AND p.topic = i.topic AND p.partition_id = i.partition_id AND p.high_watermark = i.expected_hw
+       RETURNING 1
+     ), ins AS (
+       INSERT INTO segments (id, topic, partition_id, base_offset, end_offset, record_count, size_bytes, s3_bucket, s3_key,
+         byte_position, byte_length, max_timestamp, created_at)
+       SELECT i.seg_id, i.topic, i.partition_id, i.base_offset, i.end_offset, i.record_count, i.size_bytes, i.s3_bucket,
+         i.s3_key, i.byte_position, i.byte_length, i.max_timestamp, ${NOW_MS}
+       FROM input i, ok WHERE ok.all_ok
+       RETURNING 1
+     ), counts AS (
+       SELECT (SELECT count(*) FROM upd) AS updated, (SELECT count(*) FROM ins) AS inserted,
+              cardinality($2::text[]) AS n, (SELECT all_ok FROM ok) AS all_ok
+     )
+     SELECT
+       (SELECT json_agg(json_build_object('topic', topic, 'partitionId', partition_id, 'reason', reason,
+                 'highWatermark', high_watermark, 'leaderAgentId', leader_agent_id, 'leaseEpoch', epoch))
+        FROM chk WHERE reason IS NOT NULL) AS fenced,
+       CASE WHEN all_ok AND (updated <> n OR inserted <> n)
+            THEN ('flush commit invariant violated: updated ' || updated || ', inserted ' || inserted)::int
+            ELSE 0 END AS guard
+     FROM counts`,
+  ),
+
+  // --- consumer offsets & groups -------------------------------------------------------------------
+  commitOffset: statement(
+    'sh_commit_offset',
+    `${UPSERT_OFFSETS} VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::bigint, ${NOW_MS})) ${ON_OFFSET_CONFLICT}`,
+    { idempotent: true },
+  ),
+  commitOffsets: statement(
+    'sh_commit_offsets',
+    `${UPSERT_OFFSETS}
+     SELECT $1, u.topic, u.partition_id, u.committed_offset, u.leader_epoch, u.metadata, COALESCE(u.committed_at, ${NOW_MS})
+     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
+       AS u(topic, partition_id, committed_offset, leader_epoch, metadata, committed_at)
+     ${ON_OFFSET_CONFLICT}`,
+    { idempotent: true },
+  ),
+  fetchAllOffsets: statement(
+    'sh_fetch_all_offsets',
+    `SELECT ${OFFSET_COLS} FROM consumer_offsets WHERE group_id = $1 ORDER BY topic, partition_id`,
+    { idempotent: true },
+  ),
+  fetchOffsets: statement(
+    'sh_fetch_offsets',
+    `SELECT ${OFFSET_COLS} FROM consumer_offsets
+     WHERE group_id = $1 AND (topic, partition_id) IN (SELECT * FROM unnest($2::text[], $3::int[]))
+     ORDER BY topic, partition_id`,
+    { idempotent: true },
+  ),
+  deleteOffsets: statement(
+    'sh_delete_offsets',
+    `DELETE FROM consumer_offsets
+     WHERE group_id = $1 AND (topic, partition_id) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
+    { idempotent: true },
+  ),
+  saveGroup: statement(
+    'sh_save_group',
+    `WITH g AS (
+       INSERT INTO consumer_groups AS cg
+         (group_id, state, protocol_type, protocol_name, generation, leader_id, members, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, COALESCE($8::bigint, ${NOW_MS}), ${NOW_MS})
+       ON CONFLICT (group_id) DO UPDATE SET state = EXCLUDED.state, protocol_type = EXCLUDED.protocol_type,
+         protocol_name = EXCLUDED.protocol_name, generation = EXCLUDED.generation, leader_id = EXCLUDED.leader_id,
+         members = EXCLUDED.members, updated_at = EXCLUDED.updated_at
+       RETURNING 1
+     ), o AS (
+       ${UPSERT_OFFSETS}
+       SELECT $1, u.topic, u.partition_id, u.committed_offset, u.leader_epoch, u.metadata, COALESCE(u.committed_at, ${NOW_MS})
+       FROM unnest($9::text[], $10::int[], $11::bigint[], $12::int[], $13::text[], $14::bigint[])
+         AS u(topic, partition_id, committed_offset, leader_epoch, metadata, committed_at)
+       ${ON_OFFSET_CONFLICT}
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM g)::int AS groups, (SELECT count(*) FROM o)::int AS offsets`,
+    { idempotent: true },
+  ),
+  // A group that only has committed offsets (standalone consumers) reads as an Empty group.
+  getGroup: statement(
+    'sh_get_group',
+    `SELECT ${GROUP_COLS} FROM consumer_groups WHERE group_id = $1
+     UNION ALL
+     SELECT $1::text, 'Empty', NULL, NULL, 0, NULL, '[]'::jsonb, min(committed_at), max(committed_at)
+     FROM consumer_offsets
+     WHERE group_id = $1 AND NOT EXISTS (SELECT 1 FROM consumer_groups WHERE group_id = $1)
+     HAVING count(*) > 0`,
+    { idempotent: true },
+  ),
+  listGroups: statement(
+    'sh_list_groups',
+    `SELECT ${GROUP_COLS} FROM consumer_groups
+     UNION ALL
+     SELECT o.group_id, 'Empty', NULL, NULL, 0, NULL, '[]'::jsonb, min(o.committed_at), max(o.committed_at)
+     FROM consumer_offsets o
+     WHERE NOT EXISTS (SELECT 1 FROM consumer_groups g WHERE g.group_id = o.group_id)
+     GROUP BY o.group_id
+     ORDER BY 1`,
+    { idempotent: true },
+  ),
+  deleteGroup: statement(
+    'sh_delete_group',
+    `WITH g AS (DELETE FROM consumer_groups WHERE group_id = $1 RETURNING 1),
+     o AS (DELETE FROM consumer_offsets WHERE group_id = $1 RETURNING 1)
+     SELECT (SELECT count(*) FROM g)::int + (SELECT count(*) FROM o)::int AS n`,
+  ),
+
+  // --- agents --------------------------------------------------------------------------------------
+  // A new agent gets $5 or the smallest node id not in use; a known one keeps its node id unless $5 says
+  // otherwise. Two new agents racing for the same free id: one hits agents_node_id_key and retries.
+  registerAgent: statement(
+    'sh_register_agent',
+    `INSERT INTO agents AS a (agent_id, node_id, host, port, rack, last_heartbeat, started_at)
+     VALUES ($1,
+       COALESCE($5::int, (SELECT min(g.n) FROM generate_series(0, (SELECT count(*)::int FROM agents)) AS g(n)
+                          WHERE NOT EXISTS (SELECT 1 FROM agents x WHERE x.node_id = g.n))),
+       $2, $3, $4, ${NOW_MS}, ${NOW_MS})
+     ON CONFLICT (agent_id) DO UPDATE SET node_id = COALESCE($5::int, a.node_id), host = EXCLUDED.host,
+       port = EXCLUDED.port, rack = EXCLUDED.rack, last_heartbeat = EXCLUDED.last_heartbeat, started_at = EXCLUDED.started_at
+     RETURNING ${AGENT_COLS}`,
+  ),
+  agentByNodeId: statement(
+    'sh_agent_by_node_id',
+    `SELECT ${AGENT_COLS} FROM agents WHERE node_id = $1`,
+    { idempotent: true },
+  ),
+  deleteStaleAgent: statement(
+    'sh_delete_stale_agent',
+    `DELETE FROM agents WHERE node_id = $1 AND agent_id <> $2 AND last_heartbeat < ${NOW_MS} - $3::bigint RETURNING 1 AS ok`,
+  ),
+  heartbeatAgent: statement(
+    'sh_heartbeat_agent',
+    `UPDATE agents SET last_heartbeat = ${NOW_MS} WHERE agent_id = $1 RETURNING 1 AS ok`,
+    { idempotent: true },
+  ),
+  listLiveAgents: statement(
+    'sh_list_live_agents',
+    `SELECT ${AGENT_COLS} FROM agents WHERE last_heartbeat >= ${NOW_MS} - $1::bigint ORDER BY node_id`,
+    { idempotent: true },
+  ),
+  // Leaving agents also end their leases so that others can take over at once.
+  deregisterAgent: statement(
+    'sh_deregister_agent',
+    `WITH d AS (DELETE FROM agents WHERE agent_id = $1 RETURNING 1),
+     l AS (UPDATE partition_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
+           WHERE leader_agent_id = $1 RETURNING 1)
+     SELECT (SELECT count(*) FROM d)::int AS n`,
+    { idempotent: true },
+  ),
+
+  // --- leases --------------------------------------------------------------------------------------
+  // Compare-and-set on the database clock. Insert a lease for a partition that has none (epoch =
+  // leader_epoch + 1); else update it only if we hold it unexpired (extend, same epoch) or it expired
+  // (take over, epoch + 1); the partition's leader_epoch follows in the same statement. Rows are visited
+  // in key order (the caller sorts), so concurrent batch acquisitions cannot deadlock.
+  acquireLeases: statement(
+    'sh_acquire_leases',
+    `WITH input AS (
+       SELECT u.topic, u.partition_id, p.leader_epoch, u.ord
+       FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS u(topic, partition_id, ord)
+       JOIN partitions p ON p.topic = u.topic AND p.partition_id = u.partition_id
+     ), l AS (
+       INSERT INTO partition_leases AS pl (topic, partition_id, leader_agent_id, lease_expires_at, acquired_at, epoch)
+       SELECT topic, partition_id, $3, ${NOW_MS} + $4::bigint, ${NOW_MS}, leader_epoch + 1 FROM input ORDER BY ord
+       ON CONFLICT (topic, partition_id) DO UPDATE SET
+         leader_agent_id = EXCLUDED.leader_agent_id,
+         lease_expires_at = EXCLUDED.lease_expires_at,
+         acquired_at = CASE WHEN pl.leader_agent_id = EXCLUDED.leader_agent_id AND pl.lease_expires_at > ${NOW_MS}
+                            THEN pl.acquired_at ELSE EXCLUDED.acquired_at END,
+         epoch = CASE WHEN pl.leader_agent_id = EXCLUDED.leader_agent_id AND pl.lease_expires_at > ${NOW_MS}
+                      THEN pl.epoch ELSE GREATEST(pl.epoch + 1, EXCLUDED.epoch) END
+       WHERE pl.leader_agent_id = EXCLUDED.leader_agent_id OR pl.lease_expires_at <= ${NOW_MS}
+       RETURNING pl.topic, pl.partition_id, pl.leader_agent_id, pl.lease_expires_at, pl.epoch
+     ), pe AS (
+       UPDATE partitions p SET leader_epoch = l.epoch, updated_at = ${NOW_MS}
+       FROM l WHERE p.topic = l.topic AND p.partition_id = l.partition_id AND p.leader_epoch <> l.epoch
+     )
+     SELECT ${LEASE_COLS} FROM l ORDER BY topic, partition_id`,
+  ),
+  partitionExists: statement(
+    'sh_partition_exists',
+    `SELECT 1 AS ok FROM partitions WHERE topic = $1 AND partition_id = $2`,
+    { idempotent: true },
+  ),
+  renewLease: statement(
+    'sh_renew_lease',
+    `UPDATE partition_leases SET lease_expires_at = ${NOW_MS} + $5::bigint
+     WHERE topic = $1 AND partition_id = $2 AND leader_agent_id = $3 AND epoch = $4 AND lease_expires_at > ${NOW_MS}
+     RETURNING ${LEASE_COLS}`,
+    { idempotent: true },
+  ),
+  renewAgentLeases: statement(
+    'sh_renew_agent_leases',
+    `UPDATE partition_leases SET lease_expires_at = ${NOW_MS} + $2::bigint
+     WHERE leader_agent_id = $1 AND lease_expires_at > ${NOW_MS}
+     RETURNING ${LEASE_COLS}`,
+    { idempotent: true },
+  ),
+  releaseLease: statement(
+    'sh_release_lease',
+    `UPDATE partition_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
+     WHERE topic = $1 AND partition_id = $2 AND leader_agent_id = $3`,
+    { idempotent: true },
+  ),
+  listLeases: statement(
+    'sh_list_leases',
+    `SELECT ${LEASE_COLS} FROM partition_leases WHERE ($1::text IS NULL OR topic = $1) ORDER BY topic, partition_id`,
+    { idempotent: true },
+  ),
+} as const;
+
+function invalid(message: string): KafkaError {
+  return new KafkaError(ErrorCode.INVALID_REQUEST, message);
+}
+
+function unknownPartition(topic: string, partitionId: number): KafkaError {
+  return new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic-partition ${topic}-${partitionId}`);
+}
+
+function checkAgentId(agentId: unknown): asserts agentId is string {
+  if (typeof agentId !== 'string' || agentId.length === 0) throw invalid('agent id must be a non-empty string');
+}
+
+function checkPartitionRef(topic: unknown, partitionId: unknown): void {
+  assertTopicName(topic);
+  assertPartitionId(partitionId);
+}
+
+function uniqueConstraint(err: unknown): string | undefined {
+  const e = rootCause(err) as { code?: unknown; constraint?: unknown };
+  return e?.code === '23505' && typeof e.constraint === 'string' ? e.constraint : e?.code === '23505' ? '' : undefined;
+}
+
+interface OffsetArrays {
+  topics: string[];
+  partitions: number[];
+  offsets: number[];
+  epochs: number[];
+  metadata: Array<string | null>;
+  timestamps: Array<number | null>;
+}
+
+/** Validates a batch of offsets and turns it into column arrays (a repeated partition: the last wins). */
+function offsetArrays(offsets: OffsetCommitInput[]): OffsetArrays {
+  if (!Array.isArray(offsets)) throw invalid('offsets must be an array');
+  const byKey = new Map<string, OffsetCommitInput>();
+  for (const o of offsets) {
+    checkPartitionRef(o.topic, o.partitionId);
+    assertSafeInteger(o.offset, 'committed offset');
+    if (o.offset < -1) throw invalid(`committed offset must be >= -1, got ${o.offset}`);
+    assertInt32(o.leaderEpoch ?? -1, 'committed leader epoch', -1);
+    if (o.metadata !== null && o.metadata !== undefined && typeof o.metadata !== 'string') {
+      throw invalid('offset metadata must be a string or null');
+    }
+    if (o.commitTimestamp !== undefined) assertSafeInteger(o.commitTimestamp, 'commit timestamp');
+    byKey.set(`${o.topic}\u0000${o.partitionId}`, o);
+  }
+  const a: OffsetArrays = { topics: [], partitions: [], offsets: [], epochs: [], metadata: [], timestamps: [] };
+  for (const o of byKey.values()) {
+    a.topics.push(o.topic);
+    a.partitions.push(o.partitionId);
+    a.offsets.push(o.offset);
+    a.epochs.push(o.leaderEpoch ?? -1);
+    a.metadata.push(o.metadata ?? null);
+    a.timestamps.push(o.commitTimestamp ?? null);
+  }
+  return a;
+}
+
+function partitionArrays(partitions: Array<{ topic: string; partitionId: number }>): [string[], number[]] {
+  if (!Array.isArray(partitions)) throw invalid('partitions must be an array');
+  const topics: string[] = [];
+  const ids: number[] = [];
+  for (const p of partitions) {
+    if (!isValidTopicName(p.topic) || !isPartitionId(p.partitionId)) continue; // cannot exist
+    topics.push(p.topic);
+    ids.push(p.partitionId);
+  }
+  return [topics, ids];
+}
+
+export class SqlMetadataStore implements MetadataStore {
+  readonly kind: 'postgres' | 'pglite';
+  private closed = false;
+  private readonly onClose: () => Promise<void>;
+
+  constructor(
+    private readonly db: Driver,
+    onClose: () => Promise<void> = async () => {},
+  ) {
+    this.kind = db.kind;
+    this.onClose = onClose;
+  }
+
+  /** The driver, for tests and tools that need raw SQL. */
+  get driver(): Driver {
+    return this.db;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.db.close();
+    } finally {
+      await this.onClose();
+    }
+  }
+
+  private q<R = Row>(stmt: (typeof S)[keyof typeof S], params: unknown[] = []): Promise<R[]> {
+    if (this.closed) {
+      return Promise.reject(new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'metadata store is closed'));
+    }
+    return this.db.query<R>(stmt, params);
+  }
+
+  async now(): Promise<number> {
+    const [row] = await this.q<{ now: number }>(S.now);
+    return row!.now;
+  }
+
+  // --- topics & partitions ---------------------------------------------------------------------------
+
+  async createTopic(input: CreateTopicInput): Promise<TopicRecord> {
+    assertTopicName(input.name);
+    assertPartitionCount(input.partitionCount);
+    assertRetentionMs(input.retentionMs);
+    assertTopicConfig(input.config);
+    const rows = await this.q<TopicRecord>(S.createTopic, [
+      input.name,
+      input.partitionCount,
+      input.retentionMs ?? null,
+      JSON.stringify(input.config ?? {}),
+    ]);
+    if (rows.length === 0) {
+      throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${input.name}" already exists`);
+    }
+    return rows[0]!;
+  }
+
+  async getTopic(name: string): Promise<TopicRecord | undefined> {
+    if (!isValidTopicName(name)) return undefined;
+    const [row] = await this.q<TopicRecord>(S.getTopic, [name]);
+    return row;
+  }
+
+  async getTopicById(topicId: string): Promise<TopicRecord | undefined> {
+    if (!isUuid(topicId)) return undefined;
+    const [row] = await this.q<TopicRecord>(S.getTopicById, [topicId]);
+    return row;
+  }
+
+  listTopics(): Promise<TopicRecord[]> {
+    return this.q<TopicRecord>(S.listTopics);
+  }
+
+  async deleteTopic(name: string): Promise<boolean> {
+    if (!isValidTopicName(name)) return false;
+    const [row] = await this.q<{ n: number }>(S.deleteTopic, [name]);
+    return row!.n > 0;
+  }
+
+  async addPartitions(name: string, newPartitionCount: number): Promise<TopicRecord> {
+    assertTopicName(name);
+    assertPartitionCount(newPartitionCount);
+    if (this.closed) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'metadata store is closed');
+    return this.db.transaction('addPartitions', async (tx) => {
+      const [cur] = await tx.query<{ partitionCount: number }>(S.lockTopic, [name]);
+      if (!cur) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic "${name}"`);
+      if (newPartitionCount <= cur.partitionCount) {
+        throw new KafkaError(
+          ErrorCode.INVALID_PARTITIONS,
+          `topic "${name}" has ${cur.partitionCount} partitions; the new count must be larger, got ${newPartitionCount}`,
+        );
+      }
+      const [row] = await tx.query<TopicRecord>(S.growTopic, [name, newPartitionCount, cur.partitionCount]);
+      return row!;
+    });
+  }
+
+  async updateTopicConfig(
+    name: string,
+    config: Record<string, string>,
+    retentionMs?: number | null,
+  ): Promise<TopicRecord> {
+    assertTopicName(name);
+    assertTopicConfig(config);
+    assertRetentionMs(retentionMs);
+    const [row] = await this.q<TopicRecord>(S.updateTopicConfig, [
+      name,
+      JSON.stringify(config ?? {}),
+      retentionMs !== undefined,
+      retentionMs ?? null,
+    ]);
+    if (!row) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic "${name}"`);
+    return row;
+  }
+
+  async getPartitions(topic: string): Promise<PartitionRecord[]> {
+    if (!isValidTopicName(topic)) return [];
+    return this.q<PartitionRecord>(S.getPartitions, [topic]);
+  }
+
+  async getPartition(topic: string, partitionId: number): Promise<PartitionRecord | undefined> {
+    if (!isValidTopicName(topic) || !isPartitionId(partitionId)) return undefined;
+    const [row] = await this.q<PartitionRecord>(S.getPartition, [topic, partitionId]);
+    return row;
+  }
+
+  async updateHighWatermark(topic: string, partitionId: number, highWatermark: number): Promise<void> {
+    checkPartitionRef(topic, partitionId);
+    assertNonNegative(highWatermark, 'high watermark');
+    const rows = await this.q(S.updateHighWatermark, [topic, partitionId, highWatermark]);
+    if (rows.length === 0) throw unknownPartition(topic, partitionId);
+  }
+
+  async setLogStartOffset(topic: string, partitionId: number, offset: number): Promise<number> {
+    checkPartitionRef(topic, partitionId);
+    assertNonNegative(offset, 'log start offset');
+    const [row] = await this.q<{ logStartOffset: number }>(S.setLogStartOffset, [topic, partitionId, offset]);
+    if (row) return row.logStartOffset;
+    const partition = await this.getPartition(topic, partitionId);
+    if (!partition) throw unknownPartition(topic, partitionId);
+    throw new KafkaError(
+      ErrorCode.OFFSET_OUT_OF_RANGE,
+      `log start offset ${offset} is beyond the high watermark ${partition.highWatermark} of ${topic}-${partitionId}`,
+    );
+  }
+
+  // --- segments --------------------------------------------------------------------------------------
+
+  async addSegment(segment: NewSegment): Promise<SegmentRecord> {
+    assertSegment(segment);
+    const [row] = await this.q<SegmentRecord>(S.addSegment, [
+      segment.id ?? randomUUID(),
+      segment.topic,
+      segment.partitionId,
+      segment.baseOffset,
+      segment.endOffset,
+      segment.recordCount,
+      segment.sizeBytes,
+      segment.s3Bucket,
+      segment.s3Key,
+      segment.bytePosition,
+      segment.byteLength,
+      segment.maxTimestamp,
+    ]);
+    return row!;
+  }
+
+  async findSegmentForOffset(topic: string, partitionId: number, offset: number): Promise<SegmentRecord | undefined> {
+    if (!isValidTopicName(topic) || !isPartitionId(partitionId)) return undefined;
+    assertNonNegative(offset, 'offset');
+    const [row] = await this.q<SegmentRecord>(S.findSegment, [topic, partitionId, offset]);
+    return row;
+  }
+
+  async listSegments(topic: string, partitionId: number, fromOffset = 0, limit?: number): Promise<SegmentRecord[]> {
+    if (!isValidTopicName(topic) || !isPartitionId(partitionId)) return [];
+    assertNonNegative(fromOffset, 'fromOffset');
+    if (limit !== undefined) assertNonNegative(limit, 'limit');
+    return this.q<SegmentRecord>(S.listSegments, [topic, partitionId, fromOffset, limit ?? null]);
+  }
+
+  async deleteSegmentsBefore(topic: string, partitionId: number, offset: number): Promise<SegmentRecord[]> {
+    if (!isValidTopicName(topic) || !isPartitionId(partitionId)) return [];
+    assertNonNegative(offset, 'offset');
+    return this.q<SegmentRecord>(S.deleteSegmentsBefore, [topic, partitionId, offset]);
+  }
+
+  async commitFlush(agentId: string, partitions: FlushCommitPartition[]): Promise<FlushCommitResult> {
+    checkAgentId(agentId);
+    if (!Array.isArray(partitions)) throw invalid('partitions must be an array');
+    if (partitions.length === 0) return { committed: true };
+    const n = partitions.length;
+    const cols = {
+      topic: new Array<string>(n),
+      partition: new Array<number>(n),
+      epoch: new Array<number>(n),
+      expected: new Array<number>(n),
+      id: new Array<string>(n),
+      base: new Array<number>(n),
+      end: new Array<number>(n),
+      records: new Array<number>(n),
+      size: new Array<number>(n),
+      bucket: new Array<string>(n),
+      key: new Array<string>(n),
+      position: new Array<number>(n),
+      length: new Array<number>(n),
+      maxTs: new Array<number>(n),
+    };
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const p = partitions[i]!;
+      checkPartitionRef(p.topic, p.partitionId);
+      assertInt32(p.leaseEpoch, 'lease epoch', 0);
+      assertNonNegative(p.expectedHighWatermark, 'expected high watermark');
+      const s = p.segment;
+      assertSegment(s);
+      const name = `${p.topic}-${p.partitionId}`;
+      if (s.topic !== p.topic || s.partitionId !== p.partitionId) {
+        throw invalid(`flush commit entry ${name} carries a segment of ${s.topic}-${s.partitionId}`);
+      }
+      if (s.baseOffset !== p.expectedHighWatermark) {
+        throw invalid(
+          `segment of ${name} starts at ${s.baseOffset}, not at the expected high watermark ${p.expectedHighWatermark}`,
+        );
+      }
+      const key = `${p.topic}\u0000${p.partitionId}`;
+      if (seen.has(key)) throw invalid(`flush commit lists ${name} twice`);
+      seen.add(key);
+      cols.topic[i] = p.topic;
+      cols.partition[i] = p.partitionId;
+      cols.epoch[i] = p.leaseEpoch;
+      cols.expected[i] = p.expectedHighWatermark;
+      cols.id[i] = s.id ?? randomUUID();
+      cols.base[i] = s.baseOffset;
+      cols.end[i] = s.endOffset;
+      cols.records[i] = s.recordCount;
+      cols.size[i] = s.sizeBytes;
+      cols.bucket[i] = s.s3Bucket;
+      cols.key[i] = s.s3Key;
+      cols.position[i] = s.bytePosition;
+      cols.length[i] = s.byteLength;
+      cols.maxTs[i] = s.maxTimestamp;
+    }
+    const [row] = await this.q<{ fenced: FencedPartition[] | null }>(S.commitFlush, [
+      agentId,
+      cols.topic,
+      cols.partition,
+      cols.epoch,
+      cols.expected,
+      cols.id,
+      cols.base,
+      cols.end,
+      cols.records,
+      cols.size,
+      cols.bucket,
+      cols.key,
+      cols.position,
+      cols.length,
+      cols.maxTs,
+    ]);
+    const fenced = row?.fenced;
+    if (!fenced || fenced.length === 0) return { committed: true };
+    return {
+      committed: false,
+      fenced: fenced.map((f) => {
+        const out: FencedPartition = { topic: f.topic, partitionId: f.partitionId, reason: f.reason };
+        if (f.highWatermark !== null && f.highWatermark !== undefined) out.highWatermark = Number(f.highWatermark);
+        if (f.leaderAgentId !== null && f.leaderAgentId !== undefined) out.leaderAgentId = f.leaderAgentId;
+        if (f.leaseEpoch !== null && f.leaseEpoch !== undefined) out.leaseEpoch = f.leaseEpoch;
+        return out;
+      }),
+    };
+  }
+
+  // --- consumer offsets & groups ---------------------------------------------------------------------
+
+  async commitOffset(groupId: string, offset: OffsetCommitInput): Promise<void> {
+    assertGroupId(groupId);
+    const a = offsetArrays([offset]);
+    await this.q(S.commitOffset, [
+      groupId,
+      a.topics[0],
+      a.partitions[0],
+      a.offsets[0],
+      a.epochs[0],
+      a.metadata[0],
+      a.timestamps[0],
+    ]);
+  }
+
+  async commitOffsets(groupId: string, offsets: OffsetCommitInput[]): Promise<void> {
+    assertGroupId(groupId);
+    const a = offsetArrays(offsets);
+    if (a.topics.length === 0) return;
+    await this.q(S.commitOffsets, [groupId, a.topics, a.partitions, a.offsets, a.epochs, a.metadata, a.timestamps]);
+  }
+
+  async fetchOffsets(
+    groupId: string,
+    partitions?: Array<{ topic: string; partitionId: number }>,
+  ): Promise<CommittedOffset[]> {
+    assertGroupId(groupId);
+    if (partitions === undefined) return this.q<CommittedOffset>(S.fetchAllOffsets, [groupId]);
+    const [topics, ids] = partitionArrays(partitions);
+    if (topics.length === 0) return [];
+    return this.q<CommittedOffset>(S.fetchOffsets, [groupId, topics, ids]);
+  }
+
+  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void> {
+    assertGroupId(groupId);
+    const [topics, ids] = partitionArrays(partitions);
+    if (topics.length === 0) return;
+    await this.q(S.deleteOffsets, [groupId, topics, ids]);
+  }
+
+  async saveGroup(group: GroupRecord, offsets: OffsetCommitInput[] = []): Promise<void> {
+    assertGroupId(group.groupId);
+    if (typeof group.state !== 'string' || group.state.length === 0) throw invalid('group state must be set');
+    assertInt32(group.generation, 'group generation', -1);
+    if (!Array.isArray(group.members)) throw invalid('group members must be an array');
+    const a = offsetArrays(offsets);
+    await this.q(S.saveGroup, [
+      group.groupId,
+      group.state,
+      group.protocolType ?? null,
+      group.protocolName ?? null,
+      group.generation,
+      group.leaderId ?? null,
+      JSON.stringify(group.members),
+      group.createdAt > 0 ? group.createdAt : null,
+      a.topics,
+      a.partitions,
+      a.offsets,
+      a.epochs,
+      a.metadata,
+      a.timestamps,
+    ]);
+  }
+
+  async getGroup(groupId: string): Promise<GroupRecord | undefined> {
+    if (typeof groupId !== 'string' || groupId.length === 0) return undefined;
+    const [row] = await this.q<GroupRecord>(S.getGroup, [groupId]);
+    return row;
+  }
+
+  listGroups(): Promise<GroupRecord[]> {
+    return this.q<GroupRecord>(S.listGroups);
+  }
+
+  async deleteGroup(groupId: string): Promise<boolean> {
+    if (typeof groupId !== 'string' || groupId.length === 0) return false;
+    const [row] = await this.q<{ n: number }>(S.deleteGroup, [groupId]);
+    return row!.n > 0;
+  }
+
+  // --- agents & leases -------------------------------------------------------------------------------
+
+  async registerAgent(input: {
+    agentId: string;
+    host: string;
+    port: number;
+    rack?: string | null;
+    nodeId?: number;
+    staleAfterMs?: number;
+  }): Promise<AgentRecord> {
+    checkAgentId(input.agentId);
+    if (typeof input.host !== 'string' || input.host.length === 0) throw invalid('agent host must be set');
+    assertInt32(input.port, 'agent port', 1);
+    if (input.port > 65535) throw invalid(`agent port must be at most 65535, got ${input.port}`);
+    if (input.nodeId !== undefined) assertInt32(input.nodeId, 'node id', 0);
+    const staleAfterMs = input.staleAfterMs ?? 30_000;
+    assertPositiveMs(staleAfterMs, 'staleAfterMs');
+    const params = [input.agentId, input.host, input.port, input.rack ?? null, input.nodeId ?? null];
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const [row] = await this.q<AgentRecord>(S.registerAgent, params);
+        return row!;
+      } catch (err) {
+        if (uniqueConstraint(err) === undefined || attempt >= 5) throw err;
+        if (input.nodeId === undefined) continue; // lost a race for the same free node id
+        const taken = await this.q(S.deleteStaleAgent, [input.nodeId, input.agentId, staleAfterMs]);
+        if (taken.length > 0) continue;
+        const [holder] = await this.q<AgentRecord>(S.agentByNodeId, [input.nodeId]);
+        if (!holder) continue;
+        throw new KafkaError(
+          ErrorCode.INVALID_REQUEST,
+          `node id ${input.nodeId} is registered to agent ${holder.agentId} (${holder.host}:${holder.port}), ` +
+            `which sent a heartbeat less than ${staleAfterMs} ms ago`,
+          { cause: err },
+        );
+      }
+    }
+  }
+
+  async heartbeatAgent(agentId: string): Promise<void> {
+    checkAgentId(agentId);
+    const rows = await this.q(S.heartbeatAgent, [agentId]);
+    if (rows.length === 0) {
+      throw new KafkaError(ErrorCode.INVALID_REQUEST, `agent ${agentId} is not registered (register it again)`);
+    }
+  }
+
+  async listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]> {
+    assertNonNegative(maxAgeMs, 'maxAgeMs');
+    return this.q<AgentRecord>(S.listLiveAgents, [maxAgeMs]);
+  }
+
+  async deregisterAgent(agentId: string): Promise<void> {
+    checkAgentId(agentId);
+    await this.q(S.deregisterAgent, [agentId]);
+  }
+
+  async acquirePartitionLease(
+    topic: string,
+    partitionId: number,
+    agentId: string,
+    ttlMs: number,
+  ): Promise<LeaseRecord | undefined> {
+    checkPartitionRef(topic, partitionId);
+    const [lease] = await this.acquirePartitionLeases(agentId, [{ topic, partitionId }], ttlMs);
+    if (lease) return lease;
+    const exists = await this.q(S.partitionExists, [topic, partitionId]);
+    if (exists.length === 0) throw unknownPartition(topic, partitionId);
+    return undefined;
+  }
+
+  async acquirePartitionLeases(
+    agentId: string,
+    partitions: Array<{ topic: string; partitionId: number }>,
+    ttlMs: number,
+  ): Promise<LeaseRecord[]> {
+    checkAgentId(agentId);
+    assertPositiveMs(ttlMs, 'lease ttlMs');
+    if (!Array.isArray(partitions)) throw invalid('partitions must be an array');
+    const unique = new Map<string, { topic: string; partitionId: number }>();
+    for (const p of partitions) {
+      checkPartitionRef(p.topic, p.partitionId);
+      unique.set(`${p.topic}\u0000${p.partitionId}`, p);
+    }
+    if (unique.size === 0) return [];
+    const sorted = [...unique.values()].sort((a, b) =>
+      a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partitionId - b.partitionId,
+    );
+    return this.q<LeaseRecord>(S.acquireLeases, [
+      sorted.map((p) => p.topic),
+      sorted.map((p) => p.partitionId),
+      agentId,
+      ttlMs,
+    ]);
+  }
+
+  async renewPartitionLease(
+    topic: string,
+    partitionId: number,
+    agentId: string,
+    epoch: number,
+    ttlMs: number,
+  ): Promise<LeaseRecord | undefined> {
+    checkPartitionRef(topic, partitionId);
+    checkAgentId(agentId);
+    assertInt32(epoch, 'lease epoch', 0);
+    assertPositiveMs(ttlMs, 'lease ttlMs');
+    const [row] = await this.q<LeaseRecord>(S.renewLease, [topic, partitionId, agentId, epoch, ttlMs]);
+    return row;
+  }
+
+  async renewAgentLeases(agentId: string, ttlMs: number): Promise<LeaseRecord[]> {
+    checkAgentId(agentId);
+    assertPositiveMs(ttlMs, 'lease ttlMs');
+    return this.q<LeaseRecord>(S.renewAgentLeases, [agentId, ttlMs]);
+  }
+
+  async releasePartitionLease(topic: string, partitionId: number, agentId: string): Promise<void> {
+    checkPartitionRef(topic, partitionId);
+    checkAgentId(agentId);
+    await this.q(S.releaseLease, [topic, partitionId, agentId]);
+  }
+
+  async listPartitionLeases(topic?: string): Promise<LeaseRecord[]> {
+    if (topic !== undefined && !isValidTopicName(topic)) return [];
+    return this.q<LeaseRecord>(S.listLeases, [topic ?? null]);
+  }
+}
