@@ -1,16 +1,153 @@
-// The agent: wires protocol, storage and metadata into one Kafka broker process.
+// The agent: wires protocol, storage and metadata into one Kafka broker process. Start order: data
+// directory lock, metadata store (migrations), object store, agent registration, writer/reader,
+// leadership, listener. Stop order (SIGTERM/SIGINT): stop accepting, answer what is pending (the
+// flush in progress completes), flush the rest, release leases, deregister, close stores.
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CachedMetadataStore, openMetadataStore } from '../metadata/index.js';
+import type { MetadataStore } from '../metadata/types.js';
+import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import type { Config } from './config.js';
+import type { BrokerContext } from './context.js';
+import { ClusterView } from './cluster.js';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { Dispatcher } from './dispatcher.js';
+import { HANDLERS } from './handlers/registry.js';
+import { Leadership, systemClock } from './leadership.js';
 import type { Logger } from './logger.js';
+import { AgentPartitionLog } from './partition-log.js';
+import { KafkaServer } from './server.js';
+
+const ORPHAN_SWEEP_MS = 5 * 60_000;
+const SHUTDOWN_GRACE_MS = 30_000;
 
 export class Agent {
+  private lock: DataDirLock | undefined;
+  private metadata: CachedMetadataStore | undefined;
+  private objectStore: ObjectStore | undefined;
+  private writer: SegmentWriter | undefined;
+  private leadership: Leadership | undefined;
+  private server: KafkaServer | undefined;
+  private cleaner: OrphanCleaner | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** The address the listener is bound to (after start). */
+  address: { host: string; port: number } | undefined;
+  nodeId = -1;
+
   constructor(
     readonly config: Config,
     readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
-    throw new Error('not assembled yet');
+    const cfg = this.config;
+    const dataDir = resolve(cfg.dataDir);
+    await mkdir(dataDir, { recursive: true });
+    this.lock = await acquireDataDirLock(dataDir);
+
+    const inner: MetadataStore = await openMetadataStore({
+      databaseUrl: cfg.databaseUrl || undefined,
+      dataDir,
+      pool: { max: cfg.dbPoolMax, min: cfg.dbPoolMin, acquireTimeoutMs: cfg.dbAcquireTimeoutMs, idleTimeoutMs: cfg.dbIdleTimeoutMs },
+      logger: this.log,
+    });
+    const metadata = (this.metadata = new CachedMetadataStore(inner));
+
+    const objectStore = (this.objectStore = cfg.s3Bucket
+      ? createObjectStore({ kind: 's3', bucket: cfg.s3Bucket, region: cfg.s3Region, endpoint: cfg.s3Endpoint || undefined, forcePathStyle: cfg.s3ForcePathStyle, prefix: cfg.s3Prefix || undefined })
+      : createObjectStore({ kind: 'local', dir: join(dataDir, 'objects') }));
+
+    const me = await metadata.registerAgent({
+      agentId: cfg.agentId,
+      host: cfg.advertisedHost,
+      port: cfg.advertisedPort,
+      rack: cfg.rack || null,
+      nodeId: cfg.nodeId >= 0 ? cfg.nodeId : undefined,
+    });
+    this.nodeId = me.nodeId;
+
+    const writer = (this.writer = new SegmentWriter({
+      objectStore,
+      metadata,
+      agentId: cfg.agentId,
+      flushMs: cfg.flushMs,
+      flushBytes: cfg.flushBytes,
+      maxBufferedBytes: cfg.maxBufferedBytes,
+      logger: this.log,
+    }));
+    const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
+    const partitions = new AgentPartitionLog(metadata, writer, reader);
+    const leadership = (this.leadership = new Leadership({ metadata, agentId: cfg.agentId, ttlMs: cfg.leaseTtlMs, log: this.log, listener: partitions }));
+    partitions.attach(leadership);
+    const cluster = new ClusterView(
+      metadata,
+      { agentId: cfg.agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
+      leadership,
+      systemClock,
+      3 * cfg.agentHeartbeatMs,
+    );
+
+    const ctx: BrokerContext = {
+      config: cfg,
+      log: this.log,
+      clock: systemClock,
+      clusterId: cfg.clusterId,
+      nodeId: me.nodeId,
+      metadata,
+      partitions,
+      brokers: () => cluster.brokers(),
+      leaders: (topic, count) => cluster.leaders(topic, count),
+    };
+
+    this.server = new KafkaServer(
+      new Dispatcher(HANDLERS, ctx),
+      { maxFrameBytes: cfg.maxFrameBytes, maxConnections: cfg.maxConnections, connectionsMaxIdleMs: cfg.connectionsMaxIdleMs, maxInflightBytes: cfg.maxInflightBytes },
+      this.log,
+    );
+    this.address = await this.server.listen(cfg.port, cfg.host);
+
+    this.heartbeat = setInterval(() => {
+      metadata.heartbeatAgent(cfg.agentId).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'agent heartbeat failed'));
+    }, cfg.agentHeartbeatMs);
+    this.heartbeat.unref();
+    leadership.startRenewing();
+    this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
+    this.cleaner.start(ORPHAN_SWEEP_MS);
+
+    this.log.info(
+      {
+        host: this.address.host,
+        port: this.address.port,
+        advertised: `${cfg.advertisedHost}:${cfg.advertisedPort}`,
+        nodeId: me.nodeId,
+        agentId: cfg.agentId,
+        metadata: metadata.kind,
+        objects: objectStore.kind === 's3' ? `s3://${cfg.s3Bucket}` : join(dataDir, 'objects'),
+      },
+      'listening',
+    );
   }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const step = async (what: string, fn: () => Promise<unknown> | unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, `shutdown: ${what} failed`);
+      }
+    };
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
+    await step('final flush', () => this.writer?.close());
+    await step('releasing leases', () => this.leadership?.releaseAll());
+    await step('orphan cleaner', () => this.cleaner?.stop());
+    await step('deregistering', () => this.metadata?.deregisterAgent(this.config.agentId));
+    await step('closing the object store', () => this.objectStore?.close());
+    await step('closing the metadata store', () => this.metadata?.close());
+    await step('releasing the data directory', () => this.lock?.release());
+    this.log.info({ nodeId: this.nodeId }, 'stopped');
+  }
 }

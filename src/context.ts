@@ -35,7 +35,7 @@ export interface PartitionLog {
   /** Whole committed batches starting with the one holding `offset`; first batch whole, then up to maxBytes. */
   read(topic: string, partitionId: number, offset: number, maxBytes: number): Promise<Buffer[]>;
   /**
-   * Resolves as soon as any of the partitions has committed data at or beyond its offset, or after
+   * Resolves as soon as any of the partitions has a high watermark above its given offset, or after
    * timeoutMs (long-poll Fetch).
    */
   waitForData(partitions: Array<{ topic: string; partitionId: number; offset: number }>, timeoutMs: number): Promise<void>;

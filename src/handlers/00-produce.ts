@@ -1,0 +1,100 @@
+// Produce: validate each partition's record batch (Kafka's checks, CRC included), stamp
+// LogAppendTime where the topic asks for it, append through the partition log, and answer only after
+// the flush commit (acks=1/-1). acks=0 requests are written the same way and never answered.
+// Versions 0-2 (message format v0/v1) are advertised for old librdkafka feature checks only.
+import {
+  ApiKey,
+  ErrorCode,
+  KafkaError,
+  type ErrorCodeValue,
+  type ProduceRequest,
+  type ProduceRequestPartitionProduceData,
+  type ProduceResponsePartitionProduceResponse,
+} from '../../protocol/index.js';
+import { setLogAppendTime, validateProduceRecords } from '../../protocol/record-batch.js';
+import type { TopicRecord } from '../../metadata/types.js';
+import { defineHandler, NO_RESPONSE, type RequestContext } from './types.js';
+
+type PartitionResponse = ProduceResponsePartitionProduceResponse;
+
+// TEMPORARY until src/topics.ts lands: Kafka's defaults for the configs Produce reads.
+const PRODUCE_DEFAULTS: Record<string, string> = { 'cleanup.policy': 'delete', 'max.message.bytes': '1048588', 'message.timestamp.type': 'CreateTime' };
+function topicConfigValue(topic: TopicRecord, name: string): string {
+  return topic.config[name] ?? PRODUCE_DEFAULTS[name];
+}
+
+function partitionError(index: number, errorCode: ErrorCodeValue, errorMessage: string | null = null): PartitionResponse {
+  return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage };
+}
+
+function errorOf(err: unknown, ctx: RequestContext): { code: ErrorCodeValue; message: string | null } {
+  if (err instanceof KafkaError) return { code: err.code, message: err.message };
+  ctx.broker.log.error({ err }, 'produce failed');
+  return { code: ErrorCode.UNKNOWN_SERVER_ERROR, message: null };
+}
+
+async function producePartition(
+  topic: TopicRecord,
+  p: ProduceRequestPartitionProduceData,
+  ctx: RequestContext,
+): Promise<PartitionResponse> {
+  if (p.index < 0 || p.index >= topic.partitionCount) return partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const compacted = topicConfigValue(topic, 'cleanup.policy').split(',').includes('compact');
+  const checked = validateProduceRecords(p.records, {
+    apiVersion: ctx.apiVersion,
+    maxMessageBytes: Number(topicConfigValue(topic, 'max.message.bytes')),
+    requireKeys: compacted,
+  });
+  if (!checked.ok) return partitionError(p.index, checked.errorCode, checked.message);
+  let logAppendTimeMs = -1;
+  if (topicConfigValue(topic, 'message.timestamp.type') === 'LogAppendTime') {
+    logAppendTimeMs = ctx.broker.clock.now();
+    setLogAppendTime(checked.batch, logAppendTimeMs);
+  }
+  try {
+    const r = await ctx.broker.partitions.append(topic.name, p.index, checked.batch);
+    return { index: p.index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null };
+  } catch (err) {
+    const { code, message } = errorOf(err, ctx);
+    return partitionError(p.index, code, message);
+  }
+}
+
+async function produce(req: ProduceRequest, ctx: RequestContext) {
+  const responses = await Promise.all(
+    req.topicData.map(async (t) => {
+      const topic = await ctx.broker.metadata.getTopic(t.name);
+      const partitionResponses = topic === undefined
+        ? t.partitionData.map((p) => partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+        : await Promise.all(t.partitionData.map((p) => producePartition(topic, p, ctx)));
+      return { name: t.name, partitionResponses };
+    }),
+  );
+  return { responses, throttleTimeMs: 0 };
+}
+
+function errorResponse(req: ProduceRequest, errorCode: ErrorCodeValue) {
+  return {
+    responses: req.topicData.map((t) => ({ name: t.name, partitionResponses: t.partitionData.map((p) => partitionError(p.index, errorCode)) })),
+    throttleTimeMs: 0,
+  };
+}
+
+export const handler = defineHandler({
+  apiKey: ApiKey.Produce,
+  minVersion: 0,
+  maxVersion: 11,
+  minImplementedVersion: 3,
+  handle(req, ctx) {
+    if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) return errorResponse(req, ErrorCode.INVALID_REQUIRED_ACKS);
+    if (req.transactionalId != null) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    const done = produce(req, ctx);
+    if (req.acks === 0) {
+      // Written all the same; nobody is told the outcome (Kafka's acks=0 contract).
+      done.catch((err: unknown) => ctx.broker.log.warn({ err }, 'acks=0 produce failed'));
+      return NO_RESPONSE;
+    }
+    return done;
+  },
+  errorResponse,
+});

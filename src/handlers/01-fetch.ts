@@ -1,0 +1,186 @@
+// Fetch: whole committed batches from each requested partition, as Buffer views (never copied, never
+// decoded). Kafka's size rules: the response's first batch is always returned whole even above
+// max_bytes / partition_max_bytes; after that a batch that does not fit is left for the next fetch.
+// Long poll: when fewer than min_bytes are ready, wait (up to max_wait_ms) for a flush commit that
+// adds data, then read again. Fetch sessions are declined (session id 0): clients send full fetches.
+// Versions 0-3 (message format v0/v1, down-conversion) are advertised for old librdkafka feature
+// checks and answered with UNSUPPORTED_VERSION.
+import {
+  ApiKey,
+  ErrorCode,
+  KafkaError,
+  type ErrorCodeValue,
+  type FetchRequest,
+  type FetchRequestFetchPartition,
+} from '../../protocol/index.js';
+import { ATTRIBUTES_OFFSET, BatchAttributes, CompressionType } from '../../protocol/record-batch.js';
+import type { TopicRecord } from '../../metadata/types.js';
+import { defineHandler, type RequestContext } from './types.js';
+
+const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
+const MAX_ZSTD_FREE_VERSION = 9;
+
+interface PartitionResult {
+  partitionIndex: number;
+  errorCode: ErrorCodeValue;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  abortedTransactions: [] | null;
+  preferredReadReplica: number;
+  records: Buffer[];
+  currentLeader?: { leaderId: number; leaderEpoch: number };
+}
+
+interface TopicRequest {
+  name: string | undefined;
+  topicId: string;
+  topic: TopicRecord | undefined;
+  partitions: FetchRequestFetchPartition[];
+}
+
+function empty(partitionIndex: number, errorCode: ErrorCodeValue): PartitionResult {
+  return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: [] };
+}
+
+function bytesOf(bufs: Buffer[]): number {
+  let n = 0;
+  for (const b of bufs) n += b.length;
+  return n;
+}
+
+/** Fetchers below v10 cannot read zstd batches: Kafka answers UNSUPPORTED_COMPRESSION_TYPE. */
+function hasZstd(batches: Buffer[]): boolean {
+  for (const b of batches) {
+    if ((b.readInt16BE(ATTRIBUTES_OFFSET) & BatchAttributes.compressionMask) === CompressionType.zstd) return true;
+  }
+  return false;
+}
+
+async function readPartition(
+  t: TopicRequest,
+  p: FetchRequestFetchPartition,
+  budget: { bytes: number; first: boolean },
+  ctx: RequestContext,
+): Promise<PartitionResult> {
+  if (t.topic === undefined) return empty(p.partition, ctx.apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  if (p.partition < 0 || p.partition >= t.topic.partitionCount) return empty(p.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  const name = t.topic.name;
+  try {
+    const st = await ctx.broker.partitions.state(name, p.partition);
+    const base = { ...empty(p.partition, ErrorCode.NONE), highWatermark: st.highWatermark, lastStableOffset: st.lastStableOffset, logStartOffset: st.logStartOffset, abortedTransactions: [] as [] };
+    const current = p.currentLeaderEpoch ?? -1;
+    if (current >= 0 && current < st.leaderEpoch) return { ...base, errorCode: ErrorCode.FENCED_LEADER_EPOCH };
+    if (current > st.leaderEpoch) return { ...base, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
+    if (p.fetchOffset < st.logStartOffset || p.fetchOffset > st.highWatermark) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    if (p.fetchOffset === st.highWatermark || (!budget.first && budget.bytes <= 0)) return base;
+    const limit = budget.first ? Math.min(p.partitionMaxBytes, Math.max(budget.bytes, 1)) : Math.min(p.partitionMaxBytes, budget.bytes);
+    let records = await ctx.broker.partitions.read(name, p.partition, p.fetchOffset, limit);
+    // The reader returns the first batch whole whatever the limit; that is only allowed for the
+    // response's first batch.
+    if (!budget.first && records.length > 0 && records[0].length > limit) records = [];
+    if (records.length > 0 && ctx.apiVersion <= MAX_ZSTD_FREE_VERSION && hasZstd(records)) {
+      return { ...base, errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE };
+    }
+    const n = bytesOf(records);
+    if (n > 0) budget.first = false;
+    budget.bytes -= n;
+    return { ...base, records };
+  } catch (err) {
+    if (err instanceof KafkaError) return empty(p.partition, err.code);
+    ctx.broker.log.error({ err, topic: name, partition: p.partition }, 'fetch failed');
+    return empty(p.partition, ErrorCode.UNKNOWN_SERVER_ERROR);
+  }
+}
+
+async function readAll(topics: TopicRequest[], maxBytes: number, ctx: RequestContext): Promise<{ results: PartitionResult[][]; bytes: number }> {
+  const budget = { bytes: maxBytes, first: true };
+  const results: PartitionResult[][] = [];
+  let bytes = 0;
+  // Sequential: the byte budget and the first-batch rule depend on request order.
+  for (const t of topics) {
+    const out: PartitionResult[] = [];
+    for (const p of t.partitions) {
+      const r = await readPartition(t, p, budget, ctx);
+      bytes += bytesOf(r.records);
+      out.push(r);
+    }
+    results.push(out);
+  }
+  return { results, bytes };
+}
+
+async function resolveTopics(req: FetchRequest, ctx: RequestContext): Promise<TopicRequest[]> {
+  return Promise.all(
+    req.topics.map(async (t) => {
+      const byId = ctx.apiVersion >= 13;
+      const topicId = t.topicId ?? NO_TOPIC_ID;
+      const topic = byId ? await ctx.broker.metadata.getTopicById(topicId) : await ctx.broker.metadata.getTopic(t.topic ?? '');
+      return { name: t.topic, topicId, topic, partitions: t.partitions };
+    }),
+  );
+}
+
+async function fetch(req: FetchRequest, ctx: RequestContext) {
+  const sessionId = req.sessionId ?? 0;
+  const sessionEpoch = req.sessionEpoch ?? -1;
+  if (ctx.apiVersion >= 7 && sessionId !== 0) return errorResponse(req, ErrorCode.FETCH_SESSION_ID_NOT_FOUND, ctx);
+  if (ctx.apiVersion >= 7 && sessionEpoch > 0) return errorResponse(req, ErrorCode.INVALID_FETCH_SESSION_EPOCH, ctx);
+
+  const topics = await resolveTopics(req, ctx);
+  const maxBytes = ctx.apiVersion >= 3 ? (req.maxBytes ?? 0x7fffffff) : 0x7fffffff;
+  const deadline = ctx.broker.clock.now() + Math.max(0, req.maxWaitMs);
+  let { results, bytes } = await readAll(topics, maxBytes, ctx);
+  for (;;) {
+    const hasError = results.some((ps) => ps.some((p) => p.errorCode !== ErrorCode.NONE));
+    const remaining = deadline - ctx.broker.clock.now();
+    if (bytes >= Math.max(1, req.minBytes) || hasError || remaining <= 0) break;
+    const waitOn = [];
+    for (let i = 0; i < topics.length; i++) {
+      const t = topics[i];
+      if (t.topic === undefined) continue;
+      for (let j = 0; j < t.partitions.length; j++) {
+        // Wake on any commit past the high watermark this read saw.
+        if (results[i][j].errorCode === ErrorCode.NONE) waitOn.push({ topic: t.topic.name, partitionId: t.partitions[j].partition, offset: results[i][j].highWatermark });
+      }
+    }
+    if (waitOn.length === 0) break;
+    await ctx.broker.partitions.waitForData(waitOn, remaining);
+    ({ results, bytes } = await readAll(topics, maxBytes, ctx));
+  }
+
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    sessionId: 0,
+    responses: topics.map((t, i) => ({
+      topic: t.topic?.name ?? t.name ?? '',
+      topicId: t.topic?.topicId ?? t.topicId,
+      partitions: results[i],
+    })),
+    nodeEndpoints: [],
+  };
+}
+
+function errorResponse(req: FetchRequest, errorCode: ErrorCodeValue, ctx: RequestContext) {
+  // Session-level errors go in the top-level error code with no partitions (v7+).
+  const sessionLevel = errorCode === ErrorCode.FETCH_SESSION_ID_NOT_FOUND || errorCode === ErrorCode.INVALID_FETCH_SESSION_EPOCH;
+  return {
+    throttleTimeMs: 0,
+    errorCode: ctx.apiVersion >= 7 ? errorCode : ErrorCode.NONE,
+    sessionId: 0,
+    responses: sessionLevel && ctx.apiVersion >= 7
+      ? []
+      : req.topics.map((t) => ({ topic: t.topic ?? '', topicId: t.topicId ?? NO_TOPIC_ID, partitions: t.partitions.map((p) => empty(p.partition, errorCode)) })),
+    nodeEndpoints: [],
+  };
+}
+
+export const handler = defineHandler({
+  apiKey: ApiKey.Fetch,
+  minVersion: 0,
+  maxVersion: 17,
+  minImplementedVersion: 4,
+  handle: fetch,
+  errorResponse,
+});

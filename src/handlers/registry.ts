@@ -1,0 +1,23 @@
+// The handler registry: one module per Kafka API. The dispatcher routes by this list and ApiVersions
+// advertises exactly these ranges.
+import type { Handler } from './types.js';
+import { apiVersionsHandler } from './18-api-versions.js';
+import { handler as produce } from './00-produce.js';
+import { handler as fetch } from './01-fetch.js';
+import { handler as listOffsets } from './02-list-offsets.js';
+import { handler as deleteRecords } from './21-delete-records.js';
+import { handler as offsetForLeaderEpoch } from './23-offset-for-leader-epoch.js';
+
+const handlers: Handler[] = [];
+const apiVersions = apiVersionsHandler(() => handlers);
+
+handlers.push(
+  produce as Handler,
+  fetch as Handler,
+  listOffsets as Handler,
+  deleteRecords as Handler,
+  offsetForLeaderEpoch as Handler,
+  apiVersions as Handler,
+);
+
+export const HANDLERS: readonly Handler[] = handlers;

@@ -1,0 +1,155 @@
+// The partition log of this agent: produce and fetch for the partitions it leads, joining the lease
+// state machine (src/leadership.ts), the group-commit writer and the cached reader (storage/). It
+// also wakes long-polling fetches when a flush commit advances a high watermark.
+import type { MetadataStore } from '../metadata/types.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { TimestampType, readBatchHeader, readBatchRecords } from '../protocol/record-batch.js';
+import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup } from '../storage/index.js';
+import type { PartitionLog, PartitionView } from './context.js';
+import type { Leadership, LeadershipListener } from './leadership.js';
+
+const key = (topic: string, partitionId: number) => `${topic}\u0000${partitionId}`;
+
+interface Waiter {
+  keys: string[];
+  offsets: number[];
+  wake: () => void;
+}
+
+export class AgentPartitionLog implements PartitionLog, LeadershipListener {
+  private leadership!: Leadership;
+  private readonly waiters = new Map<string, Set<Waiter>>();
+
+  constructor(
+    private readonly metadata: Pick<MetadataStore, 'getPartition' | 'setLogStartOffset'>,
+    private readonly writer: SegmentWriter,
+    private readonly reader: SegmentReader,
+  ) {
+    writer.onCommit((e) => this.committed(e));
+    writer.onRollback((e) => this.rolledBack(e));
+  }
+
+  /** Set once by the agent (leadership and log refer to each other). */
+  attach(leadership: Leadership): void {
+    this.leadership = leadership;
+  }
+
+  // LeadershipListener -------------------------------------------------------------------------
+
+  onLeading(topic: string, partitionId: number, lease: { epoch: number; highWatermark: number }): void {
+    this.reader.invalidate(topic, partitionId);
+    this.writer.openPartition(topic, partitionId, { leaseEpoch: lease.epoch, highWatermark: lease.highWatermark });
+  }
+
+  onLost(topic: string, partitionId: number): void {
+    void this.writer.closePartition(topic, partitionId);
+    this.reader.invalidate(topic, partitionId);
+  }
+
+  // Writer events ------------------------------------------------------------------------------
+
+  private committed(e: CommitEvent): void {
+    this.reader.onCommitted(e);
+    const set = this.waiters.get(key(e.topic, e.partitionId));
+    if (set === undefined) return;
+    const k = key(e.topic, e.partitionId);
+    for (const w of [...set]) {
+      const i = w.keys.indexOf(k);
+      if (i >= 0 && e.highWatermark > w.offsets[i]) w.wake();
+    }
+  }
+
+  private rolledBack(e: RollbackEvent): void {
+    if (e.closed && e.error.code === ErrorCode.NOT_LEADER_OR_FOLLOWER) this.leadership.lose(e.topic, e.partitionId, 'flush commit fenced');
+  }
+
+  // PartitionLog ---------------------------------------------------------------------------------
+
+  private async lead(topic: string, partitionId: number): Promise<number> {
+    const r = await this.leadership.ensureLeader(topic, partitionId);
+    if (!r.ok) throw new KafkaError(r.errorCode);
+    return r.epoch;
+  }
+
+  async state(topic: string, partitionId: number): Promise<PartitionView> {
+    const epoch = await this.lead(topic, partitionId);
+    const hw = this.writer.highWatermark(topic, partitionId);
+    const p = await this.metadata.getPartition(topic, partitionId);
+    if (hw === undefined || p === undefined) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    return { highWatermark: hw, lastStableOffset: hw, logStartOffset: p.logStartOffset, leaderEpoch: epoch };
+  }
+
+  async append(topic: string, partitionId: number, batch: Buffer): Promise<{ baseOffset: number; lastOffset: number; logStartOffset: number }> {
+    await this.lead(topic, partitionId);
+    const r = await this.writer.append(topic, partitionId, batch);
+    const p = await this.metadata.getPartition(topic, partitionId);
+    return { ...r, logStartOffset: p?.logStartOffset ?? 0 };
+  }
+
+  async read(topic: string, partitionId: number, offset: number, maxBytes: number): Promise<Buffer[]> {
+    await this.lead(topic, partitionId);
+    const hw = this.writer.highWatermark(topic, partitionId);
+    if (hw === undefined) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    if (offset >= hw) return [];
+    return this.reader.read(topic, partitionId, offset, maxBytes, hw);
+  }
+
+  waitForData(partitions: Array<{ topic: string; partitionId: number; offset: number }>, timeoutMs: number): Promise<void> {
+    if (partitions.length === 0 || timeoutMs <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const w: Waiter = { keys: partitions.map((p) => key(p.topic, p.partitionId)), offsets: partitions.map((p) => p.offset), wake: () => undefined };
+      const timer = setTimeout(() => w.wake(), timeoutMs);
+      w.wake = () => {
+        clearTimeout(timer);
+        for (const k of w.keys) {
+          const set = this.waiters.get(k);
+          set?.delete(w);
+          if (set?.size === 0) this.waiters.delete(k);
+        }
+        resolve();
+      };
+      for (const k of w.keys) {
+        let set = this.waiters.get(k);
+        if (set === undefined) this.waiters.set(k, (set = new Set()));
+        set.add(w);
+      }
+      // A commit may have landed between the caller's read and now.
+      for (let i = 0; i < partitions.length; i++) {
+        const hw = this.writer.highWatermark(partitions[i].topic, partitions[i].partitionId);
+        if (hw !== undefined && hw > partitions[i].offset) return w.wake();
+      }
+    });
+  }
+
+  async offsetForTimestamp(topic: string, partitionId: number, timestamp: number): Promise<{ offset: number; timestamp: number } | undefined> {
+    const st = await this.state(topic, partitionId);
+    const hit = await this.reader.offsetForTimestamp(topic, partitionId, timestamp, { highWatermark: st.highWatermark, fromOffset: st.logStartOffset });
+    if (hit === undefined) return undefined;
+    return firstRecordAtOrAfter(hit, timestamp, st.logStartOffset);
+  }
+
+  async maxTimestamp(topic: string, partitionId: number): Promise<{ offset: number; timestamp: number } | undefined> {
+    const st = await this.state(topic, partitionId);
+    const hit = await this.reader.maxTimestampOffset(topic, partitionId, { highWatermark: st.highWatermark, fromOffset: st.logStartOffset });
+    if (hit === undefined) return undefined;
+    return firstRecordAtOrAfter(hit, hit.timestamp, st.logStartOffset);
+  }
+
+  async deleteRecords(topic: string, partitionId: number, offset: number): Promise<number> {
+    await this.lead(topic, partitionId);
+    return this.metadata.setLogStartOffset(topic, partitionId, offset);
+  }
+}
+
+/** Record precision inside the batch the reader found: the first record with timestamp ≥ target. */
+async function firstRecordAtOrAfter(hit: TimestampLookup, target: number, logStartOffset: number): Promise<{ offset: number; timestamp: number }> {
+  const h = readBatchHeader(hit.batch);
+  if (h.timestampType === TimestampType.logAppendTime) {
+    // LogAppendTime: every record carries the batch's maxTimestamp.
+    return { offset: Math.max(h.baseOffset, logStartOffset), timestamp: h.maxTimestamp };
+  }
+  for (const r of await readBatchRecords(hit.batch)) {
+    if (r.offset >= logStartOffset && r.timestamp >= target) return { offset: r.offset, timestamp: r.timestamp };
+  }
+  return { offset: hit.offset, timestamp: hit.timestamp };
+}
