@@ -2,10 +2,10 @@
 // bytes. Batches are never re-encoded: the writer only rewrites baseOffset (0..7) and
 // partitionLeaderEpoch (12..15), both outside the CRC (which covers 21..end).
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { setBaseOffset, setPartitionLeaderEpoch } from '../protocol/record-batch.js';
 
 export const BATCH_HEADER_BYTES = 61;
 const OFF_BATCH_LENGTH = 8;
-const OFF_LEADER_EPOCH = 12;
 const OFF_MAGIC = 16;
 const OFF_LAST_OFFSET_DELTA = 23;
 const OFF_MAX_TIMESTAMP = 35;
@@ -86,7 +86,7 @@ export function scanProducedBatches(buf: Buffer): BatchInfo[] {
 }
 
 /** Rewrites the broker-assigned fields in place (both are outside the batch CRC). */
-export function assignBatch(buf: Buffer, pos: number, baseOffset: number, leaderEpoch: number): void {
-  writeInt64(buf, baseOffset, pos);
-  buf.writeInt32BE(leaderEpoch, pos + OFF_LEADER_EPOCH);
+export function assignBatch(batch: Buffer, baseOffset: number, leaderEpoch: number): void {
+  setBaseOffset(batch, baseOffset);
+  setPartitionLeaderEpoch(batch, leaderEpoch);
 }

@@ -23,6 +23,8 @@ export interface S3TestServer {
 }
 
 export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3TestServer> {
+  // The pinned SDK warns once per process on Node < 22; tests and benchmarks need not.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const port = await freePort();
   const server = await startFauxqs({ port, logger: false, host: '127.0.0.1' });
   const bucket = opts.bucket ?? `streamhouse-test-${randomBytes(4).toString('hex')}`;

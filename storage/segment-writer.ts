@@ -1,0 +1,720 @@
+// The group-commit segment writer. Produce requests append record batches to per-partition buffers;
+// the partition's leader assigns offsets in memory. A flush cycle (every flushMs, or sooner when
+// flushBytes are buffered) turns everything buffered into ONE segment object (one chunk per
+// partition), uploads it with one PUT, then makes one fenced metadata commit for all its chunks, and
+// only then resolves the waiting appends. Cycles run one at a time, so each commit builds on the
+// previous one's high watermarks; appends arriving meanwhile gather for the next cycle.
+//
+// Failure rules (what makes it safe):
+// - upload fails → every append of the cycle gets a retriable error, and each partition involved
+//   rolls back to its committed high watermark (appends buffered behind it are failed too, since
+//   their offsets followed the failed ones). Nothing was committed, so nothing is visible.
+// - commit fenced for some partitions → those are closed (NOT_LEADER_OR_FOLLOWER); the others are
+//   committed again from the same object (the chunks are still valid).
+// - commit throws → the outcome is unknown, so we look: a segments row at the chunk's base offset
+//   naming our object means it committed. Definitely not committed → retry (bounded), then fail.
+//   Still unknown after commitResolveTimeoutMs → REQUEST_TIMED_OUT, and the partition refuses
+//   appends until a background check settles its high watermark.
+import { randomBytes } from 'node:crypto';
+import type { MetadataStore, FlushCommitPartition, FenceReason } from '../metadata/types.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import type { ObjectStore } from './types.js';
+import { assignBatch, scanProducedBatches, type BatchInfo } from './batch.js';
+import { encodeSegmentObject, type ChunkInput, type EncodedChunk, DEFAULT_BLOCK_BYTES } from './segment-format.js';
+import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
+import { backoffDelay } from './retry.js';
+import { toKafkaStorageError } from './errors.js';
+
+export type WriterMetadata = Pick<MetadataStore, 'commitFlush' | 'findSegmentForOffset'>;
+
+export interface FlushDefaults {
+  flushMs: number;
+  flushBytes: number;
+  maxBufferedBytes: number;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Defaults per back end. Local directory: a put costs ~1 ms (write + 2 fsyncs), so a short linger
+ * keeps ack latency low. S3: every PUT costs money and ~20-100 ms, so gather for 100 ms.
+ */
+export function defaultFlushSettings(kind: 'local' | 's3'): FlushDefaults {
+  return kind === 'local'
+    ? { flushMs: 5, flushBytes: 8 * MiB, maxBufferedBytes: 64 * MiB }
+    : { flushMs: 100, flushBytes: 8 * MiB, maxBufferedBytes: 128 * MiB };
+}
+
+export interface SegmentWriterOptions {
+  objectStore: ObjectStore;
+  metadata: WriterMetadata;
+  agentId: string;
+  /** Longest an append waits for its cycle to start (default per back end, see defaultFlushSettings). */
+  flushMs?: number;
+  /** Buffered bytes that start a cycle at once. */
+  flushBytes?: number;
+  /** Buffered + in-flight bytes above which new appends wait (backpressure). */
+  maxBufferedBytes?: number;
+  /** Uncompressed bytes per LZ4 block (default 256 KiB). */
+  blockBytes?: number;
+  /** Object keys are `${keyPrefix}${agentId}/${time}-${seq}-${random}.seg` (default "segments/"). */
+  keyPrefix?: string;
+  /** Commit attempts per cycle when the metadata store throws and the commit definitely did not apply. */
+  commitAttempts?: number;
+  commitRetryDelayMs?: number;
+  /** How long to keep trying to learn whether an ambiguous commit applied (default 30 s). */
+  commitResolveTimeoutMs?: number;
+  clock?: Clock;
+  timers?: Timers;
+  logger?: StorageLogger;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+}
+
+export interface CommitEvent {
+  topic: string;
+  partitionId: number;
+  leaderEpoch: number;
+  /** Offset of the first committed batch. */
+  baseOffset: number;
+  /** The new high watermark (last committed offset + 1). */
+  highWatermark: number;
+  /** The committed batches, in offset order (views; do not modify). */
+  batches: Buffer[];
+}
+
+export interface RollbackEvent {
+  topic: string;
+  partitionId: number;
+  /** The committed high watermark the partition's log end rolled back to. */
+  highWatermark: number;
+  error: KafkaError;
+  /** True when the partition was closed (fenced / closePartition / writer closed). */
+  closed: boolean;
+}
+
+export interface WriterStats {
+  cycles: number;
+  puts: number;
+  putBytes: number;
+  /** Uncompressed record-batch bytes committed. */
+  committedBytes: number;
+  committedBatches: number;
+  failedCycles: number;
+  fencedPartitions: number;
+}
+
+interface Pending {
+  buf: Buffer;
+  infos: BatchInfo[];
+  baseOffset: number;
+  lastOffset: number;
+  resolve(r: AppendResult): void;
+  reject(e: Error): void;
+}
+
+type LogState = 'open' | 'closed' | 'resyncing';
+
+interface PartitionLog {
+  key: string;
+  topic: string;
+  partitionId: number;
+  leaseEpoch: number;
+  committedHW: number;
+  nextOffset: number;
+  state: LogState;
+  /** Appended, not yet taken by a cycle. */
+  buffer: Pending[];
+  bufferBytes: number;
+  /** Settles when the cycle holding this partition's data finishes (undefined when none). */
+  inflight: Promise<void> | undefined;
+}
+
+interface CyclePart {
+  log: PartitionLog;
+  pendings: Pending[];
+  bytes: number;
+  chunk?: EncodedChunk;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const partitionKey = (topic: string, partitionId: number) => `${topic}\u0000${partitionId}`;
+
+export class SegmentWriter {
+  private readonly store: ObjectStore;
+  private readonly metadata: WriterMetadata;
+  private readonly agentId: string;
+  private readonly flushMs: number;
+  private readonly flushBytes: number;
+  private readonly maxBufferedBytes: number;
+  private readonly blockBytes: number;
+  private readonly keyPrefix: string;
+  private readonly commitAttempts: number;
+  private readonly commitRetryDelayMs: number;
+  private readonly commitResolveTimeoutMs: number;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
+  private readonly log: StorageLogger;
+
+  private readonly logs = new Map<string, PartitionLog>();
+  /** Partitions with a non-empty buffer. */
+  private readonly dirty = new Set<PartitionLog>();
+  private unflushedBytes = 0;
+  private firstUnflushedAt = 0;
+  /** Appended and not yet settled (buffered + in flight) plus reservations of woken waiters. */
+  private buffered = 0;
+  private readonly waiters: Array<{ bytes: number; wake: () => void; fail: (e: Error) => void }> = [];
+  private cycle: Promise<void> | undefined;
+  private nextCycleDone = deferred();
+  private urgent = false;
+  private timer: unknown = undefined;
+  private closing = false;
+  private stopped = false;
+  private closed: Promise<void> | undefined;
+  private seq = 0;
+  private readonly commitListeners: Array<(e: CommitEvent) => void> = [];
+  private readonly rollbackListeners: Array<(e: RollbackEvent) => void> = [];
+  readonly stats: WriterStats = { cycles: 0, puts: 0, putBytes: 0, committedBytes: 0, committedBatches: 0, failedCycles: 0, fencedPartitions: 0 };
+
+  constructor(opts: SegmentWriterOptions) {
+    const d = defaultFlushSettings(opts.objectStore.kind);
+    this.store = opts.objectStore;
+    this.metadata = opts.metadata;
+    this.agentId = opts.agentId;
+    this.flushMs = opts.flushMs ?? d.flushMs;
+    this.flushBytes = opts.flushBytes ?? d.flushBytes;
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? Math.max(d.maxBufferedBytes, 2 * this.flushBytes);
+    this.blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
+    this.keyPrefix = opts.keyPrefix ?? 'segments/';
+    this.commitAttempts = opts.commitAttempts ?? 3;
+    this.commitRetryDelayMs = opts.commitRetryDelayMs ?? 100;
+    this.commitResolveTimeoutMs = opts.commitResolveTimeoutMs ?? 30_000;
+    this.clock = opts.clock ?? systemClock;
+    this.timers = opts.timers ?? systemTimers;
+    this.log = opts.logger ?? silentStorageLogger;
+  }
+
+  // ---- partitions -------------------------------------------------------------------------------
+
+  /** This agent became leader: offsets continue from the committed high watermark. */
+  openPartition(topic: string, partitionId: number, lease: { leaseEpoch: number; highWatermark: number }): void {
+    if (this.closing) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'segment writer is closing');
+    const key = partitionKey(topic, partitionId);
+    const old = this.logs.get(key);
+    if (old !== undefined) this.shutPartition(old, new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} was reopened`));
+    this.logs.set(key, {
+      key,
+      topic,
+      partitionId,
+      leaseEpoch: lease.leaseEpoch,
+      committedHW: lease.highWatermark,
+      nextOffset: lease.highWatermark,
+      state: 'open',
+      buffer: [],
+      bufferBytes: 0,
+      inflight: undefined,
+    });
+  }
+
+  /**
+   * Leadership lost or given up: buffered appends fail with NOT_LEADER_OR_FOLLOWER at once. Resolves
+   * when data already in flight has settled (committed data stays committed and is acked).
+   */
+  async closePartition(topic: string, partitionId: number): Promise<void> {
+    const log = this.logs.get(partitionKey(topic, partitionId));
+    if (log === undefined) return;
+    this.shutPartition(log, new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} is no longer led here`));
+    await log.inflight;
+  }
+
+  highWatermark(topic: string, partitionId: number): number | undefined {
+    return this.logs.get(partitionKey(topic, partitionId))?.committedHW;
+  }
+
+  /** Next offset to assign (includes appended but uncommitted batches). */
+  logEndOffset(topic: string, partitionId: number): number | undefined {
+    return this.logs.get(partitionKey(topic, partitionId))?.nextOffset;
+  }
+
+  isOpen(topic: string, partitionId: number): boolean {
+    return this.logs.get(partitionKey(topic, partitionId))?.state === 'open';
+  }
+
+  /** Bytes appended and not yet settled. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  onCommit(listener: (e: CommitEvent) => void): () => void {
+    this.commitListeners.push(listener);
+    return () => this.commitListeners.splice(this.commitListeners.indexOf(listener) >>> 0, 1);
+  }
+
+  onRollback(listener: (e: RollbackEvent) => void): () => void {
+    this.rollbackListeners.push(listener);
+    return () => this.rollbackListeners.splice(this.rollbackListeners.indexOf(listener) >>> 0, 1);
+  }
+
+  // ---- append -----------------------------------------------------------------------------------
+
+  /**
+   * Appends one or more whole record batches. Rewrites baseOffset and partitionLeaderEpoch in place
+   * (the buffer must stay untouched until the promise settles). Resolves after the upload and the
+   * metadata commit of its cycle; rejects with a KafkaError otherwise. With acks=0 the caller
+   * ignores the result (but must still catch the rejection).
+   */
+  append(topic: string, partitionId: number, batch: Buffer): Promise<AppendResult> {
+    // Not async: when there is room, the batch is buffered (and its offsets assigned) before
+    // append() returns, so appends keep the order of the calls and a following flushNow sees them.
+    try {
+      const key = partitionKey(topic, partitionId);
+      const log = this.appendable(key, topic, partitionId);
+      const infos = scanProducedBatches(batch);
+      if (this.tryReserve(batch.length)) return this.enqueue(log, batch, infos);
+      return this.waitForRoom(batch.length).then(() => {
+        let now: PartitionLog;
+        try {
+          now = this.appendable(key, topic, partitionId);
+          if (now !== log) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} changed leader epoch`);
+        } catch (err) {
+          this.release(batch.length);
+          throw err;
+        }
+        return this.enqueue(now, batch, infos);
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private enqueue(log: PartitionLog, batch: Buffer, infos: BatchInfo[]): Promise<AppendResult> {
+    const baseOffset = log.nextOffset;
+    let next = baseOffset;
+    for (const info of infos) {
+      assignBatch(batch.subarray(info.position, info.position + info.size), next, log.leaseEpoch);
+      info.baseOffset = next;
+      info.lastOffset = next + info.offsetCount - 1;
+      next += info.offsetCount;
+    }
+    log.nextOffset = next;
+    return new Promise<AppendResult>((resolve, reject) => {
+      log.buffer.push({ buf: batch, infos, baseOffset, lastOffset: next - 1, resolve, reject });
+      log.bufferBytes += batch.length;
+      if (this.unflushedBytes === 0) this.firstUnflushedAt = this.clock.now();
+      this.unflushedBytes += batch.length;
+      this.dirty.add(log);
+      this.maybeStartCycle();
+    });
+  }
+
+  private appendable(key: string, topic: string, partitionId: number): PartitionLog {
+    if (this.closing) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'segment writer is closing');
+    const log = this.logs.get(key);
+    if (log === undefined || log.state === 'closed') {
+      throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} is not led by this agent`);
+    }
+    if (log.state === 'resyncing') {
+      throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `${topic}-${partitionId}: outcome of an earlier commit is still unknown`);
+    }
+    return log;
+  }
+
+  /** Backpressure: room now (nobody waiting, and under the limit or nothing buffered at all)? */
+  private tryReserve(bytes: number): boolean {
+    if (this.waiters.length === 0 && (this.buffered === 0 || this.buffered + bytes <= this.maxBufferedBytes)) {
+      this.buffered += bytes;
+      return true;
+    }
+    return false;
+  }
+
+  /** Waits (FIFO) until the bytes fit; release() reserves them for the waiter before waking it. */
+  private waitForRoom(bytes: number): Promise<void> {
+    return new Promise<void>((wake, fail) => this.waiters.push({ bytes, wake, fail }));
+  }
+
+  private release(bytes: number): void {
+    this.buffered -= bytes;
+    while (this.waiters.length > 0) {
+      const w = this.waiters[0];
+      if (this.buffered > 0 && this.buffered + w.bytes > this.maxBufferedBytes) break;
+      this.waiters.shift();
+      this.buffered += w.bytes;
+      w.wake();
+    }
+  }
+
+  private settle(p: Pending, err?: Error): void {
+    if (err === undefined) p.resolve({ baseOffset: p.baseOffset, lastOffset: p.lastOffset });
+    else p.reject(err);
+    this.release(p.buf.length);
+  }
+
+  // ---- cycles -----------------------------------------------------------------------------------
+
+  /** Starts a cycle now (if anything is buffered) and resolves when what is buffered has settled. */
+  async flushNow(): Promise<void> {
+    for (;;) {
+      if (this.unflushedBytes > 0) {
+        this.urgent = true;
+        const done = this.nextCycleDone.promise;
+        this.maybeStartCycle();
+        await done;
+        return;
+      }
+      if (this.cycle === undefined) return;
+      await this.cycle;
+    }
+  }
+
+  /** Refuses new appends, flushes what is buffered (acking it), then closes every partition. */
+  close(): Promise<void> {
+    this.closed ??= this.doClose();
+    return this.closed;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closing = true;
+    const err = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'segment writer closed');
+    for (const w of this.waiters.splice(0)) w.fail(err);
+    await this.flushNow();
+    await this.cycle;
+    this.stopped = true;
+    for (const log of [...this.logs.values()]) this.shutPartition(log, err);
+    this.clearTimer();
+    this.nextCycleDone.resolve();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      this.timers.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private maybeStartCycle(): void {
+    if (this.cycle !== undefined) return;
+    if (this.unflushedBytes === 0) {
+      // Nothing to do: anyone waiting for "the next cycle" is done.
+      this.clearTimer();
+      const d = this.nextCycleDone;
+      this.nextCycleDone = deferred();
+      this.urgent = false;
+      d.resolve();
+      return;
+    }
+    const age = this.clock.now() - this.firstUnflushedAt;
+    if (this.urgent || this.unflushedBytes >= this.flushBytes || (this.flushMs > 0 && age >= this.flushMs)) {
+      this.clearTimer();
+      this.startCycle();
+    } else if (this.timer === undefined) {
+      this.timer = this.timers.setTimeout(() => {
+        this.timer = undefined;
+        if (this.cycle === undefined && this.unflushedBytes > 0) {
+          // The timer is only a wake-up; with flushMs 0 it coalesces appends of the same tick.
+          if (this.clock.now() - this.firstUnflushedAt >= this.flushMs) this.urgent = true;
+        }
+        this.maybeStartCycle();
+      }, Math.max(0, this.flushMs - age));
+    }
+  }
+
+  private startCycle(): void {
+    const parts: CyclePart[] = [];
+    for (const log of this.dirty) {
+      if (log.buffer.length === 0) continue;
+      parts.push({ log, pendings: log.buffer, bytes: log.bufferBytes });
+      log.buffer = [];
+      log.bufferBytes = 0;
+    }
+    this.dirty.clear();
+    this.unflushedBytes = 0;
+    this.urgent = false;
+    const done = this.nextCycleDone;
+    this.nextCycleDone = deferred();
+    const cycle = this.runCycle(parts)
+      .catch((err) => {
+        this.log.error({ err: String(err), stack: (err as Error)?.stack }, 'flush cycle crashed');
+        this.failParts(parts, toKafkaStorageError(err, 'flush cycle failed'));
+      })
+      .finally(() => {
+        for (const p of parts) if (p.log.inflight === cycle) p.log.inflight = undefined;
+        this.cycle = undefined;
+        done.resolve();
+        this.maybeStartCycle();
+      });
+    this.cycle = cycle;
+    for (const p of parts) p.log.inflight = cycle;
+  }
+
+  private objectKey(now: number): string {
+    const agent = this.agentId.replace(/[^A-Za-z0-9._-]/g, '_');
+    const seq = (this.seq++).toString(36).padStart(6, '0');
+    return `${this.keyPrefix}${agent}/${String(now).padStart(14, '0')}-${seq}-${randomBytes(4).toString('hex')}.seg`;
+  }
+
+  private async runCycle(parts: CyclePart[]): Promise<void> {
+    this.stats.cycles++;
+    const createdAt = this.clock.now();
+    const inputs: ChunkInput[] = parts.map((p) => {
+      if (p.pendings[0].baseOffset !== p.log.committedHW) {
+        throw new Error(`${p.log.topic}-${p.log.partitionId}: cycle starts at ${p.pendings[0].baseOffset}, committed ${p.log.committedHW}`);
+      }
+      return {
+        topic: p.log.topic,
+        partitionId: p.log.partitionId,
+        batches: p.pendings.flatMap((pd) =>
+          pd.infos.map((i) => ({
+            buf: pd.buf.subarray(i.position, i.position + i.size),
+            baseOffset: i.baseOffset,
+            lastOffset: i.lastOffset,
+            maxTimestamp: i.maxTimestamp,
+            recordsCount: i.recordsCount,
+          })),
+        ),
+      };
+    });
+    const encoded = await encodeSegmentObject(inputs, { blockBytes: this.blockBytes, createdAt });
+    parts.forEach((p, i) => (p.chunk = encoded.chunks[i]));
+    const key = this.objectKey(createdAt);
+
+    try {
+      await this.store.put(key, encoded.parts);
+      this.stats.puts++;
+      this.stats.putBytes += encoded.size;
+    } catch (err) {
+      this.stats.failedCycles++;
+      this.log.warn({ key, err: String(err) }, 'segment upload failed; failing the cycle');
+      this.failParts(parts, toKafkaStorageError(err, `upload of segment object ${key} failed`));
+      this.deleteQuietly(key); // a PUT that "failed" may still have landed
+      return;
+    }
+
+    let live = parts;
+    let anyCommitted = false;
+    let attempts = 0;
+    while (live.length > 0) {
+      live = live.filter((p) => {
+        if (p.log.state === 'open' && this.logs.get(p.log.key) === p.log) return true;
+        // Closed while we uploaded: never commit it (its new leader may already be writing).
+        this.rejectAll(p.pendings.splice(0), new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${p.log.topic}-${p.log.partitionId} is no longer led here`));
+        return false;
+      });
+      if (live.length === 0) break;
+      const request: FlushCommitPartition[] = live.map((p) => this.commitRequest(key, p));
+      let result;
+      try {
+        result = await this.metadata.commitFlush(this.agentId, request);
+      } catch (err) {
+        attempts++;
+        this.log.warn({ key, attempt: attempts, err: String(err) }, 'flush commit failed; checking whether it applied');
+        const resolved = await this.resolveCommit(key, live);
+        if (resolved === undefined) {
+          this.stats.failedCycles++;
+          this.failUnknown(key, live, err);
+          return;
+        }
+        for (const p of resolved.committed) this.partCommitted(p);
+        anyCommitted ||= resolved.committed.length > 0;
+        live = resolved.notCommitted;
+        if (live.length > 0 && attempts >= this.commitAttempts) {
+          this.stats.failedCycles++;
+          this.failParts(live, toKafkaStorageError(err, `flush commit of ${key} failed`));
+          live = [];
+        } else if (live.length > 0) {
+          await sleep(this.timers, backoffDelay({ maxAttempts: 0, baseDelayMs: this.commitRetryDelayMs, maxDelayMs: 2_000 }, attempts - 1) + 1);
+        }
+        continue;
+      }
+      if (result.committed) {
+        for (const p of live) this.partCommitted(p);
+        anyCommitted = true;
+        break;
+      }
+      if (result.fenced.length === 0) {
+        this.failParts(live, new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'flush commit refused without a reason'));
+        break;
+      }
+      const fenced = new Map(result.fenced.map((f) => [partitionKey(f.topic, f.partitionId), f.reason]));
+      if (!live.some((p) => fenced.has(p.log.key))) {
+        this.failParts(live, new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'flush commit fenced partitions it was not asked about'));
+        break;
+      }
+      live = live.filter((p) => {
+        const reason = fenced.get(p.log.key);
+        if (reason === undefined) return true;
+        this.fencePart(p, reason);
+        return false;
+      });
+      // The remaining partitions commit again from the same object.
+    }
+    if (!anyCommitted) this.deleteQuietly(key);
+  }
+
+  private commitRequest(key: string, p: CyclePart): FlushCommitPartition {
+    const c = p.chunk!;
+    return {
+      topic: p.log.topic,
+      partitionId: p.log.partitionId,
+      leaseEpoch: p.log.leaseEpoch,
+      expectedHighWatermark: p.log.committedHW,
+      segment: {
+        topic: p.log.topic,
+        partitionId: p.log.partitionId,
+        baseOffset: c.baseOffset,
+        endOffset: c.lastOffset,
+        recordCount: c.recordCount,
+        sizeBytes: c.sizeBytes,
+        s3Bucket: this.store.bucket,
+        s3Key: key,
+        bytePosition: c.position,
+        byteLength: c.length,
+        maxTimestamp: c.maxTimestamp,
+      },
+    };
+  }
+
+  /** Whether the chunks' rows exist (committed) or not; undefined if the store stays unreachable. */
+  private async resolveCommit(key: string, parts: CyclePart[]): Promise<{ committed: CyclePart[]; notCommitted: CyclePart[] } | undefined> {
+    const deadline = this.clock.now() + this.commitResolveTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const rows = await Promise.all(parts.map((p) => this.metadata.findSegmentForOffset(p.log.topic, p.log.partitionId, p.chunk!.baseOffset)));
+        const committed: CyclePart[] = [];
+        const notCommitted: CyclePart[] = [];
+        parts.forEach((p, i) => {
+          const r = rows[i];
+          (r !== undefined && r.s3Key === key && r.bytePosition === p.chunk!.position ? committed : notCommitted).push(p);
+        });
+        return { committed, notCommitted };
+      } catch (err) {
+        if (this.clock.now() >= deadline || this.stopped) return undefined;
+        this.log.debug({ key, attempt, err: String(err) }, 'cannot check the flush commit yet');
+        await sleep(this.timers, backoffDelay({ maxAttempts: 0, baseDelayMs: this.commitRetryDelayMs, maxDelayMs: 1_000 }, attempt) + 1);
+      }
+    }
+  }
+
+  private partCommitted(p: CyclePart): void {
+    const c = p.chunk!;
+    const log = p.log;
+    if (c.lastOffset + 1 > log.committedHW) log.committedHW = c.lastOffset + 1;
+    this.stats.committedBytes += c.sizeBytes;
+    this.stats.committedBatches += c.batchViews.length;
+    for (const pd of p.pendings.splice(0)) this.settle(pd);
+    this.emit(this.commitListeners, {
+      topic: log.topic,
+      partitionId: log.partitionId,
+      leaderEpoch: log.leaseEpoch,
+      baseOffset: c.baseOffset,
+      highWatermark: c.lastOffset + 1,
+      batches: c.batchViews,
+    });
+  }
+
+  private rejectAll(pendings: Pending[], err: Error): void {
+    for (const pd of pendings) this.settle(pd, err);
+  }
+
+  /** The cycle failed for these partitions: fail their appends and roll back their log end. */
+  private failParts(parts: CyclePart[], err: KafkaError): void {
+    for (const p of parts) {
+      this.rejectAll(p.pendings.splice(0), err);
+      const log = p.log;
+      if (log.state !== 'open' || this.logs.get(log.key) !== log) continue;
+      this.dropBuffer(log, err);
+      log.nextOffset = log.committedHW;
+      this.emit(this.rollbackListeners, { topic: log.topic, partitionId: log.partitionId, highWatermark: log.committedHW, error: err, closed: false });
+    }
+  }
+
+  private fencePart(p: CyclePart, reason: FenceReason): void {
+    this.stats.fencedPartitions++;
+    const what = `${p.log.topic}-${p.log.partitionId}`;
+    const err =
+      reason === 'unknown_partition'
+        ? new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${what} no longer exists`)
+        : new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${what}: flush commit fenced (${reason})`);
+    this.log.warn({ topic: p.log.topic, partitionId: p.log.partitionId, reason }, 'flush commit fenced; closing partition');
+    this.rejectAll(p.pendings.splice(0), err);
+    this.shutPartition(p.log, err);
+  }
+
+  /** The commit's outcome stayed unknown: answer REQUEST_TIMED_OUT and resync in the background. */
+  private failUnknown(key: string, parts: CyclePart[], cause: unknown): void {
+    const err = new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `outcome of flush commit of ${key} is unknown: ${String(cause)}`);
+    this.log.error({ key, err: String(cause) }, 'flush commit outcome unknown; partitions paused until it is known');
+    for (const p of parts) {
+      this.rejectAll(p.pendings.splice(0), err);
+      const log = p.log;
+      if (log.state !== 'open' || this.logs.get(log.key) !== log) continue;
+      this.dropBuffer(log, err);
+      log.state = 'resyncing';
+      void this.resync(key, p);
+    }
+  }
+
+  private async resync(key: string, p: CyclePart): Promise<void> {
+    const log = p.log;
+    while (log.state === 'resyncing' && !this.stopped) {
+      const r = await this.resolveCommit(key, [p]);
+      if (r === undefined) continue;
+      if (r.committed.length > 0) {
+        this.partCommitted(p); // visible now; let tail caches and long polls know
+        this.log.warn({ key, topic: log.topic, partitionId: log.partitionId }, 'unknown flush commit turned out applied');
+      }
+      if (log.state === 'resyncing') {
+        log.nextOffset = log.committedHW;
+        log.state = 'open';
+      }
+      return;
+    }
+  }
+
+  private dropBuffer(log: PartitionLog, err: Error): void {
+    if (log.buffer.length === 0) return;
+    const dropped = log.buffer;
+    this.unflushedBytes -= log.bufferBytes;
+    log.buffer = [];
+    log.bufferBytes = 0;
+    this.dirty.delete(log);
+    this.rejectAll(dropped, err);
+    if (this.cycle === undefined) this.maybeStartCycle();
+  }
+
+  private shutPartition(log: PartitionLog, err: KafkaError): void {
+    if (log.state === 'closed') return;
+    log.state = 'closed';
+    if (this.logs.get(log.key) === log) this.logs.delete(log.key);
+    this.dropBuffer(log, err);
+    log.nextOffset = log.committedHW;
+    this.emit(this.rollbackListeners, { topic: log.topic, partitionId: log.partitionId, highWatermark: log.committedHW, error: err, closed: true });
+  }
+
+  private deleteQuietly(key: string): void {
+    this.store.delete(key).catch((err) => this.log.debug({ key, err: String(err) }, 'could not delete an uncommitted object (the orphan cleaner will)'));
+  }
+
+  private emit<E>(listeners: Array<(e: E) => void>, e: E): void {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error({ err: String(err) }, 'segment writer listener threw');
+      }
+    }
+  }
+}

@@ -1,0 +1,329 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import { readBatchHeader } from '../../protocol/record-batch.js';
+import { decodeSegmentObject } from '../../storage/segment-format.js';
+import type { CommitEvent, RollbackEvent } from '../../storage/segment-writer.js';
+import { makeBatch, makeCompressedBatch, producerView } from './batches.js';
+import { AGENT, EPOCH, ManualTime, rig, settled } from './setup.js';
+
+function isKafka(code: number) {
+  return (e: unknown) => e instanceof KafkaError && e.code === code;
+}
+
+test('assigns offsets and leader epoch in place; stores batches byte for byte', async () => {
+  const r = await rig();
+  try {
+    const a = makeBatch({ records: 3 });
+    const b = await makeCompressedBatch({ records: 5, compression: 'lz4' });
+    const c = makeBatch({ records: 2, producerId: 77 });
+    const originals = [a, b, c].map((x) => producerView(x));
+    const results = await Promise.all([r.writer.append('t', 0, a), r.writer.append('t', 0, b), r.writer.append('t', 0, c)]);
+    assert.deepEqual(results, [
+      { baseOffset: 0, lastOffset: 2 },
+      { baseOffset: 3, lastOffset: 7 },
+      { baseOffset: 8, lastOffset: 9 },
+    ]);
+    // Rewritten in the caller's buffer (no copy), outside the CRC.
+    assert.equal(readBatchHeader(b).baseOffset, 3);
+    assert.equal(readBatchHeader(b).partitionLeaderEpoch, EPOCH);
+    assert.equal(readBatchHeader(c).producerId, 77);
+    assert.equal(r.writer.highWatermark('t', 0), 10);
+    assert.equal(r.writer.logEndOffset('t', 0), 10);
+    const rows = r.meta.segments('t', 0);
+    const stored = await Promise.all(
+      [...new Set(rows.map((s) => s.s3Key))].map(async (k) => decodeSegmentObject(await r.store.inner.get(k), k)),
+    );
+    const batches = stored.flatMap((o) => o.chunks.flatMap((ch) => ch.batches));
+    assert.deepEqual(batches, [a, b, c]);
+    assert.deepEqual(batches.map(producerView), originals);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('an append is acked only after the upload and the metadata commit', async () => {
+  const r = await rig();
+  try {
+    r.store.holdPuts();
+    const p = r.writer.append('t', 0, makeBatch());
+    assert.equal(await settled(p, 30), false);
+    assert.equal(r.meta.segments('t', 0).length, 0);
+    assert.equal(r.writer.highWatermark('t', 0), 0);
+    assert.equal(r.writer.logEndOffset('t', 0), 3);
+    r.meta.faults.commitDelayMs = 30;
+    r.store.releasePuts();
+    assert.equal(await settled(p, 10), false, 'still waiting for the commit');
+    assert.deepEqual(await p, { baseOffset: 0, lastOffset: 2 });
+    assert.equal(r.meta.segments('t', 0).length, 1);
+    assert.equal(r.writer.highWatermark('t', 0), 3);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('one object and one commit per cycle, whatever the number of partitions', async () => {
+  const r = await rig({ partitions: 100, flushMs: 20 });
+  try {
+    const results = await Promise.all(Array.from({ length: 100 }, (_, p) => r.writer.append('t', p, makeBatch({ records: 1 }))));
+    assert.ok(results.every((x) => x.baseOffset === 0));
+    assert.equal(r.store.count('put'), 1);
+    assert.equal(r.meta.commitCalls, 1);
+    const keys = new Set<string>();
+    for (let p = 0; p < 100; p++) for (const s of r.meta.segments('t', p)) keys.add(s.s3Key);
+    assert.equal(keys.size, 1);
+    const [key] = keys;
+    const obj = await decodeSegmentObject(await r.store.inner.get(key), key);
+    assert.equal(obj.chunks.length, 100);
+    // Each row locates its partition's chunk inside the object.
+    for (let p = 0; p < 100; p += 17) {
+      const [row] = r.meta.segments('t', p);
+      const ch = obj.chunks.find((c) => c.entry.partitionId === p)!;
+      assert.equal(row.bytePosition, ch.entry.position);
+      assert.equal(row.byteLength, ch.entry.length);
+      assert.equal(row.recordCount, 1);
+    }
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('flushMs bounds how long an append waits; flushBytes starts a cycle at once', async () => {
+  const time = new ManualTime();
+  const r = await rig({ flushMs: 100, flushBytes: 4096, clock: time, timers: time });
+  try {
+    const p = r.writer.append('t', 0, makeBatch({ records: 1 }));
+    assert.equal(await settled(p, 20), false);
+    assert.equal(r.store.count('put'), 0);
+    time.advance(99);
+    assert.equal(await settled(p, 20), false);
+    time.advance(1);
+    assert.deepEqual(await p, { baseOffset: 0, lastOffset: 0 });
+    assert.equal(r.store.count('put'), 1);
+    // Over flushBytes: no timer needed.
+    const big = makeBatch({ records: 20, valueSize: 300 });
+    assert.ok(big.length > 4096);
+    assert.deepEqual(await r.writer.append('t', 0, big), { baseOffset: 1, lastOffset: 20 });
+    assert.equal(r.store.count('put'), 2);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('a failed upload fails the cycle with a retriable error and rolls offsets back', async () => {
+  const r = await rig();
+  const rollbacks: RollbackEvent[] = [];
+  r.writer.onRollback((e) => rollbacks.push(e));
+  try {
+    await r.writer.append('t', 0, makeBatch()); // committed: 0..2
+    r.store.failPuts = 1;
+    const err = await r.writer.append('t', 0, makeBatch()).catch((e) => e);
+    assert.ok(isKafka(ErrorCode.KAFKA_STORAGE_ERROR)(err), String(err));
+    assert.equal((err as KafkaError).retriable, true);
+    assert.equal(r.writer.logEndOffset('t', 0), 3);
+    assert.equal(rollbacks.length, 1);
+    assert.equal(rollbacks[0].highWatermark, 3);
+    assert.equal(rollbacks[0].closed, false);
+    assert.equal(r.meta.segments('t', 0).length, 1, 'nothing of the failed cycle is visible');
+    // The next append reuses the rolled-back offsets.
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 3, lastOffset: 5 });
+    // A PUT that landed but reported failure is deleted again (the orphan cleaner is the backstop).
+    r.store.failPutsAfterWrite = 1;
+    await assert.rejects(r.writer.append('t', 0, makeBatch()), isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
+    await new Promise((res) => setTimeout(res, 20));
+    const referenced = new Set(r.meta.segments('t', 0).map((s) => s.s3Key));
+    const objects = await r.store.inner.list('segments/');
+    assert.deepEqual(objects.map((o) => o.key).sort(), [...referenced].sort());
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('appends buffered behind a failed cycle fail too (their offsets followed the failed ones)', async () => {
+  const r = await rig();
+  try {
+    r.store.holdPuts();
+    const first = r.writer.append('t', 0, makeBatch());
+    await new Promise((res) => setTimeout(res, 10)); // cycle 1 is uploading
+    const second = r.writer.append('t', 0, makeBatch());
+    const other = r.writer.append('t', 1, makeBatch());
+    r.store.failPuts = 1;
+    r.store.releasePuts();
+    await assert.rejects(first, isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
+    await assert.rejects(second, isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
+    // Partition 1 was not in the failed cycle: it commits normally.
+    assert.deepEqual(await other, { baseOffset: 0, lastOffset: 2 });
+    assert.equal(r.writer.logEndOffset('t', 0), 0);
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 0, lastOffset: 2 });
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('a commit that throws without applying is retried; one that keeps failing fails the produce', async () => {
+  const r = await rig();
+  try {
+    r.meta.faults.commitThrows = 2;
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 0, lastOffset: 2 });
+    assert.equal(r.meta.commitCalls, 3);
+    r.meta.faults.commitThrows = 10;
+    await assert.rejects(r.writer.append('t', 0, makeBatch()), (e: unknown) => isKafka(ErrorCode.KAFKA_STORAGE_ERROR)(e) && (e as KafkaError).retriable);
+    assert.equal(r.writer.logEndOffset('t', 0), 3);
+    assert.equal(r.meta.segments('t', 0).length, 1);
+    r.meta.faults.commitThrows = 0;
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 3, lastOffset: 5 });
+    await new Promise((res) => setTimeout(res, 20));
+    assert.equal((await r.store.inner.list('segments/')).length, 2, 'the uncommitted object was deleted');
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('a commit that applied but lost its response is recognised as committed', async () => {
+  const r = await rig();
+  try {
+    r.meta.faults.commitThrowsAfterApply = 1;
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 0, lastOffset: 2 });
+    assert.equal(r.meta.segments('t', 0).length, 1);
+    assert.equal(r.writer.highWatermark('t', 0), 3);
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 3, lastOffset: 5 });
+    assert.equal(r.meta.segments('t', 0).length, 2);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('an unknown commit outcome answers REQUEST_TIMED_OUT and resyncs before taking appends', async () => {
+  const r = await rig({ commitResolveTimeoutMs: 30 });
+  try {
+    r.meta.faults.commitThrowsAfterApply = 1;
+    r.meta.faults.findThrows = 1_000_000;
+    await assert.rejects(r.writer.append('t', 0, makeBatch()), isKafka(ErrorCode.REQUEST_TIMED_OUT));
+    await assert.rejects(r.writer.append('t', 0, makeBatch()), isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
+    r.meta.faults.findThrows = 0;
+    for (let i = 0; i < 100 && !r.writer.isOpen('t', 0); i++) await new Promise((res) => setTimeout(res, 5));
+    assert.equal(r.writer.highWatermark('t', 0), 3, 'the commit had applied');
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 3, lastOffset: 5 });
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('a lease fence closes that partition with NOT_LEADER_OR_FOLLOWER; the others commit', async () => {
+  const r = await rig({ flushMs: 10 });
+  const rollbacks: RollbackEvent[] = [];
+  r.writer.onRollback((e) => rollbacks.push(e));
+  try {
+    r.meta.setLease('t', 1, 'agent-2', EPOCH + 1);
+    const [p0, p1] = await Promise.allSettled([r.writer.append('t', 0, makeBatch()), r.writer.append('t', 1, makeBatch())]);
+    assert.deepEqual(p0, { status: 'fulfilled', value: { baseOffset: 0, lastOffset: 2 } });
+    assert.equal(p1.status, 'rejected');
+    assert.ok(isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER)((p1 as PromiseRejectedResult).reason));
+    assert.equal(r.writer.isOpen('t', 1), false);
+    assert.equal(r.meta.segments('t', 1).length, 0);
+    assert.equal(r.meta.segments('t', 0).length, 1);
+    assert.equal(r.store.count('put'), 1, 'the same object was committed for the survivors');
+    assert.deepEqual(rollbacks.map((e) => [e.partitionId, e.closed, e.error.code]), [[1, true, ErrorCode.NOT_LEADER_OR_FOLLOWER]]);
+    await assert.rejects(r.writer.append('t', 1, makeBatch()), isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('backpressure: buffered bytes never exceed the limit; waiting appends keep their order', async () => {
+  const sample = makeBatch({ records: 2 });
+  const r = await rig({ maxBufferedBytes: sample.length * 3, flushMs: 1 });
+  try {
+    r.store.holdPuts();
+    let peak = 0;
+    const results: Array<Promise<{ baseOffset: number }>> = [];
+    for (let i = 0; i < 12; i++) {
+      results.push(r.writer.append('t', 0, makeBatch({ records: 2 })));
+      peak = Math.max(peak, r.writer.bufferedBytes);
+    }
+    await new Promise((res) => setTimeout(res, 20));
+    peak = Math.max(peak, r.writer.bufferedBytes);
+    assert.ok(peak <= sample.length * 3, `peak ${peak}`);
+    assert.equal(r.writer.logEndOffset('t', 0), 6, 'only three appends were admitted');
+    r.store.releasePuts();
+    const offsets = (await Promise.all(results)).map((x) => x.baseOffset);
+    assert.deepEqual(offsets, Array.from({ length: 12 }, (_, i) => i * 2));
+    assert.equal(r.writer.bufferedBytes, 0);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('closePartition fails buffered appends; data already committing still settles', async () => {
+  const r = await rig({ flushMs: 1 });
+  try {
+    r.store.holdPuts();
+    const inflight = r.writer.append('t', 0, makeBatch());
+    await new Promise((res) => setTimeout(res, 10));
+    const buffered = r.writer.append('t', 0, makeBatch());
+    const closing = r.writer.closePartition('t', 0);
+    await assert.rejects(buffered, isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+    r.store.releasePuts();
+    await closing;
+    // Closed before its commit: never committed, so the produce fails.
+    await assert.rejects(inflight, isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+    assert.equal(r.meta.segments('t', 0).length, 0);
+    await assert.rejects(r.writer.append('t', 0, makeBatch()), isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+    // Reopened (say at a new epoch), offsets continue from the high watermark given.
+    r.meta.setLease('t', 0, AGENT, EPOCH + 1);
+    r.writer.openPartition('t', 0, { leaseEpoch: EPOCH + 1, highWatermark: 0 });
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 0, lastOffset: 2 });
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('close flushes what is buffered, then refuses appends', async () => {
+  const r = await rig({ flushMs: 60_000, flushBytes: 1 << 30 });
+  const commits: CommitEvent[] = [];
+  r.writer.onCommit((e) => commits.push(e));
+  try {
+    const p = r.writer.append('t', 1, makeBatch({ records: 4 }));
+    await r.writer.close();
+    assert.deepEqual(await p, { baseOffset: 0, lastOffset: 3 });
+    assert.equal(commits.length, 1);
+    assert.deepEqual(
+      { topic: commits[0].topic, partitionId: commits[0].partitionId, baseOffset: commits[0].baseOffset, highWatermark: commits[0].highWatermark, n: commits[0].batches.length },
+      { topic: 't', partitionId: 1, baseOffset: 0, highWatermark: 4, n: 1 },
+    );
+    await assert.rejects(r.writer.append('t', 1, makeBatch()), isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('flushNow starts a cycle at once and waits for it', async () => {
+  const r = await rig({ flushMs: 60_000, flushBytes: 1 << 30 });
+  try {
+    const p = r.writer.append('t', 0, makeBatch());
+    await r.writer.flushNow();
+    assert.equal(await settled(p, 0), true);
+    await r.writer.flushNow(); // nothing buffered: returns
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('bad input is refused without consuming offsets', async () => {
+  const r = await rig();
+  try {
+    const good = makeBatch();
+    await assert.rejects(r.writer.append('t', 0, good.subarray(0, good.length - 1)), isKafka(ErrorCode.CORRUPT_MESSAGE));
+    await assert.rejects(r.writer.append('t', 0, Buffer.alloc(0)), isKafka(ErrorCode.CORRUPT_MESSAGE));
+    const v1 = Buffer.from(good);
+    v1[16] = 1; // magic 1
+    await assert.rejects(r.writer.append('t', 0, v1), isKafka(ErrorCode.CORRUPT_MESSAGE));
+    await assert.rejects(r.writer.append('t', 9, good), isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+    assert.equal(r.writer.logEndOffset('t', 0), 0);
+    // Several batches in one buffer get consecutive offsets.
+    const two = Buffer.concat([makeBatch({ records: 2 }), makeBatch({ records: 3 })]);
+    assert.deepEqual(await r.writer.append('t', 0, two), { baseOffset: 0, lastOffset: 4 });
+  } finally {
+    await r.cleanup();
+  }
+});
