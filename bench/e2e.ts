@@ -1,0 +1,203 @@
+// npm run bench -- e2e [--seconds N] [--only embedded|postgres+s3]
+// For each configuration (embedded: PGlite + local directory; PostgreSQL + the S3 test server):
+// 1. produce throughput with acks=all, 1 KiB records over many partitions, from a load generator that
+//    sends pre-encoded Produce requests over several connections — and, in the same run, the same
+//    generator against the null broker (decodes, answers at once, stores nothing);
+// 2. produce→consume latency p50/p99 at a steady 10 MB/s (a tail consumer long-polls Fetch);
+// 3. peak RSS of the agent process.
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiKey, ErrorCode, FrameDecoder, decodeResponse, encodeRequest } from '../protocol/index.js';
+import { buildRecordBatchSync, readBatchHeader, splitBatchesLenient } from '../protocol/record-batch.js';
+import { startAgent, type AgentHandle } from '../test/helpers/agent.js';
+import { BACKENDS, startBackend, type BackendName } from '../test/helpers/backends.js';
+import { RawClient } from '../test/helpers/raw-client.js';
+import { projectRoot } from '../test/helpers/paths.js';
+import { freePort } from '../test/helpers/ports.js';
+
+const RECORD_BYTES = 1024;
+const RECORDS_PER_BATCH = 16;
+const PARTITIONS = 32;
+const PARTITIONS_PER_REQUEST = 8;
+const CONNECTIONS = 4;
+const DEPTH = 8; // pipelined requests per connection
+const PRODUCE_VERSION = 7;
+const FETCH_VERSION = 11;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function recordValue(i: number): Buffer {
+  // JSON-ish 1 KiB payloads.
+  const body = JSON.stringify({ id: i, user: `user-${i % 997}`, event: 'page_view', path: `/products/${i % 113}`, ts: 1_700_000_000_000 + i });
+  return Buffer.from(body.padEnd(RECORD_BYTES, ' '));
+}
+
+/** Pre-encoded Produce requests (acks=-1), each for PARTITIONS_PER_REQUEST partitions. */
+function buildRequests(topic: string): { frames: Buffer[]; bytesPerRequest: number; recordsPerRequest: number } {
+  const frames: Buffer[] = [];
+  for (let r = 0; r < PARTITIONS / PARTITIONS_PER_REQUEST; r++) {
+    const partitionData = [];
+    for (let j = 0; j < PARTITIONS_PER_REQUEST; j++) {
+      const records = Array.from({ length: RECORDS_PER_BATCH }, (_, k) => ({ key: `k${k}`, value: recordValue(k), timestamp: Date.now() }));
+      partitionData.push({ index: r * PARTITIONS_PER_REQUEST + j, records: buildRecordBatchSync({ records }) });
+    }
+    frames.push(Buffer.concat(encodeRequest(ApiKey.Produce, PRODUCE_VERSION, 0, 'bench', { transactionalId: null, acks: -1, timeoutMs: 30_000, topicData: [{ name: topic, partitionData }] })));
+  }
+  return { frames, bytesPerRequest: PARTITIONS_PER_REQUEST * RECORDS_PER_BATCH * RECORD_BYTES, recordsPerRequest: PARTITIONS_PER_REQUEST * RECORDS_PER_BATCH };
+}
+
+/** Sends the pre-encoded requests round-robin for `seconds`, DEPTH in flight per connection. */
+async function loadGenerator(port: number, topic: string, seconds: number): Promise<{ mbps: number; recordsPerSec: number; errors: number }> {
+  const { frames, bytesPerRequest, recordsPerRequest } = buildRequests(topic);
+  let acked = 0;
+  let errors = 0;
+  const deadline = Date.now() + seconds * 1000;
+  const started = Date.now();
+  const conn = async (c: number) => {
+    const socket: Socket = connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await once(socket, 'connect');
+    const decoder = new FrameDecoder();
+    let inflight = 0;
+    let next = c;
+    let correlation = 1;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const send = () => {
+      while (inflight < DEPTH && Date.now() < deadline) {
+        const f = Buffer.from(frames[next++ % frames.length]);
+        f.writeInt32BE(correlation++, 8); // correlation id after size, api key, version
+        socket.write(f);
+        inflight++;
+      }
+      if (inflight === 0) done();
+    };
+    socket.on('data', (d: Buffer) => {
+      for (const frame of decoder.push(d)) {
+        inflight--;
+        const { body } = decodeResponse(ApiKey.Produce, PRODUCE_VERSION, frame);
+        const ok = body.responses.every((t) => t.partitionResponses.every((p) => p.errorCode === ErrorCode.NONE));
+        if (ok) acked++;
+        else errors++;
+      }
+      send();
+    });
+    send();
+    await finished;
+    socket.destroy();
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, (_, c) => conn(c)));
+  const secs = (Date.now() - started) / 1000;
+  return { mbps: (acked * bytesPerRequest) / secs / 1e6, recordsPerSec: (acked * recordsPerRequest) / secs, errors };
+}
+
+async function createTopic(port: number, topic: string, partitions: number): Promise<void> {
+  const c = await RawClient.connect(port);
+  const res = await c.request(ApiKey.CreateTopics, 3, { topics: [{ name: topic, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 30_000, validateOnly: false });
+  c.close();
+  const code = res.topics[0].errorCode;
+  if (code !== ErrorCode.NONE && code !== ErrorCode.TOPIC_ALREADY_EXISTS) throw new Error(`CreateTopics: error ${code}`);
+}
+
+/** Produces at a steady rate and measures when a tail consumer sees each batch (batch baseTimestamp = send time). */
+async function latency(port: number, topic: string, mbPerSec: number, seconds: number): Promise<{ p50: number; p99: number; samples: number }> {
+  await createTopic(port, topic, 1);
+  const producer = await RawClient.connect(port);
+  const consumer = await RawClient.connect(port);
+  const batchRecords = 10;
+  const batchesPerSec = (mbPerSec * 1e6) / (batchRecords * RECORD_BYTES);
+  const interval = 1000 / batchesPerSec;
+  const samples: number[] = [];
+  let stop = false;
+  let fetchOffset = 0;
+  const consuming = (async () => {
+    while (!stop) {
+      const res = await consumer.request(ApiKey.Fetch, FETCH_VERSION, {
+        replicaId: -1, maxWaitMs: 500, minBytes: 1, maxBytes: 50 * 1024 * 1024, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+        topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset, logStartOffset: -1, partitionMaxBytes: 10 * 1024 * 1024 }] }],
+        forgottenTopicsData: [], rackId: '',
+      });
+      const now = Date.now();
+      const records = res.responses[0]?.partitions[0]?.records;
+      if (!records) continue;
+      for (const b of splitBatchesLenient(records)) {
+        const h = readBatchHeader(b);
+        if (h.baseOffset + h.lastOffsetDelta < fetchOffset) continue;
+        samples.push(now - h.baseTimestamp);
+        fetchOffset = h.baseOffset + h.lastOffsetDelta + 1;
+      }
+    }
+  })();
+  const values = Array.from({ length: batchRecords }, (_, i) => recordValue(i));
+  const start = Date.now();
+  let sent = 0;
+  const pending: Array<Promise<unknown>> = [];
+  while (Date.now() - start < seconds * 1000) {
+    const due = start + sent * interval;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const ts = Date.now();
+    const batch = buildRecordBatchSync({ records: values.map((value) => ({ value, timestamp: ts })) });
+    pending.push(producer.request(ApiKey.Produce, PRODUCE_VERSION, { transactionalId: null, acks: -1, timeoutMs: 30_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] }));
+    sent++;
+  }
+  await Promise.all(pending);
+  await new Promise((r) => setTimeout(r, 1000));
+  stop = true;
+  await consuming;
+  producer.close();
+  consumer.close();
+  samples.sort((a, b) => a - b);
+  return { p50: percentile(samples, 50), p99: percentile(samples, 99), samples: samples.length };
+}
+
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function nullBrokerRun(seconds: number): Promise<{ mbps: number; recordsPerSec: number; errors: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', '_null-broker.js'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
+  try {
+    return await loadGenerator(port, 'bench-null', seconds);
+  } finally {
+    child.kill();
+  }
+}
+
+export async function run(args: string[]): Promise<void> {
+  const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 10;
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+  console.log(`e2e benchmark: ${PARTITIONS} partitions, ${RECORD_BYTES} B records, ${RECORDS_PER_BATCH} per batch, ${PARTITIONS_PER_REQUEST} partitions per request, ${CONNECTIONS} connections × ${DEPTH} in flight, acks=all, Produce v${PRODUCE_VERSION}; ${seconds} s per run`);
+  for (const name of BACKENDS.filter((b) => !only || b === only) as BackendName[]) {
+    const backend = await startBackend(name);
+    let agent: AgentHandle | undefined;
+    try {
+      agent = await startAgent({ env: { ...backend.env, STREAMHOUSE_LOG_LEVEL: 'warn' } });
+      await createTopic(agent.port, 'bench-throughput', PARTITIONS);
+      await loadGenerator(agent.port, 'bench-throughput', 2); // warm-up
+      const nul = await nullBrokerRun(seconds);
+      const sh = await loadGenerator(agent.port, 'bench-throughput', seconds);
+      const lat = await latency(agent.port, 'bench-latency', 10, seconds);
+      const rss = peakRssMiB(agent.pid);
+      console.log(`\n[${name}]`);
+      console.log(`  produce throughput  StreamHouse ${sh.mbps.toFixed(1)} MB/s (${Math.round(sh.recordsPerSec)} records/s, ${sh.errors} errors)`);
+      console.log(`                      null broker ${nul.mbps.toFixed(1)} MB/s (${Math.round(nul.recordsPerSec)} records/s)`);
+      console.log(`                      ratio       ${((100 * sh.mbps) / nul.mbps).toFixed(1)} %`);
+      console.log(`  produce→consume latency at 10 MB/s: p50 ${lat.p50} ms, p99 ${lat.p99} ms (${lat.samples} batches)`);
+      console.log(`  agent peak RSS: ${rss.toFixed(0)} MiB`);
+    } finally {
+      await agent?.stop();
+      await backend.stop();
+    }
+  }
+}
