@@ -1,0 +1,611 @@
+// The metadata store contract: one set of test bodies, run against every back end (PGlite, PostgreSQL)
+// and against the read-through cache over each (see pglite.test.ts, postgres.test.ts).
+// The tests share one database per run, so every test uses its own topic, group and agent names and
+// checks lists by containment.
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, KafkaError, type ErrorCodeValue } from '../../protocol/errors.js';
+import { MAX_PARTITIONS_PER_TOPIC } from '../../metadata/validate.js';
+import type { FlushCommitPartition, MetadataStore, NewSegment } from '../../metadata/types.js';
+
+export interface ContractContext {
+  /** The store under test (possibly cached). */
+  readonly store: MetadataStore;
+  /** A second store on the same database, for races between agents (PGlite: the same store again,
+   * since one process owns a PGlite directory). Cached if `store` is. */
+  readonly second: MetadataStore;
+  /** Uncached view of the database, to check what was really written. */
+  readonly raw: MetadataStore;
+  /** True when `second` is a separate connection pool (real concurrency). */
+  readonly concurrent: boolean;
+}
+
+const runId = Math.random().toString(36).slice(2, 7);
+let counter = 0;
+export const unique = (prefix: string) => `${prefix}-${runId}-${++counter}`;
+
+export async function rejectsWith(promise: Promise<unknown>, code: ErrorCodeValue, pattern?: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof KafkaError, `expected a KafkaError, got ${String(err)}`);
+    assert.equal(err.code, code, `expected error code ${code}, got ${err.code}: ${err.message}`);
+    if (pattern) assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+export function segment(topic: string, partitionId: number, baseOffset: number, count: number, extra: Partial<NewSegment> = {}): NewSegment {
+  return {
+    topic,
+    partitionId,
+    baseOffset,
+    endOffset: baseOffset + count - 1,
+    recordCount: count,
+    sizeBytes: count * 100,
+    s3Bucket: 'bucket',
+    s3Key: `objects/${topic}/${baseOffset}.seg`,
+    bytePosition: 64,
+    byteLength: count * 90,
+    maxTimestamp: 1_700_000_000_000 + baseOffset,
+    ...extra,
+  };
+}
+
+export function flushEntry(topic: string, partitionId: number, epoch: number, hw: number, count: number): FlushCommitPartition {
+  return { topic, partitionId, leaseEpoch: epoch, expectedHighWatermark: hw, segment: segment(topic, partitionId, hw, count) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function metadataContract(ctx: ContractContext): void {
+  // --- topics ------------------------------------------------------------------------------------------
+
+  it('creates a topic with its partitions in one step, readable by name and by id', async () => {
+    const { store, raw } = ctx;
+    const name = unique('orders');
+    const before = await raw.now();
+    const t = await store.createTopic({ name, partitionCount: 16, retentionMs: 86_400_000, config: { 'cleanup.policy': 'delete' } });
+    assert.equal(t.name, name);
+    assert.match(t.topicId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.equal(t.partitionCount, 16);
+    assert.equal(t.retentionMs, 86_400_000);
+    assert.deepEqual(t.config, { 'cleanup.policy': 'delete' });
+    assert.ok(t.createdAt >= before - 1 && t.updatedAt === t.createdAt);
+    assert.deepEqual(await store.getTopic(name), t);
+    assert.deepEqual(await store.getTopicById(t.topicId), t);
+    const parts = await store.getPartitions(name);
+    assert.deepEqual(parts.map((p) => p.partitionId), [...Array(16).keys()]);
+    for (const p of parts) {
+      assert.equal(p.topic, name);
+      assert.equal(p.highWatermark, 0);
+      assert.equal(p.logStartOffset, 0);
+      assert.equal(p.leaderEpoch, 0);
+    }
+    assert.deepEqual(await store.getPartition(name, 15), parts[15]);
+    assert.equal(await store.getPartition(name, 16), undefined);
+    assert.ok((await store.listTopics()).some((x) => x.name === name && x.topicId === t.topicId));
+  });
+
+  it('refuses a second topic of the same name, also when two creations race', async () => {
+    const { store, second } = ctx;
+    const name = unique('dup');
+    await store.createTopic({ name, partitionCount: 1 });
+    await rejectsWith(store.createTopic({ name, partitionCount: 2 }), ErrorCode.TOPIC_ALREADY_EXISTS);
+    const raced = unique('race');
+    const results = await Promise.allSettled([
+      store.createTopic({ name: raced, partitionCount: 3 }),
+      second.createTopic({ name: raced, partitionCount: 5 }),
+    ]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.equal((failed.reason as KafkaError).code, ErrorCode.TOPIC_ALREADY_EXISTS);
+    const winner = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ partitionCount: number }>).value;
+    assert.equal((await ctx.raw.getPartitions(raced)).length, winner.partitionCount);
+  });
+
+  it('rejects illegal topic names and partition counts', async () => {
+    const { store } = ctx;
+    for (const name of ['', '.', '..', 'has space', 'slash/ed', 'ümlaut', 'x'.repeat(250), 'tab\t']) {
+      await rejectsWith(store.createTopic({ name, partitionCount: 1 }), ErrorCode.INVALID_TOPIC_EXCEPTION);
+    }
+    const longest = `${unique('l')}-`.padEnd(249, 'x');
+    assert.equal((await store.createTopic({ name: longest, partitionCount: 1 })).name, longest);
+    const ok = unique('legal_Name.with-chars');
+    await store.createTopic({ name: ok, partitionCount: 1 });
+    for (const count of [0, -1, 1.5, Number.NaN, MAX_PARTITIONS_PER_TOPIC + 1]) {
+      await rejectsWith(store.createTopic({ name: unique('bad'), partitionCount: count }), ErrorCode.INVALID_PARTITIONS);
+    }
+    await rejectsWith(store.createTopic({ name: unique('ret'), partitionCount: 1, retentionMs: 0 }), ErrorCode.INVALID_CONFIG);
+    assert.equal(await store.getTopic('no/such topic'), undefined);
+    assert.equal(await store.getTopicById('not-a-uuid'), undefined);
+    assert.equal(await store.getTopicById('00000000-0000-4000-8000-000000000000'), undefined);
+  });
+
+  it('deletes a topic with its partitions, segments, leases and committed offsets', async () => {
+    const { store, raw } = ctx;
+    const name = unique('gone');
+    const t = await store.createTopic({ name, partitionCount: 2 });
+    const lease = (await store.acquirePartitionLease(name, 0, unique('agent'), 10_000))!;
+    const agent = lease.leaderAgentId;
+    assert.deepEqual(await store.commitFlush(agent, [flushEntry(name, 0, lease.epoch, 0, 10)]), { committed: true });
+    const group = unique('g');
+    await store.commitOffsets(group, [{ topic: name, partitionId: 0, offset: 5, leaderEpoch: 1, metadata: null }]);
+    assert.equal(await store.deleteTopic(name), true);
+    assert.equal(await store.deleteTopic(name), false);
+    assert.equal(await store.getTopic(name), undefined);
+    assert.equal(await store.getTopicById(t.topicId), undefined);
+    assert.deepEqual(await raw.getPartitions(name), []);
+    assert.deepEqual(await raw.listSegments(name, 0), []);
+    assert.deepEqual(await raw.listPartitionLeases(name), []);
+    assert.deepEqual(await raw.fetchOffsets(group), []);
+    // The name can be used again: a new id, fresh partitions.
+    const again = await store.createTopic({ name, partitionCount: 1 });
+    assert.notEqual(again.topicId, t.topicId);
+    assert.equal((await store.getPartition(name, 0))!.highWatermark, 0);
+  });
+
+  it('adds partitions to a topic, never removes any', async () => {
+    const { store } = ctx;
+    const name = unique('grow');
+    await store.createTopic({ name, partitionCount: 2 });
+    const lease = (await store.acquirePartitionLease(name, 0, unique('agent'), 10_000))!;
+    await store.commitFlush(lease.leaderAgentId, [flushEntry(name, 0, lease.epoch, 0, 3)]);
+    const grown = await store.addPartitions(name, 5);
+    assert.equal(grown.partitionCount, 5);
+    assert.ok(grown.updatedAt >= grown.createdAt);
+    const parts = await store.getPartitions(name);
+    assert.deepEqual(parts.map((p) => [p.partitionId, p.highWatermark]), [[0, 3], [1, 0], [2, 0], [3, 0], [4, 0]]);
+    assert.equal((await store.getTopic(name))!.partitionCount, 5);
+    await rejectsWith(store.addPartitions(name, 5), ErrorCode.INVALID_PARTITIONS);
+    await rejectsWith(store.addPartitions(name, 3), ErrorCode.INVALID_PARTITIONS);
+    await rejectsWith(store.addPartitions(name, MAX_PARTITIONS_PER_TOPIC + 1), ErrorCode.INVALID_PARTITIONS);
+    await rejectsWith(store.addPartitions(unique('missing'), 3), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+
+  it('updates topic config and retention', async () => {
+    const { store } = ctx;
+    const name = unique('conf');
+    await store.createTopic({ name, partitionCount: 1, retentionMs: 1000 });
+    const a = await store.updateTopicConfig(name, { 'retention.bytes': '1024' });
+    assert.deepEqual(a.config, { 'retention.bytes': '1024' });
+    assert.equal(a.retentionMs, 1000, 'retention unchanged when not given');
+    const b = await store.updateTopicConfig(name, {}, null);
+    assert.deepEqual(b.config, {});
+    assert.equal(b.retentionMs, null);
+    const c = await store.updateTopicConfig(name, { 'cleanup.policy': 'delete' }, -1);
+    assert.equal(c.retentionMs, -1);
+    assert.deepEqual(await store.getTopic(name), c);
+    await rejectsWith(store.updateTopicConfig(unique('missing'), {}), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+
+  it('creates and lists a 10,000-partition topic', async () => {
+    const { store } = ctx;
+    const name = unique('wide');
+    await store.createTopic({ name, partitionCount: 10_000 });
+    const parts = await store.getPartitions(name);
+    assert.equal(parts.length, 10_000);
+    assert.equal(parts[9_999]!.partitionId, 9_999);
+    assert.equal(await store.deleteTopic(name), true);
+  });
+
+  // --- partitions ----------------------------------------------------------------------------------
+
+  it('moves the log start offset forward only, never past the high watermark', async () => {
+    const { store } = ctx;
+    const name = unique('lso');
+    await store.createTopic({ name, partitionCount: 1 });
+    await store.updateHighWatermark(name, 0, 100);
+    assert.equal((await store.getPartition(name, 0))!.highWatermark, 100);
+    assert.equal(await store.setLogStartOffset(name, 0, 40), 40);
+    assert.equal(await store.setLogStartOffset(name, 0, 10), 40, 'never backward');
+    assert.equal(await store.setLogStartOffset(name, 0, 100), 100);
+    await rejectsWith(store.setLogStartOffset(name, 0, 101), ErrorCode.OFFSET_OUT_OF_RANGE);
+    assert.equal((await store.getPartition(name, 0))!.logStartOffset, 100);
+    await rejectsWith(store.setLogStartOffset(name, 1, 0), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    await rejectsWith(store.updateHighWatermark(name, 7, 1), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    await rejectsWith(store.updateHighWatermark(name, 0, -1), ErrorCode.INVALID_REQUEST);
+  });
+
+  // --- segments ------------------------------------------------------------------------------------
+
+  it('indexes segments: find by offset, list from an offset, delete below an offset', async () => {
+    const { store } = ctx;
+    const name = unique('seg');
+    await store.createTopic({ name, partitionCount: 2 });
+    const added = [];
+    for (let base = 0; base < 50; base += 10) added.push(await store.addSegment(segment(name, 0, base, 10, { id: `${name}-s${base}` })));
+    assert.equal(added[0]!.id, `${name}-s0`);
+    assert.equal(added[0]!.bytePosition, 64);
+    assert.equal(added[0]!.byteLength, 900);
+    assert.equal(added[0]!.maxTimestamp, 1_700_000_000_000);
+    assert.ok(added[0]!.createdAt > 0);
+    const noId = await store.addSegment(segment(name, 1, 0, 5));
+    assert.ok(noId.id.length > 0);
+    for (const [offset, base] of [[0, 0], [9, 0], [10, 10], [25, 20], [49, 40]] as const) {
+      const s = await store.findSegmentForOffset(name, 0, offset);
+      assert.equal(s?.baseOffset, base, `offset ${offset}`);
+    }
+    assert.deepEqual(await store.findSegmentForOffset(name, 0, 13), added[1]);
+    assert.equal(await store.findSegmentForOffset(name, 0, 50), undefined);
+    assert.equal(await store.findSegmentForOffset(name, 1, 5), undefined);
+    assert.equal(await store.findSegmentForOffset(unique('none'), 0, 0), undefined);
+    assert.deepEqual((await store.listSegments(name, 0, 25)).map((s) => s.baseOffset), [20, 30, 40]);
+    assert.deepEqual((await store.listSegments(name, 0, 0, 2)).map((s) => s.baseOffset), [0, 10]);
+    assert.deepEqual((await store.listSegments(name, 0)).length, 5);
+    const deleted = await store.deleteSegmentsBefore(name, 0, 25);
+    assert.deepEqual(deleted.map((s) => s.baseOffset).sort((a, b) => a - b), [0, 10]);
+    assert.deepEqual((await store.listSegments(name, 0)).map((s) => s.baseOffset), [20, 30, 40]);
+    assert.equal(await store.findSegmentForOffset(name, 0, 5), undefined);
+    await rejectsWith(store.addSegment(segment(name, 9, 0, 1)), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    await rejectsWith(store.addSegment(segment(name, 0, 10, 1, { endOffset: 5 })), ErrorCode.INVALID_REQUEST);
+  });
+
+  // --- the fenced flush commit -------------------------------------------------------------------
+
+  it('flush commit: records the segments and advances every high watermark at once', async () => {
+    const { store, raw } = ctx;
+    const a = unique('flushA');
+    const b = unique('flushB');
+    await store.createTopic({ name: a, partitionCount: 3 });
+    await store.createTopic({ name: b, partitionCount: 1 });
+    const agent = unique('agent');
+    const leases = await store.acquirePartitionLeases(agent, [{ topic: a, partitionId: 0 }, { topic: a, partitionId: 2 }, { topic: b, partitionId: 0 }], 10_000);
+    assert.equal(leases.length, 3);
+    const epoch = (t: string, p: number) => leases.find((l) => l.topic === t && l.partitionId === p)!.epoch;
+    const first = await store.commitFlush(agent, [flushEntry(a, 0, epoch(a, 0), 0, 10), flushEntry(a, 2, epoch(a, 2), 0, 4), flushEntry(b, 0, epoch(b, 0), 0, 1)]);
+    assert.deepEqual(first, { committed: true });
+    const second = await store.commitFlush(agent, [flushEntry(a, 0, epoch(a, 0), 10, 5), flushEntry(b, 0, epoch(b, 0), 1, 1)]);
+    assert.deepEqual(second, { committed: true });
+    assert.deepEqual((await raw.getPartitions(a)).map((p) => p.highWatermark), [15, 0, 4]);
+    assert.equal((await raw.getPartition(b, 0))!.highWatermark, 2);
+    const seg = (await store.findSegmentForOffset(a, 0, 12))!;
+    assert.equal(seg.baseOffset, 10);
+    assert.equal(seg.endOffset, 14);
+    assert.equal(seg.s3Key, `objects/${a}/10.seg`);
+    assert.equal(seg.byteLength, 450);
+    assert.deepEqual((await raw.listSegments(a, 0)).map((s) => [s.baseOffset, s.endOffset]), [[0, 9], [10, 14]]);
+    assert.deepEqual(await store.commitFlush(agent, []), { committed: true });
+  });
+
+  it('flush commit by a deposed leader is fenced and writes nothing', async () => {
+    const { store, second, raw } = ctx;
+    const name = unique('deposed');
+    await store.createTopic({ name, partitionCount: 1 });
+    const oldLeader = unique('old');
+    const newLeader = unique('new');
+    const l1 = (await store.acquirePartitionLease(name, 0, oldLeader, 10_000))!;
+    assert.deepEqual(await store.commitFlush(oldLeader, [flushEntry(name, 0, l1.epoch, 0, 10)]), { committed: true });
+    // The lease runs out (here: released) and another agent takes over with the next epoch.
+    await store.releasePartitionLease(name, 0, oldLeader);
+    const l2 = (await second.acquirePartitionLease(name, 0, newLeader, 10_000))!;
+    assert.equal(l2.epoch, l1.epoch + 1);
+    assert.equal((await raw.getPartition(name, 0))!.leaderEpoch, l2.epoch, 'leader epoch = lease epoch');
+    const result = await store.commitFlush(oldLeader, [flushEntry(name, 0, l1.epoch, 10, 5)]);
+    assert.equal(result.committed, false);
+    assert.deepEqual(result.committed === false && result.fenced, [
+      { topic: name, partitionId: 0, reason: 'lease', highWatermark: 10, leaderAgentId: newLeader, leaseEpoch: l2.epoch },
+    ]);
+    // Nothing written: high watermark and segments as before.
+    assert.equal((await raw.getPartition(name, 0))!.highWatermark, 10);
+    assert.equal((await raw.listSegments(name, 0)).length, 1);
+    // Even with the right epoch number, the old agent is not the holder.
+    const spoof = await store.commitFlush(oldLeader, [flushEntry(name, 0, l2.epoch, 10, 5)]);
+    assert.equal(spoof.committed === false && spoof.fenced[0]!.reason, 'lease');
+    // The new leader commits on top of what the database says.
+    assert.deepEqual(await second.commitFlush(newLeader, [flushEntry(name, 0, l2.epoch, 10, 5)]), { committed: true });
+    assert.equal((await raw.getPartition(name, 0))!.highWatermark, 15);
+  });
+
+  it('flush commit is fenced once the lease has expired, even if nobody took it over', async () => {
+    const { store, raw } = ctx;
+    const name = unique('expired');
+    await store.createTopic({ name, partitionCount: 1 });
+    const agent = unique('agent');
+    const lease = (await store.acquirePartitionLease(name, 0, agent, 50))!;
+    await sleep(80);
+    const result = await store.commitFlush(agent, [flushEntry(name, 0, lease.epoch, 0, 1)]);
+    assert.equal(result.committed === false && result.fenced[0]!.reason, 'lease');
+    assert.equal((await raw.getPartition(name, 0))!.highWatermark, 0);
+    // No lease at all: fenced too.
+    const other = unique('nolease');
+    await store.createTopic({ name: other, partitionCount: 1 });
+    const none = await store.commitFlush(agent, [flushEntry(other, 0, 1, 0, 1)]);
+    assert.deepEqual(none.committed === false && none.fenced, [{ topic: other, partitionId: 0, reason: 'lease', highWatermark: 0 }]);
+  });
+
+  it('flush commit with a gap or an overlap (expected high watermark mismatch) is fenced', async () => {
+    const { store, raw } = ctx;
+    const name = unique('gap');
+    await store.createTopic({ name, partitionCount: 1 });
+    const agent = unique('agent');
+    const lease = (await store.acquirePartitionLease(name, 0, agent, 10_000))!;
+    await store.commitFlush(agent, [flushEntry(name, 0, lease.epoch, 0, 10)]);
+    for (const expected of [12, 5, 0]) {
+      const result = await store.commitFlush(agent, [flushEntry(name, 0, lease.epoch, expected, 3)]);
+      assert.equal(result.committed, false, `expected HW ${expected}`);
+      assert.deepEqual(result.committed === false && result.fenced, [
+        { topic: name, partitionId: 0, reason: 'offset', highWatermark: 10, leaderAgentId: agent, leaseEpoch: lease.epoch },
+      ]);
+    }
+    assert.equal((await raw.getPartition(name, 0))!.highWatermark, 10);
+    assert.deepEqual((await raw.listSegments(name, 0)).map((s) => s.baseOffset), [0]);
+  });
+
+  it('a multi-partition flush commit with one fenced partition commits nothing', async () => {
+    const { store, raw } = ctx;
+    const name = unique('multi');
+    await store.createTopic({ name, partitionCount: 4 });
+    const agent = unique('agent');
+    const leases = await store.acquirePartitionLeases(agent, [0, 1, 2, 3].map((partitionId) => ({ topic: name, partitionId })), 10_000);
+    const e = leases.map((l) => l.epoch);
+    await store.commitFlush(agent, [flushEntry(name, 2, e[2]!, 0, 7)]);
+    const missing = unique('missing');
+    const result = await store.commitFlush(agent, [
+      flushEntry(name, 0, e[0]!, 0, 5),
+      flushEntry(name, 1, e[1]!, 0, 5),
+      flushEntry(name, 2, e[2]!, 0, 5), // stale: HW is 7
+      flushEntry(name, 3, e[3]!, 0, 5),
+    ]);
+    assert.equal(result.committed, false);
+    assert.deepEqual(result.committed === false && result.fenced.map((f) => [f.partitionId, f.reason]), [[2, 'offset']]);
+    assert.deepEqual((await raw.getPartitions(name)).map((p) => p.highWatermark), [0, 0, 7, 0]);
+    assert.deepEqual(await raw.listSegments(name, 0), []);
+    assert.deepEqual(await raw.listSegments(name, 3), []);
+    // An unknown partition in the batch fences the batch too.
+    await store.createTopic({ name: missing, partitionCount: 1 });
+    const unknown = await store.commitFlush(agent, [flushEntry(name, 0, e[0]!, 0, 5), flushEntry(missing, 5, 1, 0, 1)]);
+    assert.deepEqual(unknown.committed === false && unknown.fenced, [{ topic: missing, partitionId: 5, reason: 'unknown_partition' }]);
+    assert.equal((await raw.getPartition(name, 0))!.highWatermark, 0);
+    // Several fenced partitions are all reported, each with its reason.
+    const other = unique('otheragent');
+    const several = await store.commitFlush(other, [flushEntry(name, 0, e[0]!, 0, 5), flushEntry(name, 2, e[2]!, 7, 1)]);
+    assert.deepEqual(several.committed === false && several.fenced.map((f) => [f.partitionId, f.reason]), [[0, 'lease'], [2, 'lease']]);
+  });
+
+  it('flush commit rejects malformed input before touching the database', async () => {
+    const { store } = ctx;
+    const name = unique('bad');
+    await store.createTopic({ name, partitionCount: 1 });
+    const lease = (await store.acquirePartitionLease(name, 0, 'agent-x', 10_000))!;
+    const entry = flushEntry(name, 0, lease.epoch, 0, 3);
+    await rejectsWith(store.commitFlush('agent-x', [{ ...entry, expectedHighWatermark: 1 }]), ErrorCode.INVALID_REQUEST, /expected high watermark/);
+    await rejectsWith(store.commitFlush('agent-x', [entry, entry]), ErrorCode.INVALID_REQUEST, /twice/);
+    await rejectsWith(store.commitFlush('agent-x', [{ ...entry, segment: { ...entry.segment, partitionId: 1 } }]), ErrorCode.INVALID_REQUEST);
+    await rejectsWith(store.commitFlush('', [entry]), ErrorCode.INVALID_REQUEST);
+    await rejectsWith(store.commitFlush('agent-x', [{ ...entry, segment: { ...entry.segment, recordCount: -1 } }]), ErrorCode.INVALID_REQUEST);
+    assert.equal((await ctx.raw.getPartition(name, 0))!.highWatermark, 0);
+  });
+
+  it('two flush commits racing on the same partition: exactly one wins', async () => {
+    const { store, second, raw } = ctx;
+    const name = unique('flushrace');
+    await store.createTopic({ name, partitionCount: 1 });
+    const agent = unique('agent');
+    const lease = (await store.acquirePartitionLease(name, 0, agent, 10_000))!;
+    let hw = 0;
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all([
+        store.commitFlush(agent, [flushEntry(name, 0, lease.epoch, hw, 2)]),
+        second.commitFlush(agent, [flushEntry(name, 0, lease.epoch, hw, 3)]),
+      ]);
+      const winners = results.filter((r) => r.committed);
+      assert.equal(winners.length, 1, `round ${round}`);
+      const loser = results.find((r) => !r.committed)!;
+      assert.equal(loser.committed === false && loser.fenced[0]!.reason, 'offset');
+      hw = (await raw.getPartition(name, 0))!.highWatermark;
+    }
+    const segs = await raw.listSegments(name, 0);
+    assert.equal(segs.length, 10);
+    for (let i = 1; i < segs.length; i++) assert.equal(segs[i]!.baseOffset, segs[i - 1]!.endOffset + 1, 'contiguous');
+    assert.equal(segs[9]!.endOffset + 1, hw);
+  });
+
+  // --- leases --------------------------------------------------------------------------------------
+
+  it('leases: acquire, renew keeps the epoch, takeover after expiry increments it, release', async () => {
+    const { store, raw } = ctx;
+    const name = unique('lease');
+    await store.createTopic({ name, partitionCount: 1 });
+    const a = unique('a');
+    const b = unique('b');
+    const t0 = await raw.now();
+    const l1 = (await store.acquirePartitionLease(name, 0, a, 60))!;
+    assert.equal(l1.epoch, 1);
+    assert.equal(l1.leaderAgentId, a);
+    assert.ok(l1.leaseExpiresAt >= t0 + 60 && l1.leaseExpiresAt <= t0 + 60 + 5_000, 'database clock');
+    assert.equal((await raw.getPartition(name, 0))!.leaderEpoch, 1);
+    assert.equal(await store.acquirePartitionLease(name, 0, b, 10_000), undefined, 'held by a');
+    const again = (await store.acquirePartitionLease(name, 0, a, 60))!;
+    assert.equal(again.epoch, 1, 'holder re-acquiring extends, same epoch');
+    const renewed = (await store.renewPartitionLease(name, 0, a, 1, 60))!;
+    assert.equal(renewed.epoch, 1);
+    assert.ok(renewed.leaseExpiresAt >= l1.leaseExpiresAt);
+    assert.equal(await store.renewPartitionLease(name, 0, b, 1, 60), undefined, 'not the holder');
+    assert.equal(await store.renewPartitionLease(name, 0, a, 2, 60), undefined, 'wrong epoch');
+    await sleep(90);
+    assert.equal(await store.renewPartitionLease(name, 0, a, 1, 60), undefined, 'expired leases are not renewed');
+    const l2 = (await store.acquirePartitionLease(name, 0, b, 10_000))!;
+    assert.equal(l2.epoch, 2, 'takeover increments the epoch');
+    assert.equal((await raw.getPartition(name, 0))!.leaderEpoch, 2);
+    assert.equal(await store.renewPartitionLease(name, 0, a, 1, 60), undefined, 'deposed');
+    await store.releasePartitionLease(name, 0, a); // not the holder: no effect
+    assert.equal((await raw.listPartitionLeases(name))[0]!.leaderAgentId, b);
+    assert.equal(await store.acquirePartitionLease(name, 0, a, 10_000), undefined);
+    await store.releasePartitionLease(name, 0, b);
+    const l3 = (await store.acquirePartitionLease(name, 0, a, 10_000))!;
+    assert.equal(l3.epoch, 3);
+    const listed = await store.listPartitionLeases(name);
+    assert.deepEqual(listed.map((l) => [l.partitionId, l.leaderAgentId, l.epoch]), [[0, a, 3]]);
+    assert.ok((await store.listPartitionLeases()).some((l) => l.topic === name));
+    await rejectsWith(store.acquirePartitionLease(name, 1, a, 1000), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    await rejectsWith(store.acquirePartitionLease(name, 0, a, 0), ErrorCode.INVALID_REQUEST);
+  });
+
+  it('leases: an own expired lease re-acquired gets a new epoch', async () => {
+    const { store } = ctx;
+    const name = unique('relapse');
+    await store.createTopic({ name, partitionCount: 1 });
+    const a = unique('a');
+    const l1 = (await store.acquirePartitionLease(name, 0, a, 30))!;
+    await sleep(60);
+    const l2 = (await store.acquirePartitionLease(name, 0, a, 10_000))!;
+    assert.equal(l2.epoch, l1.epoch + 1);
+  });
+
+  it('leases: agents racing for the same partitions, exactly one wins each', async () => {
+    const { store, second } = ctx;
+    const name = unique('leaserace');
+    await store.createTopic({ name, partitionCount: 20 });
+    const a = unique('a');
+    const b = unique('b');
+    const results = await Promise.all(
+      [...Array(20).keys()].flatMap((p) => [
+        store.acquirePartitionLease(name, p, a, 10_000),
+        second.acquirePartitionLease(name, p, b, 10_000),
+      ]),
+    );
+    for (let p = 0; p < 20; p++) {
+      const [ra, rb] = [results[2 * p], results[2 * p + 1]];
+      assert.equal([ra, rb].filter((r) => r !== undefined).length, 1, `partition ${p}`);
+      assert.equal((ra ?? rb)!.epoch, 1);
+    }
+    // Batch acquisition racing the other way round.
+    const other = unique('batchrace');
+    await store.createTopic({ name: other, partitionCount: 50 });
+    const all = [...Array(50).keys()].map((partitionId) => ({ topic: other, partitionId }));
+    const [la, lb] = await Promise.all([store.acquirePartitionLeases(a, all, 10_000), second.acquirePartitionLeases(b, [...all].reverse(), 10_000)]);
+    assert.equal(la.length + lb.length, 50);
+    const owners = new Set([...la, ...lb].map((l) => l.partitionId));
+    assert.equal(owners.size, 50);
+  });
+
+  it('leases: batch acquire skips unknown partitions; renewing all of an agent\'s leases', async () => {
+    const { store } = ctx;
+    const name = unique('batch');
+    await store.createTopic({ name, partitionCount: 3 });
+    const a = unique('a');
+    const got = await store.acquirePartitionLeases(a, [{ topic: name, partitionId: 2 }, { topic: name, partitionId: 0 }, { topic: name, partitionId: 9 }, { topic: name, partitionId: 0 }], 10_000);
+    assert.deepEqual(got.map((l) => [l.partitionId, l.epoch]), [[0, 1], [2, 1]]);
+    const renewed = await store.renewAgentLeases(a, 20_000);
+    assert.deepEqual(renewed.map((l) => l.partitionId).sort(), [0, 2]);
+    assert.ok(renewed.every((l) => l.epoch === 1 && l.leaseExpiresAt > got[0]!.leaseExpiresAt));
+    await store.releasePartitionLease(name, 0, a);
+    assert.deepEqual((await store.renewAgentLeases(a, 20_000)).map((l) => l.partitionId), [2], 'released leases are not revived');
+    assert.ok(Math.abs((await store.now()) - Date.now()) < 60_000, 'database clock is sane');
+  });
+
+  // --- consumer offsets & groups -------------------------------------------------------------------
+
+  it('commits and fetches consumer offsets, singly and in batches', async () => {
+    const { store } = ctx;
+    const group = unique('group');
+    const t = unique('offsets');
+    await store.commitOffset(group, { topic: t, partitionId: 0, offset: 10, leaderEpoch: 3, metadata: 'meta' });
+    await store.commitOffset(group, { topic: t, partitionId: 0, offset: 12, leaderEpoch: 4, metadata: null, commitTimestamp: 1234 });
+    const [one] = await store.fetchOffsets(group);
+    assert.deepEqual(one, { groupId: group, topic: t, partitionId: 0, offset: 12, leaderEpoch: 4, metadata: null, commitTimestamp: 1234 });
+    const batch = [...Array(100).keys()].map((p) => ({ topic: t, partitionId: p, offset: p * 10, leaderEpoch: -1, metadata: p % 2 ? `m${p}` : null }));
+    await store.commitOffsets(group, batch);
+    const all = await store.fetchOffsets(group);
+    assert.equal(all.length, 100);
+    assert.equal(all[7]!.offset, 70);
+    assert.equal(all[7]!.metadata, 'm7');
+    assert.ok(all[7]!.commitTimestamp > 0);
+    const some = await store.fetchOffsets(group, [{ topic: t, partitionId: 5 }, { topic: t, partitionId: 500 }, { topic: unique('x'), partitionId: 0 }]);
+    assert.deepEqual(some.map((o) => [o.partitionId, o.offset]), [[5, 50]]);
+    // A partition listed twice in one batch: the last one counts.
+    await store.commitOffsets(group, [{ topic: t, partitionId: 1, offset: 1, leaderEpoch: 0, metadata: null }, { topic: t, partitionId: 1, offset: 2, leaderEpoch: 0, metadata: null }]);
+    assert.equal((await store.fetchOffsets(group, [{ topic: t, partitionId: 1 }]))[0]!.offset, 2);
+    await store.deleteOffsets(group, [{ topic: t, partitionId: 1 }, { topic: t, partitionId: 2 }]);
+    assert.equal((await store.fetchOffsets(group)).length, 98);
+    assert.deepEqual(await store.fetchOffsets(unique('nobody')), []);
+    await store.commitOffsets(group, []);
+    await rejectsWith(store.commitOffset('', { topic: t, partitionId: 0, offset: 1, leaderEpoch: 0, metadata: null }), ErrorCode.INVALID_GROUP_ID);
+    await rejectsWith(store.commitOffsets(group, [{ topic: 'bad name', partitionId: 0, offset: 1, leaderEpoch: 0, metadata: null }]), ErrorCode.INVALID_TOPIC_EXCEPTION);
+    await rejectsWith(store.commitOffsets(group, [{ topic: t, partitionId: 0, offset: 1.5, leaderEpoch: 0, metadata: null }]), ErrorCode.INVALID_REQUEST);
+  });
+
+  it('saves, reads, lists and deletes group records (offsets go with the group)', async () => {
+    const { store } = ctx;
+    const groupId = unique('cg');
+    const t = unique('gt');
+    const members = [{ memberId: 'm-1', clientId: 'c', subscription: 'AAEC', assignment: null }];
+    await store.saveGroup(
+      { groupId, state: 'Stable', protocolType: 'consumer', protocolName: 'range', generation: 3, leaderId: 'm-1', members, createdAt: 0, updatedAt: 0 },
+      [{ topic: t, partitionId: 0, offset: 42, leaderEpoch: 1, metadata: '' }],
+    );
+    const g = (await store.getGroup(groupId))!;
+    assert.equal(g.state, 'Stable');
+    assert.equal(g.protocolType, 'consumer');
+    assert.equal(g.protocolName, 'range');
+    assert.equal(g.generation, 3);
+    assert.equal(g.leaderId, 'm-1');
+    assert.deepEqual(g.members, members);
+    assert.ok(g.createdAt > 0 && g.updatedAt >= g.createdAt);
+    assert.equal((await store.fetchOffsets(groupId))[0]!.offset, 42);
+    await store.saveGroup({ ...g, state: 'Empty', generation: 4, leaderId: null, members: [] });
+    const g2 = (await store.getGroup(groupId))!;
+    assert.equal(g2.generation, 4);
+    assert.equal(g2.createdAt, g.createdAt, 'created_at kept');
+    assert.deepEqual(g2.members, []);
+    // A group with only committed offsets (standalone consumer) reads as an Empty group.
+    const standalone = unique('standalone');
+    await store.commitOffset(standalone, { topic: t, partitionId: 0, offset: 1, leaderEpoch: -1, metadata: null });
+    const s = (await store.getGroup(standalone))!;
+    assert.equal(s.state, 'Empty');
+    assert.equal(s.generation, 0);
+    const listed = await store.listGroups();
+    assert.ok(listed.some((x) => x.groupId === groupId && x.state === 'Empty' && x.generation === 4));
+    assert.ok(listed.some((x) => x.groupId === standalone));
+    assert.equal(await store.deleteGroup(groupId), true);
+    assert.equal(await store.getGroup(groupId), undefined);
+    assert.deepEqual(await store.fetchOffsets(groupId), []);
+    assert.equal(await store.deleteGroup(groupId), false);
+    assert.equal(await store.deleteGroup(standalone), true);
+    assert.equal(await store.getGroup(standalone), undefined);
+    assert.equal(await store.getGroup(unique('never')), undefined);
+  });
+
+  // --- agents --------------------------------------------------------------------------------------
+
+  it('registers agents with stable node ids, heartbeats, lists the live ones', async () => {
+    const { store } = ctx;
+    const a = unique('agentA');
+    const b = unique('agentB');
+    const ra = await store.registerAgent({ agentId: a, host: 'h1', port: 9092, rack: 'r1' });
+    const rb = await store.registerAgent({ agentId: b, host: 'h2', port: 9093 });
+    assert.notEqual(ra.nodeId, rb.nodeId);
+    assert.ok(ra.nodeId >= 0 && rb.nodeId >= 0);
+    assert.equal(ra.rack, 'r1');
+    assert.equal(rb.rack, null);
+    const again = await store.registerAgent({ agentId: a, host: 'h1b', port: 9094 });
+    assert.equal(again.nodeId, ra.nodeId, 'node id kept on re-registration');
+    assert.equal(again.host, 'h1b');
+    await store.heartbeatAgent(a);
+    const live = await store.listLiveAgents(60_000);
+    assert.ok(live.some((x) => x.agentId === a && x.port === 9094));
+    assert.ok(live.some((x) => x.agentId === b));
+    await sleep(30);
+    await store.heartbeatAgent(a);
+    const recent = await store.listLiveAgents(20);
+    assert.ok(recent.some((x) => x.agentId === a));
+    assert.ok(!recent.some((x) => x.agentId === b), 'b has not sent a heartbeat for 30 ms');
+    // Explicit node ids: taken from a live agent is refused, from a stale one is taken over.
+    const explicit = 50_000 + (counter % 1000);
+    const c = unique('agentC');
+    assert.equal((await store.registerAgent({ agentId: c, host: 'h3', port: 1, nodeId: explicit })).nodeId, explicit);
+    const d = unique('agentD');
+    await rejectsWith(store.registerAgent({ agentId: d, host: 'h4', port: 1, nodeId: explicit }), ErrorCode.INVALID_REQUEST, /node id/);
+    await sleep(30);
+    assert.equal((await store.registerAgent({ agentId: d, host: 'h4', port: 1, nodeId: explicit, staleAfterMs: 10 })).nodeId, explicit);
+    assert.ok(!(await store.listLiveAgents(60_000)).some((x) => x.agentId === c), 'stale holder replaced');
+    // Leaving ends the agent's leases at once.
+    const name = unique('agentlease');
+    await store.createTopic({ name, partitionCount: 1 });
+    await store.acquirePartitionLease(name, 0, a, 60_000);
+    await store.deregisterAgent(a);
+    assert.ok(!(await store.listLiveAgents(60_000)).some((x) => x.agentId === a));
+    await rejectsWith(store.heartbeatAgent(a), ErrorCode.INVALID_REQUEST, /not registered/);
+    assert.equal((await store.acquirePartitionLease(name, 0, b, 10_000))?.epoch, 2);
+    for (const id of [b, d]) await store.deregisterAgent(id);
+  });
+}
