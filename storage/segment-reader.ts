@@ -390,6 +390,24 @@ export class SegmentReader {
     return undefined;
   }
 
+  /** The first batch with the largest timestamp among a chunk's batches below hw. */
+  private async maxBelow(seg: SegmentRecord, hw: number): Promise<TimestampLookup | undefined> {
+    const { index } = await this.chunkIndex(seg);
+    let found: TimestampLookup | undefined;
+    for (let k = 0; k < index.blocks.length && index.blocks[k].firstOffset < hw; k++) {
+      const e = index.blocks[k];
+      if (found !== undefined && e.maxTimestamp <= found.timestamp) continue;
+      const [blk] = await this.loadBlocks(seg, index, k, k);
+      for (const b of blk.batches) {
+        if (b.baseOffset >= hw) break;
+        if (found === undefined || b.maxTimestamp > found.timestamp) {
+          found = { offset: b.baseOffset, timestamp: b.maxTimestamp, batch: blk.data.subarray(b.position, b.position + b.size) };
+        }
+      }
+    }
+    return found;
+  }
+
   /**
    * ListOffsets by time: the first batch (from `fromOffset`, below `highWatermark`) whose
    * maxTimestamp ≥ `timestamp`, or undefined. Scans segment rows (their max timestamps), then one
@@ -431,19 +449,28 @@ export class SegmentReader {
   ): Promise<TimestampLookup | undefined> {
     const hw = opts.highWatermark ?? Number.MAX_SAFE_INTEGER;
     try {
+      // Rows wholly below hw compete by their max timestamp; a row straddling hw (only the last
+      // can) is inspected block by block, since its max may come from beyond hw.
       let best: SegmentRecord | undefined;
+      let straddle: SegmentRecord | undefined;
       await this.allSegments(topic, partitionId, opts.fromOffset ?? 0, (s) => {
         if (s.baseOffset >= hw) return false;
+        if (s.endOffset >= hw) {
+          straddle = s;
+          return false;
+        }
         if (best === undefined || s.maxTimestamp > best.maxTimestamp) best = s;
       });
-      if (best === undefined) return undefined;
-      const target = best.maxTimestamp;
-      return await this.batchWhere(
-        best,
-        hw,
-        (idx) => idx.blocks.findIndex((b) => b.maxTimestamp === target),
-        (ts) => ts === target,
-      );
+      let found: TimestampLookup | undefined;
+      if (best !== undefined) {
+        const target = best.maxTimestamp;
+        found = await this.batchWhere(best, hw, (idx) => idx.blocks.findIndex((b) => b.maxTimestamp === target), (ts) => ts === target);
+      }
+      if (straddle !== undefined) {
+        const s = await this.maxBelow(straddle, hw);
+        if (s !== undefined && (found === undefined || s.timestamp > found.timestamp)) found = s;
+      }
+      return found;
     } catch (err) {
       throw err instanceof KafkaError ? err : this.mapError(err);
     }
