@@ -92,6 +92,27 @@ export function assertTopicName(name: string | null | undefined): asserts name i
   if (problem !== undefined) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
 }
 
+/**
+ * Kafka's checks on one partition's manual replica list (CreateTopics, CreatePartitions): non-empty,
+ * live brokers only, no broker twice, and as many replicas as the other partitions. Throws
+ * INVALID_REPLICA_ASSIGNMENT.
+ */
+export function checkReplicaAssignment(brokerIds: readonly number[], expectedSize: number | undefined, liveBrokers: ReadonlySet<number>): void {
+  const reject = (message: string) => new KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, message);
+  if (brokerIds.length === 0) throw reject('The manual partition assignment includes an empty replica list.');
+  const ids = new Set<number>();
+  for (const id of brokerIds) {
+    if (!liveBrokers.has(id)) throw reject(`The manual partition assignment includes broker ${id}, but no such broker is registered.`);
+    if (ids.has(id)) throw reject(`The manual partition assignment includes the broker ${id} more than once.`);
+    ids.add(id);
+  }
+  if (expectedSize !== undefined && brokerIds.length !== expectedSize) {
+    throw reject(
+      `The manual partition assignment includes a partition with ${brokerIds.length} replica(s), but this is not consistent with previous partitions, which have ${expectedSize} replica(s).`,
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Topic configs
 
