@@ -277,6 +277,7 @@ export function parseChunkTrailer(tail: Buffer, chunkLength: number, key: string
   if (t.readUInt32BE(12) !== CHUNK_MAGIC) throw new CorruptSegmentError(key, chunkPos, 'bad chunk magic');
   const version = t.readUInt16BE(8);
   if (version !== FORMAT_VERSION) throw new CorruptSegmentError(key, chunkPos, `unsupported chunk format version ${version}`);
+  if (t.readUInt16BE(10) !== 0) throw new CorruptSegmentError(key, chunkPos, 'unknown chunk flags');
   const indexLength = t.readUInt32BE(0);
   if (indexLength < INDEX_FIXED || indexLength + CHUNK_TRAILER_BYTES > chunkLength) {
     throw new CorruptSegmentError(key, chunkPos, `bad index length ${indexLength}`);
@@ -397,6 +398,7 @@ export function parseObjectHeader(buf: Buffer, key: string): ObjectHeader {
   if (buf.length < OBJECT_HEADER_FIXED + 4 || buf.readUInt32BE(0) !== OBJECT_MAGIC) throw bad('not a segment object (bad magic)');
   const version = buf.readUInt16BE(4);
   if (version !== FORMAT_VERSION) throw bad(`unsupported segment format version ${version}`);
+  if (buf.readUInt16BE(6) !== 0) throw bad('unknown object flags');
   const headerLength = buf.readUInt32BE(8);
   if (headerLength < OBJECT_HEADER_FIXED + 4 || headerLength > buf.length) throw bad('header truncated');
   if (crc32c(buf.subarray(0, headerLength - 4)) !== buf.readUInt32BE(headerLength - 4)) throw bad('header checksum mismatch');
