@@ -26,6 +26,7 @@ export class Agent {
   private metadata: CachedMetadataStore | undefined;
   private objectStore: ObjectStore | undefined;
   private writer: SegmentWriter | undefined;
+  private partitions: AgentPartitionLog | undefined;
   private leadership: Leadership | undefined;
   private server: KafkaServer | undefined;
   private cleaner: OrphanCleaner | undefined;
@@ -77,7 +78,7 @@ export class Agent {
       logger: this.log,
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
-    const partitions = new AgentPartitionLog(metadata, writer, reader);
+    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader));
     const leadership = (this.leadership = new Leadership({ metadata, agentId: cfg.agentId, ttlMs: cfg.leaseTtlMs, log: this.log, listener: partitions }));
     partitions.attach(leadership);
     const cluster = new ClusterView(
@@ -141,6 +142,7 @@ export class Agent {
     };
     if (this.heartbeat) clearInterval(this.heartbeat);
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
+    this.partitions?.stop();
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
     await step('orphan cleaner', () => this.cleaner?.stop());

@@ -19,6 +19,7 @@ interface Waiter {
 export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   private leadership!: Leadership;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private stopping = false;
 
   constructor(
     private readonly metadata: Pick<MetadataStore, 'getPartition' | 'setLogStartOffset'>,
@@ -60,7 +61,13 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   }
 
   private rolledBack(e: RollbackEvent): void {
-    if (e.closed && e.error.code === ErrorCode.NOT_LEADER_OR_FOLLOWER) this.leadership.lose(e.topic, e.partitionId, 'flush commit fenced');
+    if (this.stopping) return;
+    if (e.closed && e.error.code === ErrorCode.NOT_LEADER_OR_FOLLOWER) this.leadership.lose(e.topic, e.partitionId, e.error.message);
+  }
+
+  /** The agent is shutting down: partitions closed by the writer are not leadership losses. */
+  stop(): void {
+    this.stopping = true;
   }
 
   // PartitionLog ---------------------------------------------------------------------------------

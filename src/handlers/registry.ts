@@ -7,6 +7,8 @@ import { handler as fetch } from './01-fetch.js';
 import { handler as listOffsets } from './02-list-offsets.js';
 import { handler as deleteRecords } from './21-delete-records.js';
 import { handler as offsetForLeaderEpoch } from './23-offset-for-leader-epoch.js';
+import { handler as metadata } from './03-metadata.js';
+import { handler as createTopics } from './19-create-topics.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
@@ -18,6 +20,8 @@ handlers.push(
   deleteRecords as Handler,
   offsetForLeaderEpoch as Handler,
   apiVersions as Handler,
+  metadata as Handler,
+  createTopics as Handler,
 );
 
 export const HANDLERS: readonly Handler[] = handlers;

@@ -1,6 +1,7 @@
 // Starts the real agent (`node dist/src/cli.js start`) as a child process on a free port, waits until
 // it listens, and stops it by PID. End-to-end tests talk to it with real Kafka clients.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +58,7 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  await waitForListening(child, () => out, exited, opts.startTimeoutMs ?? 60_000);
+  await waitForListening(child, port, () => out, exited, opts.startTimeoutMs ?? 60_000);
 
   const handle: AgentHandle = {
     port,
@@ -80,14 +81,26 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
   return handle;
 }
 
-async function waitForListening(child: ChildProcess, output: () => string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Ready when the process is alive and its port accepts connections (works at any log level). */
+async function waitForListening(child: ChildProcess, port: number, output: () => string, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c));
   while (Date.now() < deadline) {
-    if (/"msg":"listening"/.test(output())) return;
     if (exitCode !== undefined || child.exitCode !== null) throw new Error(`agent exited (${child.exitCode}) before listening:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 25));
+    if (await canConnect(port)) return;
+    await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
   throw new Error(`agent did not listen within ${timeoutMs} ms:\n${output()}`);

@@ -9,6 +9,7 @@ export class RawClient {
   private waiter: (() => void) | undefined;
   private readonly decoder = new FrameDecoder();
   private correlationId = 1;
+  private tail: Promise<void> = Promise.resolve();
   closed = false;
 
   private constructor(private readonly socket: Socket) {
@@ -46,14 +47,23 @@ export class RawClient {
     return this.frames.shift();
   }
 
-  async request<K extends ApiKeyValue>(apiKey: K, apiVersion: number, body: ApiRequestInput<K>): Promise<ApiResponse<K>> {
+  /** Sends a request; several may be in flight (responses come back in request order). */
+  request<K extends ApiKeyValue>(apiKey: K, apiVersion: number, body: ApiRequestInput<K>): Promise<ApiResponse<K>> {
     const id = this.correlationId++;
     for (const c of encodeRequest(apiKey, apiVersion, id, 'streamhouse-test', body)) this.socket.write(c);
-    const frame = await this.nextFrame();
-    if (frame === undefined) throw new Error('connection closed');
-    const { header, body: res } = decodeResponse(apiKey, apiVersion, frame);
-    if (header.correlationId !== id) throw new Error(`correlation id ${header.correlationId}, expected ${id}`);
-    return res;
+    const previous = this.tail;
+    const result = previous.then(async () => {
+      const frame = await this.nextFrame(60_000);
+      if (frame === undefined) throw new Error('connection closed');
+      const { header, body: res } = decodeResponse(apiKey, apiVersion, frame);
+      if (header.correlationId !== id) throw new Error(`correlation id ${header.correlationId}, expected ${id}`);
+      return res;
+    });
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
   }
 
   close(): void {
