@@ -13,15 +13,11 @@ import {
 } from '../../protocol/index.js';
 import { setLogAppendTime, validateProduceRecords } from '../../protocol/record-batch.js';
 import type { TopicRecord } from '../../metadata/types.js';
+import { resolveTopicConfig } from '../topics.js';
 import { defineHandler, NO_RESPONSE, type RequestContext } from './types.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
-// TEMPORARY until src/topics.ts lands: Kafka's defaults for the configs Produce reads.
-const PRODUCE_DEFAULTS: Record<string, string> = { 'cleanup.policy': 'delete', 'max.message.bytes': '1048588', 'message.timestamp.type': 'CreateTime' };
-function topicConfigValue(topic: TopicRecord, name: string): string {
-  return topic.config[name] ?? PRODUCE_DEFAULTS[name];
-}
 
 function partitionError(index: number, errorCode: ErrorCodeValue, errorMessage: string | null = null): PartitionResponse {
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage };
@@ -39,16 +35,19 @@ async function producePartition(
   ctx: RequestContext,
 ): Promise<PartitionResponse> {
   if (p.index < 0 || p.index >= topic.partitionCount) return partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const compacted = topicConfigValue(topic, 'cleanup.policy').split(',').includes('compact');
+  const config = resolveTopicConfig(topic);
+  const now = ctx.broker.clock.now();
+  const logAppendTime = config.messageTimestampType === 'LogAppendTime';
   const checked = validateProduceRecords(p.records, {
     apiVersion: ctx.apiVersion,
-    maxMessageBytes: Number(topicConfigValue(topic, 'max.message.bytes')),
-    requireKeys: compacted,
+    maxMessageBytes: config.maxMessageBytes,
+    requireKeys: config.compacted,
+    timestampWindow: logAppendTime ? undefined : { nowMs: now, beforeMaxMs: config.messageTimestampBeforeMaxMs, afterMaxMs: config.messageTimestampAfterMaxMs },
   });
   if (!checked.ok) return partitionError(p.index, checked.errorCode, checked.message);
   let logAppendTimeMs = -1;
-  if (topicConfigValue(topic, 'message.timestamp.type') === 'LogAppendTime') {
-    logAppendTimeMs = ctx.broker.clock.now();
+  if (logAppendTime) {
+    logAppendTimeMs = now;
     setLogAppendTime(checked.batch, logAppendTimeMs);
   }
   try {
