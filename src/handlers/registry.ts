@@ -5,23 +5,29 @@ import { apiVersionsHandler } from './18-api-versions.js';
 import { handler as produce } from './00-produce.js';
 import { handler as fetch } from './01-fetch.js';
 import { handler as listOffsets } from './02-list-offsets.js';
-import { handler as deleteRecords } from './21-delete-records.js';
-import { handler as offsetForLeaderEpoch } from './23-offset-for-leader-epoch.js';
 import { handler as metadata } from './03-metadata.js';
 import { handler as createTopics } from './19-create-topics.js';
+import { handler as deleteTopics } from './20-delete-topics.js';
+import { handler as deleteRecords } from './21-delete-records.js';
+import { handler as offsetForLeaderEpoch } from './23-offset-for-leader-epoch.js';
+import { handler as createPartitions } from './37-create-partitions.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
 
 handlers.push(
-  produce as Handler,
-  fetch as Handler,
-  listOffsets as Handler,
-  deleteRecords as Handler,
-  offsetForLeaderEpoch as Handler,
-  apiVersions as Handler,
-  metadata as Handler,
-  createTopics as Handler,
+  ...([
+    produce,
+    fetch,
+    listOffsets,
+    metadata,
+    apiVersions,
+    createTopics,
+    deleteTopics,
+    deleteRecords,
+    offsetForLeaderEpoch,
+    createPartitions,
+  ] as Handler[]),
 );
 
 export const HANDLERS: readonly Handler[] = handlers;
