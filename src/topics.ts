@@ -472,3 +472,63 @@ export async function getOrAutoCreateTopic(broker: AutoCreateBroker, name: strin
   if (topic !== undefined || !allowAutoCreate || !broker.config.autoCreateTopics) return topic;
   return autoCreateTopic(broker, name);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Config changes (AlterConfigs, IncrementalAlterConfigs)
+
+/** Kafka's rule for a BROKER resource name: '' (the cluster-wide default) or this node's id. */
+export function brokerResourceProblem(name: string, nodeId: number): string | undefined {
+  if (name === '') return undefined;
+  if (!/^-?\d+$/.test(name)) return `Broker id must be an integer, but it is: ${name}`;
+  if (Number(name) !== nodeId) return `Unexpected broker id, expected ${nodeId} or empty string, but received ${name}`;
+  return undefined;
+}
+
+/** Broker settings come from flags and the environment at start; nothing changes them at run time. */
+export function brokerConfigsReadOnly(names: readonly string[]): KafkaError {
+  return new KafkaError(
+    ErrorCode.INVALID_REQUEST,
+    `Cannot update these configs dynamically: ${names.join(', ')}. Broker configs are read-only here; set them with flags or environment variables.`,
+  );
+}
+
+/**
+ * Replaces a topic's overrides with `compute(current overrides)` after validating the result; with
+ * validateOnly, only validates. Throws KafkaError (INVALID_REQUEST for the empty "default topic"
+ * name, INVALID_TOPIC_EXCEPTION, UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG). Two concurrent changes
+ * of one topic: the later write wins whole.
+ */
+export async function alterTopicConfig(
+  broker: Pick<BrokerContext, 'metadata'> & { readonly log?: BrokerContext['log'] },
+  name: string,
+  compute: (current: Readonly<Record<string, string>>) => Record<string, string | null>,
+  validateOnly: boolean,
+): Promise<Record<string, string>> {
+  if (name === '') throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Default topic resources are not allowed.');
+  assertTopicName(name);
+  const topic = await broker.metadata.getTopic(name);
+  if (topic === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist.`);
+  const next = validateTopicConfig(compute(topic.config));
+  if (!validateOnly) {
+    await broker.metadata.updateTopicConfig(name, next, retentionMsColumn(next));
+    broker.log?.info({ topic: name, config: next }, 'altered topic config');
+  }
+  return next;
+}
+
+/** Names that appear more than once. */
+export function duplicates(names: Iterable<string>): Set<string> {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const n of names) (seen.has(n) ? dup : seen).add(n);
+  return dup;
+}
+
+export function resourceKey(r: { resourceType: number; resourceName: string }): string {
+  return `${r.resourceType}:${r.resourceName}`;
+}
+
+/** Resources named twice in one request: Kafka answers every occurrence INVALID_REQUEST and changes none. */
+export function duplicateResources(resources: ReadonlyArray<{ resourceType: number; resourceName: string }>): Set<string> {
+  return duplicates(resources.map(resourceKey));
+}
