@@ -5,6 +5,7 @@ import type { MetadataStore } from '../metadata/types.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Clock } from './leadership.js';
+import type { GroupCoordinator } from './coordinator/index.js';
 
 export interface BrokerInfo {
   nodeId: number;
@@ -64,4 +65,6 @@ export interface BrokerContext {
    * agent (it takes the lease when the partition is first served).
    */
   leaders(topic: string, partitionCount: number): Promise<Array<{ nodeId: number; leaderEpoch: number }>>;
+  /** The classic consumer group coordinator. */
+  readonly groups: GroupCoordinator;
 }

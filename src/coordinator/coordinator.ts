@@ -1,0 +1,539 @@
+// The group coordinator of one agent: decides which groups this node coordinates, keeps those groups
+// in memory (loaded lazily from the metadata store, created on first join), runs their state machines
+// (group.ts) and performs the writes they ask for — group rows through saveGroup, committed offsets
+// through commitOffsets — in order per group (write-queue.ts). Handlers call the methods below; each
+// takes plain values and returns response data.
+import type { MetadataStore, OffsetCommitInput } from '../../metadata/types.js';
+import { ErrorCode, KafkaError, type ErrorCodeValue } from '../../protocol/index.js';
+import type { BrokerInfo } from '../context.js';
+import type { Logger } from '../logger.js';
+import {
+  ClassicGroup,
+  type GroupConfig,
+  type GroupDeps,
+  type JoinParams,
+  type JoinResult,
+  type LeaveMember,
+  type LeaveResult,
+  type MemberDescription,
+  type PersistRequest,
+  type SyncParams,
+  type SyncResult,
+} from './group.js';
+import { coordinatorNodeFor } from './placement.js';
+import type { GroupStateName } from './state.js';
+import { systemTimers, type Timers } from './timers.js';
+import { GroupWriteQueue } from './write-queue.js';
+
+/** offset.metadata.max.bytes (Kafka counts characters). */
+export const OFFSET_METADATA_MAX_SIZE = 4096;
+/** FindCoordinator key types. */
+export const COORDINATOR_KEY_GROUP = 0;
+export const COORDINATOR_KEY_TRANSACTION = 1;
+
+export type CoordinatorStore = Pick<
+  MetadataStore,
+  'getTopic' | 'commitOffsets' | 'fetchOffsets' | 'deleteOffsets' | 'saveGroup' | 'getGroup' | 'listGroups' | 'deleteGroup'
+>;
+
+export interface GroupCoordinatorOptions {
+  /** This agent's broker id. */
+  nodeId: number;
+  /** The (cached) metadata store. */
+  metadata: CoordinatorStore;
+  /** Live brokers, this one included (the agent's cluster view). */
+  brokers(): Promise<BrokerInfo[]>;
+  config: {
+    groupInitialRebalanceDelayMs: number;
+    groupMinSessionTimeoutMs: number;
+    groupMaxSessionTimeoutMs: number;
+  };
+  log: Logger;
+  timers?: Timers;
+  /** Default 5 minutes (Kafka's new-member join timeout). */
+  newMemberJoinTimeoutMs?: number;
+  /** Member id generator (tests). */
+  newMemberId?(prefix: string): string;
+}
+
+export interface CommitPartition {
+  partitionIndex: number;
+  committedOffset: number;
+  committedLeaderEpoch: number;
+  /** -1 = now (v1 only carries it). */
+  commitTimestamp: number;
+  committedMetadata: string | null;
+}
+
+export interface CommitParams {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  topics: Array<{ name: string; partitions: CommitPartition[] }>;
+  /** OffsetCommit version: v9+ answers GROUP_ID_NOT_FOUND for an unknown group with a generation. */
+  apiVersion: number;
+}
+
+export type PartitionErrors = Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: ErrorCodeValue }> }>;
+
+export interface FetchedOffset {
+  partitionIndex: number;
+  committedOffset: number;
+  committedLeaderEpoch: number;
+  metadata: string;
+  errorCode: ErrorCodeValue;
+}
+
+export interface FetchOffsetsResult {
+  errorCode: ErrorCodeValue;
+  topics: Array<{ name: string; partitions: FetchedOffset[] }>;
+}
+
+export interface ListedGroup {
+  groupId: string;
+  protocolType: string;
+  groupState: GroupStateName;
+  groupType: 'classic';
+}
+
+export interface DescribedGroup {
+  errorCode: ErrorCodeValue;
+  groupId: string;
+  groupState: GroupStateName;
+  protocolType: string;
+  protocolData: string;
+  generationId: number;
+  members: MemberDescription[];
+}
+
+export interface OffsetDeleteResult {
+  errorCode: ErrorCodeValue;
+  topics: PartitionErrors;
+}
+
+const isStoreFailure = (err: unknown) => !(err instanceof KafkaError) || err.code === ErrorCode.KAFKA_STORAGE_ERROR;
+
+export class GroupCoordinator {
+  private readonly groups = new Map<string, ClassicGroup>();
+  private readonly loads = new Map<string, Promise<void>>();
+  private readonly queue: GroupWriteQueue;
+  private readonly timers: Timers;
+  private readonly groupDeps: GroupDeps;
+  private closed = false;
+
+  constructor(private readonly opts: GroupCoordinatorOptions) {
+    this.timers = opts.timers ?? systemTimers;
+    this.queue = new GroupWriteQueue((groupId, offsets) => opts.metadata.commitOffsets(groupId, offsets));
+    const config: GroupConfig = {
+      initialRebalanceDelayMs: opts.config.groupInitialRebalanceDelayMs,
+      minSessionTimeoutMs: opts.config.groupMinSessionTimeoutMs,
+      maxSessionTimeoutMs: opts.config.groupMaxSessionTimeoutMs,
+      newMemberJoinTimeoutMs: opts.newMemberJoinTimeoutMs ?? 300_000,
+    };
+    this.groupDeps = {
+      timers: this.timers,
+      config,
+      log: opts.log,
+      persist: (req) => this.persist(req),
+      newMemberId: opts.newMemberId,
+    };
+  }
+
+  // ---- placement ----------------------------------------------------------------------------------
+
+  /** FindCoordinator: the broker coordinating `key` (group id or transactional id). */
+  async findCoordinator(key: string, keyType: number): Promise<{ errorCode: ErrorCodeValue; broker?: BrokerInfo }> {
+    if (keyType !== COORDINATOR_KEY_GROUP && keyType !== COORDINATOR_KEY_TRANSACTION) return { errorCode: ErrorCode.INVALID_REQUEST };
+    if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
+    let brokers: BrokerInfo[];
+    try {
+      brokers = await this.opts.brokers();
+    } catch {
+      return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
+    }
+    // Transactional ids hash into their own space so they do not pile onto a group's coordinator.
+    const node = coordinatorNodeFor(keyType === COORDINATOR_KEY_GROUP ? key : `txn:${key}`, brokers.map((b) => b.nodeId));
+    const broker = brokers.find((b) => b.nodeId === node);
+    return broker ? { errorCode: ErrorCode.NONE, broker } : { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
+  }
+
+  /** NONE when this node coordinates the group; a group it held but no longer owns is unloaded. */
+  private async checkCoordinator(groupId: string): Promise<ErrorCodeValue> {
+    if (this.closed) return ErrorCode.NOT_COORDINATOR;
+    let brokers: BrokerInfo[];
+    try {
+      brokers = await this.opts.brokers();
+    } catch {
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+    if (brokers.length === 1 && brokers[0].nodeId === this.opts.nodeId) return ErrorCode.NONE;
+    const node = coordinatorNodeFor(groupId, brokers.map((b) => b.nodeId));
+    if (node === undefined) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (node !== this.opts.nodeId) {
+      this.unload(groupId, ErrorCode.NOT_COORDINATOR);
+      return ErrorCode.NOT_COORDINATOR;
+    }
+    return ErrorCode.NONE;
+  }
+
+  private unload(groupId: string, errorCode: ErrorCodeValue): void {
+    const g = this.groups.get(groupId);
+    if (g === undefined) return;
+    this.groups.delete(groupId);
+    g.unload(errorCode);
+    this.opts.log.info({ group: groupId }, 'group unloaded: another broker coordinates it now');
+  }
+
+  // ---- loading and persistence --------------------------------------------------------------------
+
+  /**
+   * The in-memory group, loaded from the store on first use (after any write still queued for it, so
+   * a deleted group is not read back). `create`: a new Empty group when there is none.
+   */
+  private async group(groupId: string, create: boolean): Promise<ClassicGroup | undefined> {
+    let g = this.groups.get(groupId);
+    if (g !== undefined) return g;
+    let loading = this.loads.get(groupId);
+    if (loading === undefined) {
+      loading = this.queue
+        .run(groupId, async () => {
+          const record = await this.opts.metadata.getGroup(groupId);
+          if (record !== undefined && !this.groups.has(groupId) && !this.closed) {
+            this.groups.set(groupId, ClassicGroup.fromRecord(record, this.groupDeps));
+          }
+        })
+        .finally(() => this.loads.delete(groupId));
+      this.loads.set(groupId, loading);
+    }
+    try {
+      await loading;
+    } catch (err) {
+      throw this.storeError(err, 'loading the group failed', groupId);
+    }
+    g = this.groups.get(groupId);
+    if (g === undefined && create && !this.closed) {
+      g = new ClassicGroup(groupId, this.groupDeps);
+      this.groups.set(groupId, g);
+    }
+    return g;
+  }
+
+  private persist(req: PersistRequest): void {
+    const groupId = req.record.groupId;
+    this.queue.run(groupId, () => this.opts.metadata.saveGroup(req.record)).then(
+      () => req.done(),
+      (err: unknown) => req.done(err ?? new Error('saveGroup failed')),
+    );
+  }
+
+  /** A store failure as the KafkaError a group API returns: retriable COORDINATOR_NOT_AVAILABLE. */
+  private storeError(err: unknown, what: string, groupId: string): KafkaError {
+    if (!isStoreFailure(err)) return err as KafkaError;
+    this.opts.log.warn({ group: groupId, err: (err as Error)?.message }, what);
+    return new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, what, { cause: err });
+  }
+
+  // ---- rebalance protocol -------------------------------------------------------------------------
+
+  async joinGroup(p: JoinParams & { groupId: string }): Promise<JoinResult> {
+    const fail = (errorCode: ErrorCodeValue): JoinResult => ({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId: p.memberId, members: [], skipAssignment: false });
+    if (p.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
+    const coord = await this.checkCoordinator(p.groupId);
+    if (coord !== ErrorCode.NONE) return fail(coord);
+    const group = await this.group(p.groupId, p.memberId === '');
+    // A member id for a group that does not exist (e.g. after the group was deleted).
+    if (group === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    return new Promise<JoinResult>((resolve) => group.join(p, resolve));
+  }
+
+  async syncGroup(p: SyncParams & { groupId: string }): Promise<SyncResult> {
+    const fail = (errorCode: ErrorCodeValue): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+    if (p.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
+    const coord = await this.checkCoordinator(p.groupId);
+    if (coord !== ErrorCode.NONE) return fail(coord);
+    const group = await this.group(p.groupId, false);
+    if (group === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    return new Promise<SyncResult>((resolve) => group.sync(p, resolve));
+  }
+
+  async heartbeat(p: { groupId: string; memberId: string; groupInstanceId: string | null; generationId: number }): Promise<ErrorCodeValue> {
+    if (p.groupId === '') return ErrorCode.INVALID_GROUP_ID;
+    const coord = await this.checkCoordinator(p.groupId);
+    if (coord !== ErrorCode.NONE) return coord;
+    const group = await this.group(p.groupId, false);
+    if (group === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    return group.heartbeat(p.memberId, p.groupInstanceId, p.generationId);
+  }
+
+  async leaveGroup(groupId: string, members: LeaveMember[]): Promise<LeaveResult> {
+    if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, members: [] };
+    const coord = await this.checkCoordinator(groupId);
+    if (coord !== ErrorCode.NONE) return { errorCode: coord, members: [] };
+    const group = await this.group(groupId, false);
+    if (group === undefined) {
+      return { errorCode: ErrorCode.NONE, members: members.map((m) => ({ ...m, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
+    }
+    return group.leave(members);
+  }
+
+  // ---- offsets ------------------------------------------------------------------------------------
+
+  async commitOffsets(p: CommitParams): Promise<PartitionErrors> {
+    const out: PartitionErrors = p.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((q) => ({ partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE as ErrorCodeValue })),
+    }));
+    const setAll = (code: ErrorCodeValue, only?: (ti: number, pi: number) => boolean) => {
+      out.forEach((t, ti) => t.partitions.forEach((q, pi) => {
+        if (only === undefined || only(ti, pi)) q.errorCode = code;
+      }));
+    };
+    // The store refuses empty group ids (Kafka would accept them for offsets).
+    if (p.groupId === '') return setAll(ErrorCode.INVALID_GROUP_ID), out;
+    const coord = await this.checkCoordinator(p.groupId);
+    if (coord !== ErrorCode.NONE) return setAll(coord), out;
+
+    // Unknown topics and partitions first (as Kafka filters them before the group is consulted).
+    const known = await Promise.all(
+      p.topics.map(async (t) => {
+        try {
+          return (await this.opts.metadata.getTopic(t.name))?.partitionCount ?? -1;
+        } catch (err) {
+          throw this.storeError(err, 'reading topics for OffsetCommit failed', p.groupId);
+        }
+      }),
+    );
+    const valid: Array<[number, number]> = [];
+    p.topics.forEach((t, ti) =>
+      t.partitions.forEach((q, pi) => {
+        if (q.partitionIndex < 0 || q.partitionIndex >= known[ti]) out[ti].partitions[pi].errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        else valid.push([ti, pi]);
+      }),
+    );
+    if (valid.length === 0) return out;
+
+    const group = await this.group(p.groupId, p.generationId < 0);
+    const isValid = (ti: number, pi: number) => out[ti].partitions[pi].errorCode === ErrorCode.NONE;
+    if (group === undefined) {
+      // A generation for a group that does not exist: a member of a deleted or expired group.
+      setAll(p.apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION, isValid);
+      return out;
+    }
+    const err = group.validateOffsetCommit(p.memberId, p.groupInstanceId, p.generationId);
+    if (err !== ErrorCode.NONE) {
+      setAll(err, isValid);
+      return out;
+    }
+    const offsets: OffsetCommitInput[] = [];
+    const written: Array<[number, number]> = [];
+    for (const [ti, pi] of valid) {
+      const q = p.topics[ti].partitions[pi];
+      const metadata = q.committedMetadata ?? '';
+      if (metadata.length > OFFSET_METADATA_MAX_SIZE) {
+        out[ti].partitions[pi].errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+        continue;
+      }
+      if (q.committedOffset < -1) {
+        out[ti].partitions[pi].errorCode = ErrorCode.INVALID_REQUEST;
+        continue;
+      }
+      offsets.push({
+        topic: p.topics[ti].name,
+        partitionId: q.partitionIndex,
+        offset: q.committedOffset,
+        leaderEpoch: q.committedLeaderEpoch >= 0 ? q.committedLeaderEpoch : -1,
+        metadata,
+        commitTimestamp: q.commitTimestamp >= 0 ? q.commitTimestamp : undefined,
+      });
+      written.push([ti, pi]);
+    }
+    if (offsets.length === 0) return out;
+    try {
+      await this.queue.commit(p.groupId, offsets);
+    } catch (e) {
+      const code = this.storeError(e, 'committing offsets failed', p.groupId).code;
+      for (const [ti, pi] of written) out[ti].partitions[pi].errorCode = code;
+    }
+    return out;
+  }
+
+  /**
+   * OffsetFetch for one group: the requested partitions (offset -1 where nothing is committed), or every
+   * committed partition when `topics` is null. Without transactions every offset is stable.
+   */
+  async fetchOffsets(groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null): Promise<FetchOffsetsResult> {
+    const coord = await this.checkCoordinator(groupId);
+    if (coord !== ErrorCode.NONE) return { errorCode: coord, topics: [] };
+    const none = (partitionIndex: number): FetchedOffset => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE });
+    if (groupId === '') return { errorCode: ErrorCode.NONE, topics: (topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(none) })) };
+    let rows;
+    try {
+      rows = topics === null
+        ? await this.opts.metadata.fetchOffsets(groupId)
+        : await this.opts.metadata.fetchOffsets(groupId, topics.flatMap((t) => t.partitionIndexes.filter((i) => i >= 0).map((partitionId) => ({ topic: t.name, partitionId }))));
+    } catch (err) {
+      return { errorCode: this.storeError(err, 'fetching offsets failed', groupId).code, topics: [] };
+    }
+    const found = (r: (typeof rows)[number]): FetchedOffset => ({
+      partitionIndex: r.partitionId,
+      committedOffset: r.offset,
+      committedLeaderEpoch: r.leaderEpoch,
+      metadata: r.metadata ?? '',
+      errorCode: ErrorCode.NONE,
+    });
+    if (topics === null) {
+      const byTopic = new Map<string, FetchedOffset[]>();
+      for (const r of rows) {
+        let list = byTopic.get(r.topic);
+        if (list === undefined) byTopic.set(r.topic, (list = []));
+        list.push(found(r));
+      }
+      return { errorCode: ErrorCode.NONE, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
+    }
+    const index = new Map(rows.map((r) => [`${r.topic}\u0000${r.partitionId}`, r]));
+    return {
+      errorCode: ErrorCode.NONE,
+      topics: topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((i) => {
+          const r = index.get(`${t.name}\u0000${i}`);
+          return r ? found(r) : none(i);
+        }),
+      })),
+    };
+  }
+
+  // ---- admin --------------------------------------------------------------------------------------
+
+  /** ListGroups: the groups this node coordinates, in memory or stored. Filters are case-insensitive. */
+  async listGroups(statesFilter: string[] = [], typesFilter: string[] = []): Promise<{ errorCode: ErrorCodeValue; groups: ListedGroup[] }> {
+    if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
+    let brokers: BrokerInfo[];
+    let stored;
+    try {
+      [brokers, stored] = await Promise.all([this.opts.brokers(), this.opts.metadata.listGroups()]);
+    } catch (err) {
+      return { errorCode: this.storeError(err, 'listing groups failed', '*').code, groups: [] };
+    }
+    const nodeIds = brokers.map((b) => b.nodeId);
+    const mine = (groupId: string) => nodeIds.length === 1 ? nodeIds[0] === this.opts.nodeId : coordinatorNodeFor(groupId, nodeIds) === this.opts.nodeId;
+    const listed = new Map<string, ListedGroup>();
+    for (const r of stored) {
+      if (!mine(r.groupId)) continue;
+      listed.set(r.groupId, { groupId: r.groupId, protocolType: r.protocolType ?? '', groupState: 'Empty', groupType: 'classic' });
+    }
+    for (const g of this.groups.values()) {
+      if (g.is('Dead') || !mine(g.groupId)) continue;
+      listed.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType ?? '', groupState: g.stateName, groupType: 'classic' });
+    }
+    const states = new Set(statesFilter.map((s) => s.toLowerCase()));
+    const types = new Set(typesFilter.map((s) => s.toLowerCase()));
+    const groups = [...listed.values()]
+      .filter((g) => (states.size === 0 || states.has(g.groupState.toLowerCase())) && (types.size === 0 || types.has(g.groupType)))
+      .sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+    return { errorCode: ErrorCode.NONE, groups };
+  }
+
+  /** DescribeGroups for one group; an unknown group is reported as Dead without error (v0–5). */
+  async describeGroup(groupId: string): Promise<DescribedGroup> {
+    const dead = (errorCode: ErrorCodeValue): DescribedGroup => ({ errorCode, groupId, groupState: 'Dead', protocolType: '', protocolData: '', generationId: -1, members: [] });
+    const coord = await this.checkCoordinator(groupId);
+    if (coord !== ErrorCode.NONE) return dead(coord);
+    let group: ClassicGroup | undefined;
+    try {
+      group = await this.group(groupId, false);
+    } catch (err) {
+      return dead((err as KafkaError).code ?? ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    if (group === undefined) return dead(ErrorCode.NONE);
+    const d = group.describe();
+    return { errorCode: ErrorCode.NONE, groupId, groupState: d.state, protocolType: d.protocolType, protocolData: d.protocolData, generationId: d.generationId, members: d.members };
+  }
+
+  /** DeleteGroups for one group: only an Empty group goes; its offsets go with it. */
+  async deleteGroup(groupId: string): Promise<ErrorCodeValue> {
+    if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
+    const coord = await this.checkCoordinator(groupId);
+    if (coord !== ErrorCode.NONE) return coord;
+    let group: ClassicGroup | undefined;
+    try {
+      group = await this.group(groupId, false);
+    } catch (err) {
+      return (err as KafkaError).code ?? ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+    if (group === undefined) return ErrorCode.GROUP_ID_NOT_FOUND;
+    const err = group.validateDelete();
+    if (err !== ErrorCode.NONE) return err;
+    group.unload(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (this.groups.get(groupId) === group) this.groups.delete(groupId);
+    try {
+      await this.queue.run(groupId, () => this.opts.metadata.deleteGroup(groupId));
+    } catch (e) {
+      return this.storeError(e, 'deleting the group failed', groupId).code;
+    }
+    this.opts.log.info({ group: groupId }, 'group deleted');
+    return ErrorCode.NONE;
+  }
+
+  /** OffsetDelete: offsets of topics no active member subscribes to. */
+  async deleteOffsets(groupId: string, topics: Array<{ name: string; partitions: number[] }>): Promise<OffsetDeleteResult> {
+    const fail = (errorCode: ErrorCodeValue): OffsetDeleteResult => ({ errorCode, topics: [] });
+    if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
+    const coord = await this.checkCoordinator(groupId);
+    if (coord !== ErrorCode.NONE) return fail(coord);
+    let group: ClassicGroup | undefined;
+    let known: number[];
+    try {
+      [group, known] = await Promise.all([
+        this.group(groupId, false),
+        Promise.all(topics.map(async (t) => (await this.opts.metadata.getTopic(t.name))?.partitionCount ?? -1)),
+      ]);
+    } catch (err) {
+      return fail(this.storeError(err, 'OffsetDelete failed', groupId).code);
+    }
+    if (group === undefined) return fail(ErrorCode.GROUP_ID_NOT_FOUND);
+    const groupErr = group.validateOffsetDelete();
+    if (groupErr !== ErrorCode.NONE) return fail(groupErr);
+    const active = !group.is('Empty');
+    const eligible: Array<{ topic: string; partitionId: number }> = [];
+    const out: PartitionErrors = topics.map((t, ti) => ({
+      name: t.name,
+      partitions: t.partitions.map((partitionIndex) => {
+        let errorCode: ErrorCodeValue = ErrorCode.NONE;
+        if (partitionIndex < 0 || partitionIndex >= known[ti]) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        else if (active && group.isSubscribedToTopic(t.name)) errorCode = ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
+        else eligible.push({ topic: t.name, partitionId: partitionIndex });
+        return { partitionIndex, errorCode };
+      }),
+    }));
+    if (eligible.length > 0) {
+      try {
+        await this.queue.run(groupId, () => this.opts.metadata.deleteOffsets(groupId, eligible));
+      } catch (err) {
+        return fail(this.storeError(err, 'deleting offsets failed', groupId).code);
+      }
+    }
+    return { errorCode: ErrorCode.NONE, topics: out };
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------
+
+  /** The state of a group held in memory (tests, benchmarks). */
+  inMemoryState(groupId: string): { state: GroupStateName; generationId: number; members: string[]; leaderId: string | null } | undefined {
+    const g = this.groups.get(groupId);
+    return g && { state: g.stateName, generationId: g.generationId, members: g.memberIds(), leaderId: g.leaderId };
+  }
+
+  /**
+   * Stops coordinating: waiting JoinGroup/SyncGroup requests are answered NOT_COORDINATOR (so clients
+   * look for the coordinator again instead of holding the shutdown), timers stop, queued writes finish.
+   * Call before closing the listener and the metadata store.
+   */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const g of this.groups.values()) g.unload(ErrorCode.NOT_COORDINATOR);
+    this.groups.clear();
+    await this.queue.drain();
+  }
+}

@@ -1,0 +1,45 @@
+// OffsetFetch: committed offsets of a group (offset -1 where none). v2+ may ask for every partition
+// (topics null) and carry a top-level error; v0–1 report group errors per partition; v7+ require_stable
+// (always stable: no transactions); v8+ ask for several groups at once.
+import { ApiKey, ErrorCode, type ErrorCodeValue, type OffsetFetchRequest, type OffsetFetchResponse } from '../../protocol/index.js';
+import type { FetchOffsetsResult } from '../coordinator/index.js';
+import { defineHandler, type RequestContext } from './types.js';
+
+type Topics = Array<{ name: string; partitionIndexes: number[] }> | null;
+
+function groupsOf(req: OffsetFetchRequest, version: number): Array<{ groupId: string; topics: Topics }> {
+  if (version >= 8) return (req.groups ?? []).map((g) => ({ groupId: g.groupId, topics: g.topics }));
+  return [{ groupId: req.groupId ?? '', topics: req.topics ?? null }];
+}
+
+/** A group-level error spelled out per requested partition (v0–1 have no top-level error). */
+function errorPerPartition(topics: Topics, errorCode: ErrorCodeValue): FetchOffsetsResult['topics'] {
+  return (topics ?? []).map((t) => ({
+    name: t.name,
+    partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode })),
+  }));
+}
+
+function single(r: FetchOffsetsResult, topics: Topics, ctx: RequestContext): OffsetFetchResponse {
+  if (ctx.apiVersion < 2 && r.errorCode !== ErrorCode.NONE) return { throttleTimeMs: 0, topics: errorPerPartition(topics, r.errorCode) };
+  return { throttleTimeMs: 0, errorCode: r.errorCode, topics: r.topics };
+}
+
+export const handler = defineHandler({
+  apiKey: ApiKey.OffsetFetch,
+  minVersion: 0,
+  maxVersion: 9,
+  async handle(req, ctx) {
+    const groups = groupsOf(req, ctx.apiVersion);
+    const results = await Promise.all(groups.map((g) => ctx.broker.groups.fetchOffsets(g.groupId, g.topics)));
+    if (ctx.apiVersion >= 8) {
+      return { throttleTimeMs: 0, groups: results.map((r, i) => ({ groupId: groups[i].groupId, errorCode: r.errorCode, topics: r.topics })) };
+    }
+    return single(results[0], groups[0].topics, ctx);
+  },
+  errorResponse(req, errorCode, ctx) {
+    const groups = groupsOf(req, ctx.apiVersion);
+    if (ctx.apiVersion >= 8) return { throttleTimeMs: 0, groups: groups.map((g) => ({ groupId: g.groupId, errorCode, topics: [] })) };
+    return single({ errorCode, topics: [] }, groups[0].topics, ctx);
+  },
+});

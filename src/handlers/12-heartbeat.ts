@@ -1,0 +1,21 @@
+// Heartbeat: keeps a member's session alive; REBALANCE_IN_PROGRESS tells it to rejoin.
+import { ApiKey } from '../../protocol/index.js';
+import { defineHandler } from './types.js';
+
+export const handler = defineHandler({
+  apiKey: ApiKey.Heartbeat,
+  minVersion: 0,
+  maxVersion: 4,
+  async handle(req, ctx) {
+    const errorCode = await ctx.broker.groups.heartbeat({
+      groupId: req.groupId,
+      memberId: req.memberId,
+      groupInstanceId: ctx.apiVersion >= 3 ? (req.groupInstanceId ?? null) : null,
+      generationId: req.generationId,
+    });
+    return { throttleTimeMs: 0, errorCode };
+  },
+  errorResponse(_req, errorCode) {
+    return { throttleTimeMs: 0, errorCode };
+  },
+});

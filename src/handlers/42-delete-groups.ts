@@ -1,0 +1,17 @@
+// DeleteGroups: removes Empty groups with their committed offsets (NON_EMPTY_GROUP while members are
+// in it, GROUP_ID_NOT_FOUND for unknown groups).
+import { ApiKey } from '../../protocol/index.js';
+import { defineHandler } from './types.js';
+
+export const handler = defineHandler({
+  apiKey: ApiKey.DeleteGroups,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(req, ctx) {
+    const results = await Promise.all(req.groupsNames.map(async (groupId) => ({ groupId, errorCode: await ctx.broker.groups.deleteGroup(groupId) })));
+    return { throttleTimeMs: 0, results };
+  },
+  errorResponse(req, errorCode) {
+    return { throttleTimeMs: 0, results: req.groupsNames.map((groupId) => ({ groupId, errorCode })) };
+  },
+});
