@@ -120,7 +120,7 @@ export function fakeBroker(opts: FakeBrokerOptions = {}): FakeBroker {
   const store = opts.store ?? (memory as unknown as MetadataStore);
   const brokers = opts.brokers ?? [{ nodeId, host: 'localhost', port: 9092, rack: null }];
   const leader = opts.leader ?? (() => ({ nodeId, leaderEpoch: 0 }));
-  return {
+  const base = {
     config,
     log: silentLogger(),
     clock: { now: () => Date.now() },
@@ -136,6 +136,8 @@ export function fakeBroker(opts: FakeBrokerOptions = {}): FakeBroker {
       return Array.from({ length: count }, (_, p) => leader(topic, p));
     },
   };
+  // Parts of the context these handlers never touch (groups, …) are left unset.
+  return Object.assign(base, { groups: undefined as never });
 }
 
 function concat(chunks: Buffer[]): Buffer {
