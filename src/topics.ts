@@ -441,7 +441,8 @@ const inFlight = new WeakMap<object, Map<string, Promise<TopicRecord>>>();
  * INVALID_TOPIC_EXCEPTION for an illegal name. The caller checks config.autoCreateTopics.
  */
 export function autoCreateTopic(broker: AutoCreateBroker, name: string): Promise<TopicRecord> {
-  assertTopicName(name);
+  const problem = topicNameProblem(name);
+  if (problem !== undefined) return Promise.reject(new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem));
   let pending = inFlight.get(broker.metadata);
   if (pending === undefined) inFlight.set(broker.metadata, (pending = new Map()));
   const running = pending.get(name);
