@@ -31,18 +31,24 @@ export class Dispatcher implements FrameHandler {
   }
 
   handleFrame(frame: Buffer, conn: ConnectionInfo): Promise<Buffer[] | null> | Buffer[] | null {
+    // An ApiVersions request newer than ours is answered from its first 8 bytes alone: its header
+    // and body may have a layout we do not know yet (KIP-511).
+    if (frame.length >= 8 && frame.readInt16BE(0) === ApiKey.ApiVersions) {
+      const av = this.byKey.get(ApiKey.ApiVersions)!;
+      const v = frame.readInt16BE(2);
+      if (v < av.minVersion || v > av.maxVersion) {
+        return encodeResponse(ApiKey.ApiVersions, 0, frame.readInt32BE(4), {
+          errorCode: ErrorCode.UNSUPPORTED_VERSION,
+          apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: av.minVersion, maxVersion: av.maxVersion }],
+        });
+      }
+    }
     const { header, bodyOffset } = decodeRequestHeader(frame);
     const apiKey = header.requestApiKey as ApiKeyValue;
     const version = header.requestApiVersion;
     const handler = this.byKey.get(apiKey);
     if (handler === undefined) throw new DecodeError('unknown_api', `api key ${apiKey} is not served`);
     if (version < handler.minVersion || version > handler.maxVersion) {
-      if (apiKey === ApiKey.ApiVersions) {
-        return encodeResponse(ApiKey.ApiVersions, 0, header.correlationId, {
-          errorCode: ErrorCode.UNSUPPORTED_VERSION,
-          apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: handler.minVersion, maxVersion: handler.maxVersion }],
-        });
-      }
       throw new DecodeError('unsupported_version', `api key ${apiKey} v${version} is not advertised`);
     }
     const body = decodeRequestBody(apiKey, version, frame, bodyOffset);
