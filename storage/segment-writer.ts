@@ -105,6 +105,12 @@ export interface WriterStats {
   committedBatches: number;
   failedCycles: number;
   fencedPartitions: number;
+  /** Cumulative milliseconds spent per phase (divide by cycles for averages). */
+  encodeMs: number;
+  putMs: number;
+  commitMs: number;
+  /** Slowest cycle so far (encode + put + commit), ms. */
+  maxCycleMs: number;
 }
 
 interface Pending {
@@ -187,7 +193,7 @@ export class SegmentWriter {
   private seq = 0;
   private readonly commitListeners: Array<(e: CommitEvent) => void> = [];
   private readonly rollbackListeners: Array<(e: RollbackEvent) => void> = [];
-  readonly stats: WriterStats = { cycles: 0, puts: 0, putBytes: 0, committedBytes: 0, committedBatches: 0, failedCycles: 0, fencedPartitions: 0 };
+  readonly stats: WriterStats = { cycles: 0, puts: 0, putBytes: 0, committedBytes: 0, committedBatches: 0, failedCycles: 0, fencedPartitions: 0, encodeMs: 0, putMs: 0, commitMs: 0, maxCycleMs: 0 };
 
   constructor(opts: SegmentWriterOptions) {
     const d = defaultFlushSettings(opts.objectStore.kind);
@@ -469,6 +475,7 @@ export class SegmentWriter {
   private async runCycle(parts: CyclePart[]): Promise<void> {
     this.stats.cycles++;
     const createdAt = this.clock.now();
+    const t0 = performance.now();
     const inputs: ChunkInput[] = parts.map((p) => {
       if (p.pendings[0].baseOffset !== p.log.committedHW) {
         throw new Error(`${p.log.topic}-${p.log.partitionId}: cycle starts at ${p.pendings[0].baseOffset}, committed ${p.log.committedHW}`);
@@ -490,6 +497,8 @@ export class SegmentWriter {
     const encoded = await encodeSegmentObject(inputs, { blockBytes: this.blockBytes, createdAt });
     parts.forEach((p, i) => (p.chunk = encoded.chunks[i]));
     const key = this.objectKey(createdAt);
+    const t1 = performance.now();
+    this.stats.encodeMs += t1 - t0;
 
     try {
       await this.store.put(key, encoded.parts);
@@ -503,6 +512,19 @@ export class SegmentWriter {
       return;
     }
 
+    const t2 = performance.now();
+    this.stats.putMs += t2 - t1;
+    try {
+      await this.commitCycle(key, parts);
+    } finally {
+      const t3 = performance.now();
+      this.stats.commitMs += t3 - t2;
+      this.stats.maxCycleMs = Math.max(this.stats.maxCycleMs, t3 - t0);
+    }
+  }
+
+  /** The fenced metadata commit of an uploaded object, with fence handling and ambiguity checks. */
+  private async commitCycle(key: string, parts: CyclePart[]): Promise<void> {
     let live = parts;
     let anyCommitted = false;
     let attempts = 0;

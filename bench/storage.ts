@@ -1,0 +1,327 @@
+// Storage benchmark: npm run bench -- storage [--metadata=pglite|fake] [--seconds=N] [--only=local|s3]
+//
+// For the local directory (fsync on) and the S3 test server (fauxqs in a child process, reached
+// through @aws-sdk/client-s3):
+//   write MB/s          closed loop, 16 partitions, 64 KiB batches of JSON-ish records
+//   read MB/s           cold (fresh reader, no tail cache) and warm (block cache), 1 MiB fetches
+//   PUTs/s              while 100 partitions receive a steady 10 MB/s: must track the flush rate
+//   ack latency         p50/p99 of append → ack at that steady 10 MB/s (open loop)
+// plus LZ4 compress/decompress MB/s and ratio on the same records.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compressFrameSync, decompressFrameSync, compressFrame } from 'lz4-napi';
+import { buildRecordBatchSync } from '../protocol/record-batch.js';
+import { openMetadataStore } from '../metadata/index.js';
+import { CachedMetadataStore } from '../metadata/cache.js';
+import type { MetadataStore } from '../metadata/types.js';
+import { createObjectStore, defaultFlushSettings, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
+import { FakeMetadata } from '../test/storage/fake-metadata.js';
+import { jsonValue } from '../test/storage/batches.js';
+import { freePort } from '../test/helpers/ports.js';
+import type { ByteRange, ObjectInfo } from '../storage/types.js';
+
+const MB = 1e6;
+
+function arg(args: string[], name: string, dflt: string): string {
+  const a = args.find((x) => x.startsWith(`--${name}=`));
+  return a === undefined ? dflt : a.slice(name.length + 3);
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const f1 = (x: number) => x.toFixed(1);
+
+/** A batch of `n` JSON-ish records (~200 B values), as a producer with linger would send. */
+function batchOf(n: number, seed: number): Buffer {
+  const ts = Date.now();
+  return buildRecordBatchSync({
+    records: Array.from({ length: n }, (_, i) => ({
+      key: `user-${(seed * 131 + i) % 5000}`,
+      value: jsonValue(seed * 1000 + i, 200),
+      timestamp: ts + i,
+      headers: [{ key: 'trace', value: `t-${seed}-${i}` }],
+    })),
+  });
+}
+
+/** Times every put (PUT latency percentiles) and counts them. */
+class TimedStore implements ObjectStore {
+  readonly kind: 'local' | 's3';
+  readonly bucket: string;
+  putMs: number[] = [];
+  constructor(readonly inner: ObjectStore) {
+    this.kind = inner.kind;
+    this.bucket = inner.bucket;
+  }
+  async put(key: string, body: Buffer | Buffer[]): Promise<void> {
+    const t = performance.now();
+    await this.inner.put(key, body);
+    this.putMs.push(performance.now() - t);
+  }
+  get(key: string, range?: ByteRange): Promise<Buffer> {
+    return this.inner.get(key, range);
+  }
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
+  }
+  list(prefix: string): Promise<ObjectInfo[]> {
+    return this.inner.list(prefix);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+interface Meta {
+  store: Pick<MetadataStore, 'commitFlush' | 'findSegmentForOffset' | 'listSegments'>;
+  addTopic(name: string, partitions: number, agent: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function openMeta(kind: string, dir: string): Promise<Meta> {
+  if (kind === 'fake') {
+    const m = new FakeMetadata();
+    return {
+      store: m,
+      addTopic: async (name, n, agent) => (m.addTopic(name, n, { agentId: agent, epoch: 1 }), 1),
+      close: async () => {},
+    };
+  }
+  const inner = await openMetadataStore({ dataDir: join(dir, 'meta') });
+  const m = new CachedMetadataStore(inner);
+  return {
+    store: m,
+    addTopic: async (name, n, agent) => {
+      await m.createTopic({ name, partitionCount: n });
+      let epoch = 0;
+      for (let p = 0; p < n; p++) epoch = (await m.acquirePartitionLease(name, p, agent, 3_600_000))!.epoch;
+      return epoch;
+    },
+    close: () => inner.close(),
+  };
+}
+
+/** fauxqs in its own process, so the benchmark's event loop is not shared with the server. */
+async function startS3Child(): Promise<{ endpoint: string; bucket: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const bucket = 'bench';
+  const code = `import('fauxqs').then(async ({ startFauxqs }) => { const s = await startFauxqs({ port: ${port}, logger: false, host: '127.0.0.1' }); s.createBucket('${bucket}'); process.stdout.write('ready\\n'); })`;
+  const child: ChildProcess = spawn(process.execPath, ['-e', code], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.on('exit', (c) => reject(new Error(`fauxqs exited ${c}`)));
+  });
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    bucket,
+    stop: async () => {
+      child.kill();
+    },
+  };
+}
+
+interface BackendResult {
+  name: string;
+  flushMs: number;
+  writeMBs: number;
+  readColdMBs: number;
+  readWarmMBs: number;
+  putsPerSec: number;
+  cyclesPerSec: number;
+  flushRate: number;
+  ackP50: number;
+  ackP99: number;
+  ackMax: number;
+  putP50: number;
+  putP99: number;
+  achievedMBs: number;
+  phases: string;
+}
+
+async function writePhase(store: ObjectStore, meta: Meta, flushMs: number, seconds: number) {
+  const P = 16;
+  const topic = `w-${store.kind}`;
+  const epoch = await meta.addTopic(topic, P, 'bench');
+  const writer = new SegmentWriter({ objectStore: store, metadata: meta.store, agentId: 'bench', flushMs });
+  for (let p = 0; p < P; p++) writer.openPartition(topic, p, { leaseEpoch: epoch, highWatermark: 0 });
+  const templates = Array.from({ length: 32 }, (_, i) => batchOf(300, i)); // ~64 KiB each
+  let bytes = 0;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const producer = async (p: number) => {
+    let i = p;
+    const inflight = new Set<Promise<unknown>>();
+    while (performance.now() < deadline) {
+      const b = Buffer.from(templates[i++ % templates.length]); // a fresh "request frame"
+      const pr = writer.append(topic, p % P, b).then(() => (bytes += b.length));
+      inflight.add(pr);
+      void pr.finally(() => inflight.delete(pr));
+      if (inflight.size >= 8) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+  };
+  await Promise.all(Array.from({ length: P * 2 }, (_, k) => producer(k)));
+  const secs = (performance.now() - t0) / 1000;
+  const hws = Array.from({ length: P }, (_, p) => writer.highWatermark(topic, p) ?? 0);
+  await writer.close();
+  return { topic, P, writeMBs: bytes / MB / secs, hws };
+}
+
+async function readPhase(store: ObjectStore, meta: Meta, topic: string, P: number, hws: number[]) {
+  const reader = new SegmentReader({ objectStore: store, metadata: meta.store, tailCacheBytes: 0, blockCacheBytes: 512 * 1024 * 1024 });
+  const pass = async () => {
+    let bytes = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: P }, async (_, p) => {
+        let off = 0;
+        while (off < hws[p]) {
+          const bs = await reader.read(topic, p, off, 1 << 20, hws[p]);
+          for (const b of bs) bytes += b.length;
+          const last = bs[bs.length - 1];
+          off = last.readInt32BE(0) * 2 ** 32 + last.readUInt32BE(4) + last.readInt32BE(23) + 1;
+        }
+      }),
+    );
+    return bytes / MB / ((performance.now() - t0) / 1000);
+  };
+  const cold = await pass();
+  const warm = await pass();
+  return { cold, warm };
+}
+
+async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, seconds: number) {
+  const P = 100;
+  const topic = `s-${store.kind}`;
+  const epoch = await meta.addTopic(topic, P, 'bench');
+  const writer = new SegmentWriter({ objectStore: store, metadata: meta.store, agentId: 'bench', flushMs });
+  for (let p = 0; p < P; p++) writer.openPartition(topic, p, { leaseEpoch: epoch, highWatermark: 0 });
+  const templates = Array.from({ length: 50 }, (_, i) => batchOf(20, i)); // ~4.6 KiB each
+  const rate = 10 * MB; // bytes per second
+  const lat: number[] = [];
+  const pending: Array<Promise<unknown>> = [];
+  store.putMs = [];
+  const puts0 = store.putMs.length;
+  const cycles0 = writer.stats.cycles;
+  let sent = 0;
+  let i = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  // Open loop: each batch has a scheduled send time; latency counts from it (no coordinated omission).
+  while (performance.now() < end) {
+    const now = performance.now();
+    while (sent < ((now - t0) / 1000) * rate) {
+      const b = Buffer.from(templates[i % templates.length]);
+      const scheduled = t0 + (sent / rate) * 1000;
+      sent += b.length;
+      pending.push(writer.append(topic, i++ % P, b).then(() => lat.push(performance.now() - scheduled)));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  await Promise.all(pending);
+  const cycles = writer.stats.cycles - cycles0;
+  const st = writer.stats;
+  const phases = `encode ${f1(st.encodeMs / st.cycles)} / PUT ${f1(st.putMs / st.cycles)} / commit ${f1(st.commitMs / st.cycles)} ms avg, slowest cycle ${f1(st.maxCycleMs)} ms`;
+  const puts = store.putMs.length - puts0;
+  await writer.close();
+  lat.sort((a, b) => a - b);
+  const putSorted = [...store.putMs].sort((a, b) => a - b);
+  return {
+    putsPerSec: puts / elapsed,
+    cyclesPerSec: cycles / elapsed,
+    ackP50: pct(lat, 50),
+    ackP99: pct(lat, 99),
+    ackMax: lat[lat.length - 1],
+    putP50: pct(putSorted, 50),
+    putP99: pct(putSorted, 99),
+    achievedMBs: sent / MB / elapsed,
+    phases,
+  };
+}
+
+async function benchBackend(name: 'local' | 's3', metaKind: string, seconds: number): Promise<BackendResult> {
+  const dir = await mkdtemp(join(tmpdir(), `streamhouse-bench-${name}-`));
+  let s3: Awaited<ReturnType<typeof startS3Child>> | undefined;
+  try {
+    let raw: ObjectStore;
+    if (name === 'local') raw = createObjectStore({ kind: 'local', dir: join(dir, 'objects') });
+    else {
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      s3 = await startS3Child();
+      raw = createObjectStore({
+        kind: 's3',
+        bucket: s3.bucket,
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+      });
+    }
+    const store = new TimedStore(raw);
+    const meta = await openMeta(metaKind, dir);
+    const flushMs = defaultFlushSettings(name).flushMs;
+    // The steady (latency) phase runs first: after the bulk write the disk is busy writing back
+    // gigabytes, which would measure the write-back, not the writer.
+    const s = await steadyPhase(store, meta, flushMs, seconds);
+    const w = await writePhase(store, meta, flushMs, seconds);
+    const r = await readPhase(store, meta, w.topic, w.P, w.hws);
+    await meta.close();
+    await store.close();
+    return { name, flushMs, writeMBs: w.writeMBs, readColdMBs: r.cold, readWarmMBs: r.warm, flushRate: 1000 / flushMs, ...s };
+  } finally {
+    await s3?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function lz4Bench(): Promise<{ compMBs: number; decompMBs: number; ratio: number; asyncMBs: number }> {
+  // 256 KiB blocks of whole batches, as the writer builds them.
+  const block = Buffer.concat(Array.from({ length: 56 }, (_, i) => batchOf(20, i)));
+  const c = compressFrameSync(block);
+  const iters = Math.max(20, Math.floor((400 * MB) / block.length));
+  let t = performance.now();
+  for (let i = 0; i < iters; i++) compressFrameSync(block);
+  const compMBs = (iters * block.length) / MB / ((performance.now() - t) / 1000);
+  t = performance.now();
+  for (let i = 0; i < iters; i++) decompressFrameSync(c);
+  const decompMBs = (iters * block.length) / MB / ((performance.now() - t) / 1000);
+  t = performance.now();
+  await Promise.all(Array.from({ length: iters }, () => compressFrame(block)));
+  const asyncMBs = (iters * block.length) / MB / ((performance.now() - t) / 1000);
+  return { compMBs, decompMBs, ratio: block.length / c.length, asyncMBs };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const metaKind = arg(args, 'metadata', 'pglite');
+  const seconds = Number(arg(args, 'seconds', '4'));
+  const only = arg(args, 'only', '');
+  const l = await lz4Bench();
+  console.log(`storage benchmark — metadata: ${metaKind === 'fake' ? 'in-memory fake' : 'PGlite (real store, through the cache)'}; ${seconds} s per phase`);
+  console.log(`LZ4 on JSON-ish record batches (256 KiB blocks): compress ${f1(l.compMBs)} MB/s (1 thread), ${f1(l.asyncMBs)} MB/s (async, thread pool); decompress ${f1(l.decompMBs)} MB/s; ratio ${l.ratio.toFixed(2)}`);
+  const results: BackendResult[] = [];
+  for (const name of ['local', 's3'] as const) {
+    if (only !== '' && only !== name) continue;
+    const r = await benchBackend(name, metaKind, seconds);
+    results.push(r);
+    const label = name === 'local' ? 'local directory (fsync)' : 'S3 server (fauxqs, child process)';
+    console.log(`\n[${label}] flush.ms=${r.flushMs}`);
+    console.log(`  write ${f1(r.writeMBs)} MB/s   read cold ${f1(r.readColdMBs)} MB/s   read warm ${f1(r.readWarmMBs)} MB/s`);
+    console.log(
+      `  100 partitions @ ${f1(r.achievedMBs)} MB/s: ${f1(r.putsPerSec)} PUTs/s (cycles ${f1(r.cyclesPerSec)}/s, flush rate ≤ ${f1(r.flushRate)}/s; per-partition would be ${f1(r.flushRate * 100)}/s)`,
+    );
+    console.log(`  cycle phases: ${r.phases}`);
+    console.log(`  ack latency p50 ${f1(r.ackP50)} ms  p99 ${f1(r.ackP99)} ms  max ${f1(r.ackMax)} ms   PUT p50 ${f1(r.putP50)} ms  p99 ${f1(r.putP99)} ms`);
+    if (name === 'local') {
+      console.log(`  targets: ack p99 ≤ 20 ms → ${r.ackP99 <= 20 ? 'met' : 'MISSED'}; write ≥ 100 MB/s → ${r.writeMBs >= 100 ? 'met' : 'MISSED'}`);
+    } else {
+      const bound = r.flushMs + 2 * r.putP99;
+      console.log(`  target: ack p99 ≤ flush.ms + 2 × PUT p99 = ${f1(bound)} ms → ${r.ackP99 <= bound ? 'met' : 'MISSED'}`);
+    }
+  }
+}
