@@ -14,6 +14,7 @@ export interface Statement {
   readonly idempotent: boolean;
 }
 
+/** Whitespace runs are collapsed to one space: write no `--` comments and no literals with line breaks. */
 export function statement(name: string, text: string, opts: { idempotent?: boolean } = {}): Statement {
   return { name, text: text.replace(/\s+/g, ' ').trim(), idempotent: opts.idempotent ?? false };
 }
