@@ -113,6 +113,12 @@ export class PgDriver implements Driver {
         throw toKafkaError(err, name);
       }
       let broken = false;
+      // A checked-out client whose connection dies between our queries emits 'error'; unheard, that
+      // would crash the process. Note it and let the next query fail.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
@@ -123,7 +129,7 @@ export class PgDriver implements Driver {
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        broken = isConnectionError(err);
+        broken = broken || isConnectionError(err);
         if (!broken) {
           await client.query('ROLLBACK').catch(() => {
             broken = true;
@@ -132,6 +138,7 @@ export class PgDriver implements Driver {
         if (!broken && isTransientConflict(err) && attempt < MAX_CONFLICT_RETRIES) continue;
         throw toKafkaError(err, name);
       } finally {
+        client.removeListener('error', onError);
         client.release(broken);
       }
     }

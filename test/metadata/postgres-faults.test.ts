@@ -150,6 +150,27 @@ describe('metadata on PostgreSQL: connection loss at runtime', () => {
     }
   });
 
+  it('a connection killed inside a transaction, between statements, fails that call only', async () => {
+    const url = await server.createDatabase();
+    const store = await openMetadataStore({ databaseUrl: url, dataDir: '' });
+    try {
+      const driver = (store as SqlMetadataStore).driver;
+      const pidOf = statement('test_backend_pid', 'SELECT pg_backend_pid() AS pid');
+      await assert.rejects(
+        driver.transaction('test', async (tx) => {
+          const [row] = await tx.query<{ pid: number }>(pidOf);
+          await admin(server.url, 'SELECT pg_terminate_backend($1)', [row!.pid]);
+          await new Promise((r) => setTimeout(r, 100)); // the client sees the socket close while idle
+          await tx.query(pidOf);
+        }),
+        (err) => (assertRetriable(err), true),
+      );
+      assert.ok(Array.isArray(await store.listTopics()), 'the pool replaced the connection');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('pool settings are honoured: a query waiting longer than acquireTimeoutMs fails retriably', async () => {
     const url = await server.createDatabase();
     const store = await openMetadataStore({ databaseUrl: url, dataDir: '', pool: { max: 1, acquireTimeoutMs: 200 } });
