@@ -237,7 +237,7 @@ function canonical(d: TopicConfigDef, raw: string): { value: string } | { proble
       const items = s === '' ? [] : s.split(',').map((x) => x.trim());
       const out: string[] = [];
       for (const item of items) {
-        if (d.oneOf !== undefined && !d.oneOf.includes(item)) return { problem: `Invalid value ${item} for ${d.name}, must be one of [${d.oneOf.join(', ')}]` };
+        if (d.oneOf !== undefined && !d.oneOf.includes(item)) return { problem: `'${item}' is not one of [${d.oneOf.join(', ')}]` };
         if (!out.includes(item)) out.push(item);
       }
       return { value: out.join(',') };
