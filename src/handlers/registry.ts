@@ -11,6 +11,10 @@ import { handler as deleteTopics } from './20-delete-topics.js';
 import { handler as deleteRecords } from './21-delete-records.js';
 import { handler as offsetForLeaderEpoch } from './23-offset-for-leader-epoch.js';
 import { handler as createPartitions } from './37-create-partitions.js';
+import { handler as describeConfigs } from './32-describe-configs.js';
+import { handler as alterConfigs } from './33-alter-configs.js';
+import { handler as incrementalAlterConfigs } from './44-incremental-alter-configs.js';
+import { handler as describeCluster } from './60-describe-cluster.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
@@ -27,6 +31,10 @@ handlers.push(
     deleteRecords,
     offsetForLeaderEpoch,
     createPartitions,
+    describeConfigs,
+    alterConfigs,
+    incrementalAlterConfigs,
+    describeCluster,
   ] as Handler[]),
 );
 
