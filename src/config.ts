@@ -61,7 +61,7 @@ export const SETTINGS = {
   maxConnections: int('max-connections', 'STREAMHOUSE_MAX_CONNECTIONS', 10_000, 'Concurrent client connections.', { min: 1 }),
   connectionsMaxIdleMs: int('connections-max-idle-ms', 'STREAMHOUSE_CONNECTIONS_MAX_IDLE_MS', 600_000, 'Close connections idle for longer.', { min: 1 }),
   maxInflightBytes: int('max-inflight-bytes', 'STREAMHOUSE_MAX_INFLIGHT_BYTES', 64 * MiB, 'Per connection: stop reading while unanswered requests hold more bytes.', { min: 1024 }),
-  autoCreateTopics: bool('auto-create-topics', 'STREAMHOUSE_AUTO_CREATE_TOPICS', true, 'Create unknown topics on Metadata/Produce (auto.create.topics.enable).'),
+  autoCreateTopics: bool('auto-create-topics', 'STREAMHOUSE_AUTO_CREATE_TOPICS', true, 'Create unknown topics when a Metadata request names them (auto.create.topics.enable).'),
   numPartitions: int('num-partitions', 'STREAMHOUSE_NUM_PARTITIONS', 1, 'Partitions of auto-created topics and of CreateTopics with -1.', { min: 1, max: 100_000 }),
   leaseTtlMs: int('lease-ttl-ms', 'STREAMHOUSE_LEASE_TTL_MS', 30_000, 'Partition lease duration; renewed every third of it.', { min: 1000 }),
   agentHeartbeatMs: int('agent-heartbeat-ms', 'STREAMHOUSE_AGENT_HEARTBEAT_MS', 5_000, 'Agent heartbeat interval; an agent is live for 3 intervals.', { min: 100 }),
