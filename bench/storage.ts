@@ -8,6 +8,7 @@
 //   ack latency         p50/p99 of append → ack at that steady 10 MB/s (open loop)
 // plus LZ4 compress/decompress MB/s and ratio on the same records.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +211,8 @@ async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, secon
   const cycles0 = writer.stats.cycles;
   let sent = 0;
   let i = 0;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   // Open loop: each batch has a scheduled send time; latency counts from it (no coordinated omission).
@@ -224,6 +227,7 @@ async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, secon
     await new Promise((r) => setTimeout(r, 1));
   }
   const elapsed = (performance.now() - t0) / 1000;
+  loop.disable();
   await Promise.all(pending);
   const cycles = writer.stats.cycles - cycles0;
   const st = writer.stats;
@@ -241,7 +245,7 @@ async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, secon
     putP50: pct(putSorted, 50),
     putP99: pct(putSorted, 99),
     achievedMBs: sent / MB / elapsed,
-    phases,
+    phases: `${phases}; event-loop delay p99 ${f1(loop.percentile(99) / 1e6)} ms, max ${f1(loop.max / 1e6)} ms`,
   };
 }
 

@@ -1,7 +1,7 @@
 // The local-directory object store (the embedded default, under the data directory). A put writes
 // a temp file, fsyncs it, renames it over the key's path and fsyncs the directory, so after a crash
 // an object is either whole or absent. Keys map to paths; '/' in a key makes subdirectories.
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { ByteRange, ObjectInfo, ObjectStore } from './types.js';
@@ -26,6 +26,8 @@ export class LocalObjectStore implements ObjectStore {
   readonly bucket: string;
   private readonly fsync: boolean;
   private readonly knownDirs = new Set<string>();
+  /** Open directory handles kept for fsync after rename (segment objects go to a few directories). */
+  private readonly dirHandles = new Map<string, Promise<FileHandle>>();
 
   constructor(cfg: LocalStoreConfig) {
     this.bucket = resolve(cfg.dir);
@@ -63,12 +65,18 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   private async syncDir(dir: string): Promise<void> {
-    const dh = await open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
+    let h = this.dirHandles.get(dir);
+    if (h === undefined) {
+      if (this.dirHandles.size >= 16) {
+        const [oldDir, oldHandle] = this.dirHandles.entries().next().value as [string, Promise<FileHandle>];
+        this.dirHandles.delete(oldDir);
+        void oldHandle.then((fh) => fh.close()).catch(() => {});
+      }
+      h = open(dir, 'r');
+      this.dirHandles.set(dir, h);
+      h.catch(() => this.dirHandles.delete(dir));
     }
+    await (await h).sync();
   }
 
   async put(key: string, body: Buffer | Buffer[]): Promise<void> {
@@ -96,10 +104,12 @@ export class LocalObjectStore implements ObjectStore {
           }
         }
         if (this.fsync) await fh.sync();
-      } finally {
-        await fh.close();
+      } catch (err) {
+        await fh.close().catch(() => {});
+        throw err;
       }
-      await rename(tmp, path);
+      // The data is synced; closing and renaming need not wait for each other (fewer round trips).
+      await Promise.all([fh.close(), rename(tmp, path)]);
       if (this.fsync) await this.syncDir(dir);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});
@@ -218,5 +228,9 @@ export class LocalObjectStore implements ObjectStore {
     return removed;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    const handles = [...this.dirHandles.values()];
+    this.dirHandles.clear();
+    await Promise.all(handles.map((h) => h.then((fh) => fh.close()).catch(() => {})));
+  }
 }

@@ -11,7 +11,7 @@
 // A reader that knows a chunk's byte range (from its segments row) reads the chunk's tail to get the
 // index, then one ranged GET per run of blocks it needs. The object header is for tools and
 // recovery (it lists every chunk), the read path never needs it.
-import { compressFrame, decompressFrame } from 'lz4-napi';
+import { compressFrame, compressFrameSync, decompressFrame, decompressFrameSync } from 'lz4-napi';
 import { crc32c as nativeCrc32c } from '@node-rs/crc32';
 import { readInt64, scanBatches, writeInt64, type BatchInfo } from './batch.js';
 import { CorruptSegmentError } from './errors.js';
@@ -25,6 +25,13 @@ const OBJECT_HEADER_FIXED = 24;
 const DIR_ENTRY_FIXED = 34;
 const INDEX_FIXED = 2 + 4 + 8 + 8 + 8 + 8 + 4 + 8 + 4; // + topic bytes + blocks
 export const DEFAULT_BLOCK_BYTES = 256 * 1024;
+/**
+ * Below this many bytes per cycle (compress) or per block (decompress) LZ4 runs inline: it takes
+ * well under a millisecond, cheaper than a round trip through the thread pool. Above it, blocks
+ * go to the thread pool in parallel and the event loop stays free.
+ */
+const INLINE_COMPRESS_BYTES = 512 * 1024;
+const INLINE_DECOMPRESS_BYTES = 64 * 1024;
 
 export function crc32c(buf: Uint8Array): number {
   return nativeCrc32c(buf, 0) >>> 0;
@@ -126,7 +133,7 @@ function planBlocks(batches: ChunkInputBatch[], blockBytes: number): ChunkInputB
   return groups;
 }
 
-async function buildChunk(input: ChunkInput, blockBytes: number): Promise<BuiltChunk> {
+async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean): Promise<BuiltChunk> {
   const groups = planBlocks(input.batches, blockBytes);
   const batchViews: Buffer[] = [];
   const plain = groups.map((g) => {
@@ -138,7 +145,7 @@ async function buildChunk(input: ChunkInput, blockBytes: number): Promise<BuiltC
     }
     return data;
   });
-  const compressed = await Promise.all(plain.map((d) => compressFrame(d)));
+  const compressed = inline ? plain.map((d) => compressFrameSync(d)) : await Promise.all(plain.map((d) => compressFrame(d)));
   let position = 0;
   let maxTimestamp = -1;
   let recordCount = 0;
@@ -230,7 +237,10 @@ export async function encodeSegmentObject(
   opts: { blockBytes?: number; createdAt: number },
 ): Promise<EncodedObject> {
   const blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
-  const built = await Promise.all(chunks.filter((c) => c.batches.length > 0).map((c) => buildChunk(c, blockBytes)));
+  let total = 0;
+  for (const c of chunks) for (const b of c.batches) total += b.buf.length;
+  const inline = total <= INLINE_COMPRESS_BYTES;
+  const built = await Promise.all(chunks.filter((c) => c.batches.length > 0).map((c) => buildChunk(c, blockBytes, inline)));
   const topics = built.map((b) => Buffer.from(b.input.topic, 'utf8'));
   const headerLength = OBJECT_HEADER_FIXED + topics.reduce((n, t) => n + DIR_ENTRY_FIXED + t.length, 0) + 4;
   const header = Buffer.alloc(headerLength);
@@ -359,7 +369,7 @@ export async function decodeBlock(compressed: Buffer, e: BlockEntry, key: string
   if (crc32c(compressed) !== e.crc) throw new CorruptSegmentError(key, at, 'block checksum mismatch');
   let data: Buffer;
   try {
-    data = await decompressFrame(compressed);
+    data = e.uncompressedLength <= INLINE_DECOMPRESS_BYTES ? decompressFrameSync(compressed) : await decompressFrame(compressed);
   } catch (err) {
     throw new CorruptSegmentError(key, at, `LZ4 frame does not decode (${(err as Error).message})`);
   }

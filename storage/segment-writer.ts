@@ -2,8 +2,10 @@
 // the partition's leader assigns offsets in memory. A flush cycle (every flushMs, or sooner when
 // flushBytes are buffered) turns everything buffered into ONE segment object (one chunk per
 // partition), uploads it with one PUT, then makes one fenced metadata commit for all its chunks, and
-// only then resolves the waiting appends. Cycles run one at a time, so each commit builds on the
-// previous one's high watermarks; appends arriving meanwhile gather for the next cycle.
+// only then resolves the waiting appends. Appends arriving meanwhile gather for the next cycle.
+// Up to maxInflightCycles cycles encode and upload at the same time (a slow PUT does not hold the
+// next one back), but cycles SETTLE (commit, ack, or fail) strictly one after the other, in order,
+// so each commit builds on the high watermarks the previous one left.
 //
 // Failure rules (what makes it safe):
 // - upload fails → every append of the cycle gets a retriable error, and each partition involved
@@ -55,6 +57,8 @@ export interface SegmentWriterOptions {
   flushBytes?: number;
   /** Buffered + in-flight bytes above which new appends wait (backpressure). */
   maxBufferedBytes?: number;
+  /** Cycles uploading at once (default 2); they still commit one at a time, in order. */
+  maxInflightCycles?: number;
   /** Uncompressed bytes per LZ4 block (default 256 KiB). */
   blockBytes?: number;
   /** Object keys are `${keyPrefix}${agentId}/${time}-${seq}-${random}.seg` (default "segments/"). */
@@ -135,12 +139,16 @@ interface PartitionLog {
   /** Appended, not yet taken by a cycle. */
   buffer: Pending[];
   bufferBytes: number;
-  /** Settles when the cycle holding this partition's data finishes (undefined when none). */
+  /** Settles when the last cycle holding this partition's data finishes (undefined when none). */
   inflight: Promise<void> | undefined;
+  /** Bumped on every rollback: parts of later cycles taken before it are stale. */
+  generation: number;
+  rollbackError: KafkaError | undefined;
 }
 
 interface CyclePart {
   log: PartitionLog;
+  generation: number;
   pendings: Pending[];
   bytes: number;
   chunk?: EncodedChunk;
@@ -167,6 +175,7 @@ export class SegmentWriter {
   private readonly flushBytes: number;
   private readonly maxBufferedBytes: number;
   private readonly blockBytes: number;
+  private readonly maxInflightCycles: number;
   private readonly keyPrefix: string;
   private readonly commitAttempts: number;
   private readonly commitRetryDelayMs: number;
@@ -183,7 +192,9 @@ export class SegmentWriter {
   /** Appended and not yet settled (buffered + in flight) plus reservations of woken waiters. */
   private buffered = 0;
   private readonly waiters: Array<{ bytes: number; wake: () => void; fail: (e: Error) => void }> = [];
-  private cycle: Promise<void> | undefined;
+  /** The newest cycle not yet settled (cycles settle in order, so awaiting it awaits them all). */
+  private lastCycle: Promise<void> | undefined;
+  private inflightCycles = 0;
   private nextCycleDone = deferred();
   private urgent = false;
   private timer: unknown = undefined;
@@ -204,6 +215,7 @@ export class SegmentWriter {
     this.flushBytes = opts.flushBytes ?? d.flushBytes;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? Math.max(d.maxBufferedBytes, 2 * this.flushBytes);
     this.blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
+    this.maxInflightCycles = Math.max(1, opts.maxInflightCycles ?? 2);
     this.keyPrefix = opts.keyPrefix ?? 'segments/';
     this.commitAttempts = opts.commitAttempts ?? 3;
     this.commitRetryDelayMs = opts.commitRetryDelayMs ?? 100;
@@ -232,6 +244,8 @@ export class SegmentWriter {
       buffer: [],
       bufferBytes: 0,
       inflight: undefined,
+      generation: 0,
+      rollbackError: undefined,
     });
   }
 
@@ -381,8 +395,8 @@ export class SegmentWriter {
         await done;
         return;
       }
-      if (this.cycle === undefined) return;
-      await this.cycle;
+      if (this.lastCycle === undefined) return;
+      await this.lastCycle;
     }
   }
 
@@ -397,7 +411,7 @@ export class SegmentWriter {
     const err = new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'segment writer closed');
     for (const w of this.waiters.splice(0)) w.fail(err);
     await this.flushNow();
-    await this.cycle;
+    await this.lastCycle;
     this.stopped = true;
     for (const log of [...this.logs.values()]) this.shutPartition(log, err);
     this.clearTimer();
@@ -412,8 +426,9 @@ export class SegmentWriter {
   }
 
   private maybeStartCycle(): void {
-    if (this.cycle !== undefined) return;
+    if (this.inflightCycles >= this.maxInflightCycles) return;
     if (this.unflushedBytes === 0) {
+      if (this.inflightCycles > 0) return; // "the next cycle" is done when the running ones are
       // Nothing to do: anyone waiting for "the next cycle" is done.
       this.clearTimer();
       const d = this.nextCycleDone;
@@ -429,7 +444,7 @@ export class SegmentWriter {
     } else if (this.timer === undefined) {
       this.timer = this.timers.setTimeout(() => {
         this.timer = undefined;
-        if (this.cycle === undefined && this.unflushedBytes > 0) {
+        if (this.inflightCycles < this.maxInflightCycles && this.unflushedBytes > 0) {
           // The timer is only a wake-up; with flushMs 0 it coalesces appends of the same tick.
           if (this.clock.now() - this.firstUnflushedAt >= this.flushMs) this.urgent = true;
         }
@@ -442,7 +457,7 @@ export class SegmentWriter {
     const parts: CyclePart[] = [];
     for (const log of this.dirty) {
       if (log.buffer.length === 0) continue;
-      parts.push({ log, pendings: log.buffer, bytes: log.bufferBytes });
+      parts.push({ log, generation: log.generation, pendings: log.buffer, bytes: log.bufferBytes });
       log.buffer = [];
       log.bufferBytes = 0;
     }
@@ -451,18 +466,21 @@ export class SegmentWriter {
     this.urgent = false;
     const done = this.nextCycleDone;
     this.nextCycleDone = deferred();
-    const cycle = this.runCycle(parts)
+    const previous = this.lastCycle ?? Promise.resolve();
+    const cycle: Promise<void> = this.runCycle(parts, previous)
       .catch((err) => {
         this.log.error({ err: String(err), stack: (err as Error)?.stack }, 'flush cycle crashed');
         this.failParts(parts, toKafkaStorageError(err, 'flush cycle failed'));
       })
       .finally(() => {
         for (const p of parts) if (p.log.inflight === cycle) p.log.inflight = undefined;
-        this.cycle = undefined;
+        if (this.lastCycle === cycle) this.lastCycle = undefined;
+        this.inflightCycles--;
         done.resolve();
         this.maybeStartCycle();
       });
-    this.cycle = cycle;
+    this.lastCycle = cycle;
+    this.inflightCycles++;
     for (const p of parts) p.log.inflight = cycle;
   }
 
@@ -472,54 +490,73 @@ export class SegmentWriter {
     return `${this.keyPrefix}${agent}/${String(now).padStart(14, '0')}-${seq}-${randomBytes(4).toString('hex')}.seg`;
   }
 
-  private async runCycle(parts: CyclePart[]): Promise<void> {
+  private async runCycle(parts: CyclePart[], previous: Promise<void>): Promise<void> {
     this.stats.cycles++;
     const createdAt = this.clock.now();
     const t0 = performance.now();
-    const inputs: ChunkInput[] = parts.map((p) => {
-      if (p.pendings[0].baseOffset !== p.log.committedHW) {
-        throw new Error(`${p.log.topic}-${p.log.partitionId}: cycle starts at ${p.pendings[0].baseOffset}, committed ${p.log.committedHW}`);
-      }
-      return {
-        topic: p.log.topic,
-        partitionId: p.log.partitionId,
-        batches: p.pendings.flatMap((pd) =>
-          pd.infos.map((i) => ({
-            buf: pd.buf.subarray(i.position, i.position + i.size),
-            baseOffset: i.baseOffset,
-            lastOffset: i.lastOffset,
-            maxTimestamp: i.maxTimestamp,
-            recordsCount: i.recordsCount,
-          })),
-        ),
-      };
-    });
+    const inputs: ChunkInput[] = parts.map((p) => ({
+      topic: p.log.topic,
+      partitionId: p.log.partitionId,
+      batches: p.pendings.flatMap((pd) =>
+        pd.infos.map((i) => ({
+          buf: pd.buf.subarray(i.position, i.position + i.size),
+          baseOffset: i.baseOffset,
+          lastOffset: i.lastOffset,
+          maxTimestamp: i.maxTimestamp,
+          recordsCount: i.recordsCount,
+        })),
+      ),
+    }));
     const encoded = await encodeSegmentObject(inputs, { blockBytes: this.blockBytes, createdAt });
     parts.forEach((p, i) => (p.chunk = encoded.chunks[i]));
     const key = this.objectKey(createdAt);
     const t1 = performance.now();
     this.stats.encodeMs += t1 - t0;
 
+    // Upload while earlier cycles may still be uploading or committing…
+    let uploadError: unknown;
     try {
       await this.store.put(key, encoded.parts);
       this.stats.puts++;
       this.stats.putBytes += encoded.size;
     } catch (err) {
+      uploadError = err;
+    }
+    const t2 = performance.now();
+    this.stats.putMs += t2 - t1;
+
+    // …but settle only after every earlier cycle has settled.
+    await previous;
+    const t3 = performance.now();
+    const live = parts.filter((p) => {
+      const log = p.log;
+      if (log.state !== 'open' || this.logs.get(log.key) !== log) {
+        // Closed meanwhile: never commit it (its new leader may already be writing).
+        this.rejectAll(p.pendings.splice(0), new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${log.topic}-${log.partitionId} is no longer led here`));
+        return false;
+      }
+      if (p.generation !== log.generation || p.chunk!.baseOffset !== log.committedHW) {
+        // An earlier cycle failed for this partition: these offsets followed the failed ones.
+        const err = log.rollbackError ?? new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `${log.topic}-${log.partitionId}: an earlier flush failed`);
+        this.rejectAll(p.pendings.splice(0), err);
+        return false;
+      }
+      return true;
+    });
+    if (uploadError !== undefined) {
       this.stats.failedCycles++;
-      this.log.warn({ key, err: String(err) }, 'segment upload failed; failing the cycle');
-      this.failParts(parts, toKafkaStorageError(err, `upload of segment object ${key} failed`));
+      this.log.warn({ key, err: String(uploadError) }, 'segment upload failed; failing the cycle');
+      this.failParts(live, toKafkaStorageError(uploadError, `upload of segment object ${key} failed`));
       this.deleteQuietly(key); // a PUT that "failed" may still have landed
       return;
     }
-
-    const t2 = performance.now();
-    this.stats.putMs += t2 - t1;
     try {
-      await this.commitCycle(key, parts);
+      if (live.length > 0) await this.commitCycle(key, live);
+      else this.deleteQuietly(key);
     } finally {
-      const t3 = performance.now();
-      this.stats.commitMs += t3 - t2;
-      this.stats.maxCycleMs = Math.max(this.stats.maxCycleMs, t3 - t0);
+      const t4 = performance.now();
+      this.stats.commitMs += t4 - t3;
+      this.stats.maxCycleMs = Math.max(this.stats.maxCycleMs, t4 - t0);
     }
   }
 
@@ -531,7 +568,7 @@ export class SegmentWriter {
     while (live.length > 0) {
       live = live.filter((p) => {
         if (p.log.state === 'open' && this.logs.get(p.log.key) === p.log) return true;
-        // Closed while we uploaded: never commit it (its new leader may already be writing).
+        // Closed while we committed: never commit it (its new leader may already be writing).
         this.rejectAll(p.pendings.splice(0), new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${p.log.topic}-${p.log.partitionId} is no longer led here`));
         return false;
       });
@@ -657,6 +694,8 @@ export class SegmentWriter {
       this.rejectAll(p.pendings.splice(0), err);
       const log = p.log;
       if (log.state !== 'open' || this.logs.get(log.key) !== log) continue;
+      log.generation++;
+      log.rollbackError = err;
       this.dropBuffer(log, err);
       log.nextOffset = log.committedHW;
       this.emit(this.rollbackListeners, { topic: log.topic, partitionId: log.partitionId, highWatermark: log.committedHW, error: err, closed: false });
@@ -683,6 +722,8 @@ export class SegmentWriter {
       this.rejectAll(p.pendings.splice(0), err);
       const log = p.log;
       if (log.state !== 'open' || this.logs.get(log.key) !== log) continue;
+      log.generation++;
+      log.rollbackError = err;
       this.dropBuffer(log, err);
       log.state = 'resyncing';
       void this.resync(key, p);
@@ -714,7 +755,7 @@ export class SegmentWriter {
     log.bufferBytes = 0;
     this.dirty.delete(log);
     this.rejectAll(dropped, err);
-    if (this.cycle === undefined) this.maybeStartCycle();
+    this.maybeStartCycle();
   }
 
   private shutPartition(log: PartitionLog, err: KafkaError): void {

@@ -20,6 +20,9 @@ export class FaultyStore implements ObjectStore {
   /** The next N gets fail. */
   failGets = 0;
   putDelayMs = 0;
+  /** When set, each put waits until a test calls `heldPuts[i]()` (i = order of the put). */
+  holdEachPut = false;
+  readonly heldPuts: Array<() => void> = [];
   /** Resolves a pending put gate (tests hold uploads open with holdPuts()). */
   private gate: Promise<void> | undefined;
   private openGate: (() => void) | undefined;
@@ -46,6 +49,7 @@ export class FaultyStore implements ObjectStore {
     const bytes = Array.isArray(body) ? body.reduce((n, b) => n + b.length, 0) : body.length;
     this.calls.push({ op: 'put', key, bytes });
     if (this.gate !== undefined) await this.gate;
+    if (this.holdEachPut) await new Promise<void>((r) => this.heldPuts.push(r));
     if (this.putDelayMs > 0) await new Promise((r) => setTimeout(r, this.putDelayMs));
     if (this.failPuts > 0) {
       this.failPuts--;

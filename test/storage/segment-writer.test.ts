@@ -327,3 +327,52 @@ test('bad input is refused without consuming offsets', async () => {
     await r.cleanup();
   }
 });
+
+test('cycles upload in parallel but settle in order; a failed cycle fails the later one\'s data for the same partition', async () => {
+  const r = await rig({ flushMs: 1, maxInflightCycles: 2 });
+  const order: string[] = [];
+  try {
+    r.store.holdEachPut = true;
+    const a = r.writer.append('t', 0, makeBatch()).then((x) => (order.push('a'), x));
+    await new Promise((res) => setTimeout(res, 10));
+    const b = r.writer.append('t', 0, makeBatch()).then((x) => (order.push('b'), x));
+    const c = r.writer.append('t', 1, makeBatch()).then((x) => (order.push('c'), x));
+    await new Promise((res) => setTimeout(res, 10));
+    assert.equal(r.store.heldPuts.length, 2, 'the second cycle uploads while the first is still uploading');
+    // The second upload finishes first; nothing is acked before the first cycle settles.
+    r.store.heldPuts[1]();
+    assert.equal(await settled(b, 20), false);
+    assert.equal(await settled(c, 0), false);
+    r.store.heldPuts[0]();
+    assert.deepEqual(await Promise.all([a, b, c]), [
+      { baseOffset: 0, lastOffset: 2 },
+      { baseOffset: 3, lastOffset: 5 },
+      { baseOffset: 0, lastOffset: 2 },
+    ]);
+    assert.deepEqual(order, ['a', 'b', 'c']);
+    assert.equal(r.store.count('put'), 2);
+
+    // Now the first of two in-flight cycles fails: partition 0's data in the second is stale.
+    r.store.heldPuts.length = 0;
+    const d = r.writer.append('t', 0, makeBatch());
+    await new Promise((res) => setTimeout(res, 10));
+    const e = r.writer.append('t', 0, makeBatch());
+    const f = r.writer.append('t', 1, makeBatch());
+    await new Promise((res) => setTimeout(res, 10));
+    assert.equal(r.store.heldPuts.length, 2);
+    r.store.failPuts = 1;
+    r.store.heldPuts[0]();
+    r.store.heldPuts[1]();
+    await assert.rejects(d, isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
+    await assert.rejects(e, isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
+    assert.deepEqual(await f, { baseOffset: 3, lastOffset: 5 });
+    assert.equal(r.writer.highWatermark('t', 0), 6);
+    assert.equal(r.writer.logEndOffset('t', 0), 6);
+    r.store.holdEachPut = false;
+    for (const release of r.store.heldPuts.splice(0)) release();
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 6, lastOffset: 8 });
+    assert.deepEqual(r.meta.segments('t', 0).map((s) => [s.baseOffset, s.endOffset]), [[0, 2], [3, 5], [6, 8]]);
+  } finally {
+    await r.cleanup();
+  }
+});
