@@ -1,4 +1,5 @@
 // Storage benchmark: npm run bench -- storage [--metadata=pglite|fake] [--seconds=N] [--only=local|s3]
+//                    [--flush-ms-local=N] [--flush-ms-s3=N]   (default: the per-back-end defaults)
 //
 // For the local directory (fsync on) and the S3 test server (fauxqs in a child process, reached
 // through @aws-sdk/client-s3):
@@ -249,7 +250,7 @@ async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, secon
   };
 }
 
-async function benchBackend(name: 'local' | 's3', metaKind: string, seconds: number): Promise<BackendResult> {
+async function benchBackend(name: 'local' | 's3', metaKind: string, seconds: number, flushOverride: number): Promise<BackendResult> {
   const dir = await mkdtemp(join(tmpdir(), `streamhouse-bench-${name}-`));
   let s3: Awaited<ReturnType<typeof startS3Child>> | undefined;
   try {
@@ -269,7 +270,7 @@ async function benchBackend(name: 'local' | 's3', metaKind: string, seconds: num
     }
     const store = new TimedStore(raw);
     const meta = await openMeta(metaKind, dir);
-    const flushMs = defaultFlushSettings(name).flushMs;
+    const flushMs = flushOverride >= 0 ? flushOverride : defaultFlushSettings(name).flushMs;
     // The steady (latency) phase runs first: after the bulk write the disk is busy writing back
     // gigabytes, which would measure the write-back, not the writer.
     const s = await steadyPhase(store, meta, flushMs, seconds);
@@ -311,7 +312,7 @@ export async function run(args: string[]): Promise<void> {
   const results: BackendResult[] = [];
   for (const name of ['local', 's3'] as const) {
     if (only !== '' && only !== name) continue;
-    const r = await benchBackend(name, metaKind, seconds);
+    const r = await benchBackend(name, metaKind, seconds, Number(arg(args, `flush-ms-${name}`, '-1')));
     results.push(r);
     const label = name === 'local' ? 'local directory (fsync)' : 'S3 server (fauxqs, child process)';
     console.log(`\n[${label}] flush.ms=${r.flushMs}`);
