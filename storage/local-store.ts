@@ -80,6 +80,21 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | Buffer[]): Promise<void> {
+    try {
+      await this.putOnce(key, body);
+    } catch (err) {
+      if (!(err instanceof ObjectStoreError && isErrno(err.cause, 'ENOENT'))) throw err;
+      // The directory vanished under us (removed by hand?): forget what we knew and retry once.
+      const dir = dirname(this.pathOf(key));
+      this.knownDirs.delete(dir);
+      const h = this.dirHandles.get(dir);
+      this.dirHandles.delete(dir);
+      void h?.then((fh) => fh.close()).catch(() => {});
+      await this.putOnce(key, body);
+    }
+  }
+
+  private async putOnce(key: string, body: Buffer | Buffer[]): Promise<void> {
     const path = this.pathOf(key);
     const dir = dirname(path);
     const tmp = `${path}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;

@@ -66,7 +66,9 @@ export class OrphanCleaner {
         let from = 0;
         for (;;) {
           const rows = await this.metadata.listSegments(topic.name, p.partitionId, from, page);
-          for (const r of rows) if (r.s3Bucket === this.store.bucket) keys.add(r.s3Key);
+          // By key alone, whatever s3Bucket says: a moved data directory or a renamed bucket must
+          // never make referenced objects look unreferenced.
+          for (const r of rows) keys.add(r.s3Key);
           if (rows.length < page) break;
           const next = rows[rows.length - 1].endOffset + 1;
           if (next <= from) break;

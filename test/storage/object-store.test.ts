@@ -1,7 +1,7 @@
 // The object-store contract, run against the local directory and the S3 test server alike.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, writeFile, mkdir } from 'node:fs/promises';
+import { readdir, writeFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BACKENDS, type BackendCtx } from './backends.js';
 import { ObjectNotFoundError, ObjectStoreError } from '../../storage/errors.js';
@@ -112,6 +112,15 @@ describe('local directory store', () => {
     assert.equal(await s.removeStaleTempFiles(60_000), 0);
     assert.equal(await s.removeStaleTempFiles(-1), 1);
     assert.deepEqual(await readdir(join(s.bucket, 'segments', 'a')), ['1.seg']);
+  });
+
+  test('a directory removed behind the store\'s back is recreated', async () => {
+    const s = ctx.makeStore() as LocalObjectStore;
+    await s.put('segments/a/1.seg', Buffer.from('one'));
+    await rm(join(s.bucket, 'segments'), { recursive: true, force: true });
+    await s.put('segments/a/2.seg', Buffer.from('two'));
+    assert.equal((await s.get('segments/a/2.seg')).toString(), 'two');
+    await s.close();
   });
 
   test('keys that would escape the directory are refused', async () => {
