@@ -144,7 +144,8 @@ test('appends buffered behind a failed cycle fail too (their offsets followed th
   try {
     r.store.holdPuts();
     const first = r.writer.append('t', 0, makeBatch());
-    await new Promise((res) => setTimeout(res, 10)); // cycle 1 is uploading
+    void r.writer.flushNow(); // start the cycle now, whatever the timer
+    await new Promise((res) => setTimeout(res, 10));
     const second = r.writer.append('t', 0, makeBatch());
     const other = r.writer.append('t', 1, makeBatch());
     r.store.failPuts = 1;
@@ -259,6 +260,7 @@ test('closePartition fails buffered appends; data already committing still settl
   try {
     r.store.holdPuts();
     const inflight = r.writer.append('t', 0, makeBatch());
+    void r.writer.flushNow(); // start the cycle now, whatever the timer
     await new Promise((res) => setTimeout(res, 10));
     const buffered = r.writer.append('t', 0, makeBatch());
     const closing = r.writer.closePartition('t', 0);
@@ -334,9 +336,11 @@ test('cycles upload in parallel but settle in order; a failed cycle fails the la
   try {
     r.store.holdEachPut = true;
     const a = r.writer.append('t', 0, makeBatch()).then((x) => (order.push('a'), x));
+    void r.writer.flushNow(); // start the cycle now, whatever the timer
     await new Promise((res) => setTimeout(res, 10));
     const b = r.writer.append('t', 0, makeBatch()).then((x) => (order.push('b'), x));
     const c = r.writer.append('t', 1, makeBatch()).then((x) => (order.push('c'), x));
+    void r.writer.flushNow(); // start the cycle now, whatever the timer
     await new Promise((res) => setTimeout(res, 10));
     assert.equal(r.store.heldPuts.length, 2, 'the second cycle uploads while the first is still uploading');
     // The second upload finishes first; nothing is acked before the first cycle settles.
@@ -355,9 +359,11 @@ test('cycles upload in parallel but settle in order; a failed cycle fails the la
     // Now the first of two in-flight cycles fails: partition 0's data in the second is stale.
     r.store.heldPuts.length = 0;
     const d = r.writer.append('t', 0, makeBatch());
+    void r.writer.flushNow(); // start the cycle now, whatever the timer
     await new Promise((res) => setTimeout(res, 10));
     const e = r.writer.append('t', 0, makeBatch());
     const f = r.writer.append('t', 1, makeBatch());
+    void r.writer.flushNow(); // start the cycle now, whatever the timer
     await new Promise((res) => setTimeout(res, 10));
     assert.equal(r.store.heldPuts.length, 2);
     r.store.failPuts = 1;
