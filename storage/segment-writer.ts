@@ -564,6 +564,8 @@ export class SegmentWriter {
   private async commitCycle(key: string, parts: CyclePart[]): Promise<void> {
     let live = parts;
     let anyCommitted = false;
+    /** A commit call threw: it may still apply later (a statement finishing after a timeout). */
+    let ambiguous = false;
     let attempts = 0;
     while (live.length > 0) {
       live = live.filter((p) => {
@@ -579,6 +581,7 @@ export class SegmentWriter {
         result = await this.metadata.commitFlush(this.agentId, request);
       } catch (err) {
         attempts++;
+        ambiguous = true;
         this.log.warn({ key, attempt: attempts, err: String(err) }, 'flush commit failed; checking whether it applied');
         const resolved = await this.resolveCommit(key, live);
         if (resolved === undefined) {
@@ -612,7 +615,19 @@ export class SegmentWriter {
         this.failParts(live, new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'flush commit fenced partitions it was not asked about'));
         break;
       }
+      // After an ambiguous attempt, an 'offset' fence may mean that attempt applied after all.
+      const lateCommitted = new Set<CyclePart>();
+      const offsetFenced = live.filter((p) => fenced.get(p.log.key) === 'offset');
+      if (ambiguous && offsetFenced.length > 0) {
+        const r = await this.resolveCommit(key, offsetFenced);
+        for (const p of r?.committed ?? []) {
+          this.partCommitted(p);
+          lateCommitted.add(p);
+          anyCommitted = true;
+        }
+      }
       live = live.filter((p) => {
+        if (lateCommitted.has(p)) return false;
         const reason = fenced.get(p.log.key);
         if (reason === undefined) return true;
         this.fencePart(p, reason);
@@ -620,7 +635,8 @@ export class SegmentWriter {
       });
       // The remaining partitions commit again from the same object.
     }
-    if (!anyCommitted) this.deleteQuietly(key);
+    // Delete only when no commit can still apply; otherwise the orphan cleaner decides later.
+    if (!anyCommitted && !ambiguous) this.deleteQuietly(key);
   }
 
   private commitRequest(key: string, p: CyclePart): FlushCommitPartition {

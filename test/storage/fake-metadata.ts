@@ -24,6 +24,9 @@ export interface FakeFaults {
   findThrows: number;
   /** Extra latency for each commitFlush. */
   commitDelayMs: number;
+  /** The next N commitFlush calls throw at once and apply `lateApplyMs` later (a statement that outlives its timeout). */
+  commitAppliesLate: number;
+  lateApplyMs: number;
 }
 
 const key = (t: string, p: number) => `${t}\u0000${p}`;
@@ -32,7 +35,7 @@ export class FakeMetadata implements FakeMetadataApi {
   private readonly topics = new Map<string, TopicRecord>();
   private readonly parts = new Map<string, PartState>();
   private nextId = 1;
-  readonly faults: FakeFaults = { commitThrows: 0, commitThrowsAfterApply: 0, findThrows: 0, commitDelayMs: 0 };
+  readonly faults: FakeFaults = { commitThrows: 0, commitThrowsAfterApply: 0, findThrows: 0, commitDelayMs: 0, commitAppliesLate: 0, lateApplyMs: 0 };
   commitCalls = 0;
 
   /** Creates a topic whose partitions are all leased to `agentId` at `epoch`. */
@@ -80,6 +83,12 @@ export class FakeMetadata implements FakeMetadataApi {
     if (this.faults.commitThrows > 0) {
       this.faults.commitThrows--;
       throw new Error('metadata store unreachable (injected)');
+    }
+    if (this.faults.commitAppliesLate > 0) {
+      this.faults.commitAppliesLate--;
+      const late = this.faults.lateApplyMs;
+      setTimeout(() => void this.commitFlush(agentId, partitions), late);
+      throw new Error('statement timeout (injected; the statement still runs)');
     }
     const fenced: Array<{ topic: string; partitionId: number; reason: FenceReason }> = [];
     for (const c of partitions) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { readBatchHeader } from '../../protocol/record-batch.js';
 import { decodeSegmentObject } from '../../storage/segment-format.js';
+import { OrphanCleaner } from '../../storage/orphan-cleaner.js';
 import type { CommitEvent, RollbackEvent } from '../../storage/segment-writer.js';
 import { makeBatch, makeCompressedBatch, producerView } from './batches.js';
 import { AGENT, EPOCH, ManualTime, rig, settled } from './setup.js';
@@ -174,7 +175,12 @@ test('a commit that throws without applying is retried; one that keeps failing f
     r.meta.faults.commitThrows = 0;
     assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 3, lastOffset: 5 });
     await new Promise((res) => setTimeout(res, 20));
-    assert.equal((await r.store.inner.list('segments/')).length, 2, 'the uncommitted object was deleted');
+    // The failed attempts threw, so a late apply was possible: the object is left to the orphan
+    // cleaner, which deletes it once it is older than the grace period and still unreferenced.
+    assert.equal((await r.store.inner.list('segments/')).length, 3);
+    const cleaner = new OrphanCleaner({ objectStore: r.store, metadata: r.meta, graceMs: 1000, clock: { now: () => Date.now() + 5000 } });
+    assert.equal((await cleaner.runOnce()).deleted, 1);
+    assert.equal((await r.store.inner.list('segments/')).length, 2);
   } finally {
     await r.cleanup();
   }
@@ -189,6 +195,24 @@ test('a commit that applied but lost its response is recognised as committed', a
     assert.equal(r.writer.highWatermark('t', 0), 3);
     assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 3, lastOffset: 5 });
     assert.equal(r.meta.segments('t', 0).length, 2);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('a commit that times out but applies later is recognised, and its object is not deleted', async () => {
+  const r = await rig({ commitRetryDelayMs: 40 });
+  try {
+    r.meta.faults.commitAppliesLate = 1;
+    r.meta.faults.lateApplyMs = 10;
+    // Attempt 1 throws; the check finds nothing yet; the late statement applies; attempt 2 is
+    // fenced on the offset; the second check finds our row: committed after all.
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 0, lastOffset: 2 });
+    assert.equal(r.writer.isOpen('t', 0), true);
+    assert.equal(r.meta.segments('t', 0).length, 1);
+    await new Promise((res) => setTimeout(res, 20));
+    assert.equal((await r.store.inner.list('segments/')).length, 1, 'the referenced object is still there');
+    assert.deepEqual(await r.writer.append('t', 0, makeBatch()), { baseOffset: 3, lastOffset: 5 });
   } finally {
     await r.cleanup();
   }
@@ -232,19 +256,20 @@ test('a lease fence closes that partition with NOT_LEADER_OR_FOLLOWER; the other
 });
 
 test('backpressure: buffered bytes never exceed the limit; waiting appends keep their order', async () => {
-  const sample = makeBatch({ records: 2 });
-  const r = await rig({ maxBufferedBytes: sample.length * 3, flushMs: 1 });
+  const batches = Array.from({ length: 12 }, () => makeBatch({ records: 2 }));
+  const limit = batches[0].length + batches[1].length + batches[2].length;
+  const r = await rig({ maxBufferedBytes: limit, flushMs: 1 });
   try {
     r.store.holdPuts();
     let peak = 0;
     const results: Array<Promise<{ baseOffset: number }>> = [];
-    for (let i = 0; i < 12; i++) {
-      results.push(r.writer.append('t', 0, makeBatch({ records: 2 })));
+    for (const b of batches) {
+      results.push(r.writer.append('t', 0, b));
       peak = Math.max(peak, r.writer.bufferedBytes);
     }
     await new Promise((res) => setTimeout(res, 20));
     peak = Math.max(peak, r.writer.bufferedBytes);
-    assert.ok(peak <= sample.length * 3, `peak ${peak}`);
+    assert.ok(peak <= limit, `peak ${peak}`);
     assert.equal(r.writer.logEndOffset('t', 0), 6, 'only three appends were admitted');
     r.store.releasePuts();
     const offsets = (await Promise.all(results)).map((x) => x.baseOffset);
