@@ -81,15 +81,37 @@ class TimedStore implements ObjectStore {
 
 interface Meta {
   store: Pick<MetadataStore, 'commitFlush' | 'findSegmentForOffset' | 'listSegments'>;
+  /** Duration of every commitFlush, ms. */
+  commitMs: number[];
   addTopic(name: string, partitions: number, agent: string): Promise<number>;
   close(): Promise<void>;
 }
 
+/** Times commitFlush calls of a metadata store. */
+function timedCommits<T extends Pick<MetadataStore, 'commitFlush'>>(m: T, out: number[]): T {
+  return new Proxy(m, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (prop !== 'commitFlush') return typeof v === 'function' ? v.bind(target) : v;
+      return async (...a: Parameters<MetadataStore['commitFlush']>) => {
+        const t = performance.now();
+        try {
+          return await target.commitFlush(...a);
+        } finally {
+          out.push(performance.now() - t);
+        }
+      };
+    },
+  });
+}
+
 async function openMeta(kind: string, dir: string): Promise<Meta> {
+  const commitMs: number[] = [];
   if (kind === 'fake') {
     const m = new FakeMetadata();
     return {
-      store: m,
+      commitMs,
+      store: timedCommits(m, commitMs),
       addTopic: async (name, n, agent) => (m.addTopic(name, n, { agentId: agent, epoch: 1 }), 1),
       close: async () => {},
     };
@@ -97,7 +119,8 @@ async function openMeta(kind: string, dir: string): Promise<Meta> {
   const inner = await openMetadataStore({ dataDir: join(dir, 'meta') });
   const m = new CachedMetadataStore(inner);
   return {
-    store: m,
+    commitMs,
+    store: timedCommits(m, commitMs),
     addTopic: async (name, n, agent) => {
       await m.createTopic({ name, partitionCount: n });
       let epoch = 0;
@@ -208,6 +231,7 @@ async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, secon
   const lat: number[] = [];
   const pending: Array<Promise<unknown>> = [];
   store.putMs = [];
+  meta.commitMs.length = 0;
   const puts0 = store.putMs.length;
   const cycles0 = writer.stats.cycles;
   let sent = 0;
@@ -246,7 +270,7 @@ async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, secon
     putP50: pct(putSorted, 50),
     putP99: pct(putSorted, 99),
     achievedMBs: sent / MB / elapsed,
-    phases: `${phases}; event-loop delay p99 ${f1(loop.percentile(99) / 1e6)} ms, max ${f1(loop.max / 1e6)} ms`,
+    phases: `${phases}; commit p99 ${f1(pct([...meta.commitMs].sort((a, b) => a - b), 99))} ms; event-loop delay p99 ${f1(loop.percentile(99) / 1e6)} ms, max ${f1(loop.max / 1e6)} ms`,
   };
 }
 
