@@ -10,6 +10,7 @@ import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type Ob
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { ClusterView } from './cluster.js';
+import { GroupCoordinator } from './coordinator/index.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { Dispatcher } from './dispatcher.js';
 import { HANDLERS } from './handlers/registry.js';
@@ -30,6 +31,7 @@ export class Agent {
   private leadership: Leadership | undefined;
   private server: KafkaServer | undefined;
   private cleaner: OrphanCleaner | undefined;
+  private groups: GroupCoordinator | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private stopped = false;
   /** The address the listener is bound to (after start). */
@@ -89,6 +91,8 @@ export class Agent {
       3 * cfg.agentHeartbeatMs,
     );
 
+    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.brokers(), config: cfg, log: this.log }));
+
     const ctx: BrokerContext = {
       config: cfg,
       log: this.log,
@@ -99,6 +103,7 @@ export class Agent {
       partitions,
       brokers: () => cluster.brokers(),
       leaders: (topic, count) => cluster.leaders(topic, count),
+      groups,
     };
 
     this.server = new KafkaServer(
@@ -142,6 +147,7 @@ export class Agent {
     };
     if (this.heartbeat) clearInterval(this.heartbeat);
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
+    await step('group coordinator', () => this.groups?.shutdown());
     this.partitions?.stop();
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());

@@ -15,6 +15,17 @@ import { handler as describeConfigs } from './32-describe-configs.js';
 import { handler as alterConfigs } from './33-alter-configs.js';
 import { handler as incrementalAlterConfigs } from './44-incremental-alter-configs.js';
 import { handler as describeCluster } from './60-describe-cluster.js';
+import { handler as offsetCommit } from './08-offset-commit.js';
+import { handler as offsetFetch } from './09-offset-fetch.js';
+import { handler as findCoordinator } from './10-find-coordinator.js';
+import { handler as joinGroup } from './11-join-group.js';
+import { handler as heartbeat } from './12-heartbeat.js';
+import { handler as leaveGroup } from './13-leave-group.js';
+import { handler as syncGroup } from './14-sync-group.js';
+import { handler as describeGroups } from './15-describe-groups.js';
+import { handler as listGroups } from './16-list-groups.js';
+import { handler as deleteGroups } from './42-delete-groups.js';
+import { handler as offsetDelete } from './47-offset-delete.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
@@ -35,6 +46,17 @@ handlers.push(
     alterConfigs,
     incrementalAlterConfigs,
     describeCluster,
+    offsetCommit,
+    offsetFetch,
+    findCoordinator,
+    joinGroup,
+    heartbeat,
+    leaveGroup,
+    syncGroup,
+    describeGroups,
+    listGroups,
+    deleteGroups,
+    offsetDelete,
   ] as Handler[]),
 );
 
