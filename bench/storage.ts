@@ -1,5 +1,5 @@
 // Storage benchmark: npm run bench -- storage [--metadata=pglite|fake] [--seconds=N] [--only=local|s3]
-//                    [--flush-ms-local=N] [--flush-ms-s3=N]   (default: the per-back-end defaults)
+//                    [--flush-ms-local=N] [--flush-ms-s3=N] [--inflight=N]   (defaults: the writer's)
 //
 // For the local directory (fsync on) and the S3 test server (fauxqs in a child process, reached
 // through @aws-sdk/client-s3):
@@ -220,11 +220,11 @@ async function readPhase(store: ObjectStore, meta: Meta, topic: string, P: numbe
   return { cold, warm };
 }
 
-async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, seconds: number) {
+async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, seconds: number, inflight: number) {
   const P = 100;
   const topic = `s-${store.kind}`;
   const epoch = await meta.addTopic(topic, P, 'bench');
-  const writer = new SegmentWriter({ objectStore: store, metadata: meta.store, agentId: 'bench', flushMs });
+  const writer = new SegmentWriter({ objectStore: store, metadata: meta.store, agentId: 'bench', flushMs, maxInflightCycles: inflight });
   for (let p = 0; p < P; p++) writer.openPartition(topic, p, { leaseEpoch: epoch, highWatermark: 0 });
   const templates = Array.from({ length: 50 }, (_, i) => batchOf(20, i)); // ~4.6 KiB each
   const rate = 10 * MB; // bytes per second
@@ -274,7 +274,7 @@ async function steadyPhase(store: TimedStore, meta: Meta, flushMs: number, secon
   };
 }
 
-async function benchBackend(name: 'local' | 's3', metaKind: string, seconds: number, flushOverride: number): Promise<BackendResult> {
+async function benchBackend(name: 'local' | 's3', metaKind: string, seconds: number, flushOverride: number, inflight: number): Promise<BackendResult> {
   const dir = await mkdtemp(join(tmpdir(), `streamhouse-bench-${name}-`));
   let s3: Awaited<ReturnType<typeof startS3Child>> | undefined;
   try {
@@ -297,7 +297,7 @@ async function benchBackend(name: 'local' | 's3', metaKind: string, seconds: num
     const flushMs = flushOverride >= 0 ? flushOverride : defaultFlushSettings(name).flushMs;
     // The steady (latency) phase runs first: after the bulk write the disk is busy writing back
     // gigabytes, which would measure the write-back, not the writer.
-    const s = await steadyPhase(store, meta, flushMs, seconds);
+    const s = await steadyPhase(store, meta, flushMs, seconds, inflight);
     const w = await writePhase(store, meta, flushMs, seconds);
     const r = await readPhase(store, meta, w.topic, w.P, w.hws);
     await meta.close();
@@ -336,7 +336,7 @@ export async function run(args: string[]): Promise<void> {
   const results: BackendResult[] = [];
   for (const name of ['local', 's3'] as const) {
     if (only !== '' && only !== name) continue;
-    const r = await benchBackend(name, metaKind, seconds, Number(arg(args, `flush-ms-${name}`, '-1')));
+    const r = await benchBackend(name, metaKind, seconds, Number(arg(args, `flush-ms-${name}`, '-1')), Number(arg(args, 'inflight', '2')));
     results.push(r);
     const label = name === 'local' ? 'local directory (fsync)' : 'S3 server (fauxqs, child process)';
     console.log(`\n[${label}] flush.ms=${r.flushMs}`);
