@@ -4,9 +4,11 @@
 // The lock is a file `LOCK` in the directory, created atomically (link(2) of a fully written temp file,
 // which fails if LOCK exists), holding the owner's PID and, on Linux, the owner's start time (so a PID
 // reused by an unrelated process after a crash is still recognised as stale). A lock whose owner is
-// dead is taken over. Two processes taking over the same stale lock at once: each moves LOCK aside by
-// rename(2) (atomic, only one gets a given file) and checks what it moved; only the one that moved the
-// stale file proceeds, and both then race on link(2), which exactly one wins.
+// dead is taken over, but only by the holder of a second lock file, `LOCK.takeover` (same protocol):
+// it checks that LOCK still holds the stale content and removes it, then everyone races on link(2)
+// again, which exactly one wins. Nothing else ever removes a LOCK file but its owner, so a live lock
+// cannot be removed by a racing takeover. (A takeover file left by a process that died during the few
+// microseconds of a takeover is itself removed as stale.)
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { link, mkdir, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
@@ -105,54 +107,82 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
   await mkdir(dataDir, { recursive: true });
   const dir = await realpath(dataDir);
   if (held.has(dir)) throw new DataDirInUseError(dir, process.pid);
+  held.set(dir, ''); // claimed by this call (synchronously after the check)
   const file = join(dir, LOCK_FILE_NAME);
-  const startTime = processStartTime(process.pid);
-  const content = `${process.pid}\n${startTime ?? ''}\n`;
+  const takeover = join(dir, TAKEOVER_FILE_NAME);
+  const content = `${process.pid}\n${processStartTime(process.pid) ?? ''}\n`;
   const tmp = join(dir, `${LOCK_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}`);
-  await writeFile(tmp, content, { flag: 'wx' });
+  let acquired = false;
   try {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      try {
-        await link(tmp, file);
+    await writeFile(tmp, content, { flag: 'wx' });
+    for (let attempt = 0; attempt < 200; attempt++) {
+      if (await createFrom(tmp, file)) {
+        acquired = true;
         held.set(dir, content);
         installExitHook();
         return { dir, release: () => release(dir, content) };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
-        throw err;
-      }
+      const text = await readIfExists(file);
+      if (text === undefined) continue; // released meanwhile
       const owner = parseOwner(text);
-      // A half-written file cannot exist (we link complete files), so an unparsable LOCK is garbage.
+      // A half-written LOCK cannot exist (only complete files are linked), so an unparsable one is garbage.
       if (owner && isAlive(owner)) throw new DataDirInUseError(dir, owner.pid);
-      // Stale: move it aside atomically and check that what we moved is what we judged stale.
-      const aside = join(dir, `${LOCK_FILE_NAME}.stale.${process.pid}.${randomBytes(6).toString('hex')}`);
+      // Stale. Only the holder of the takeover file may remove it.
+      if (!(await createFrom(tmp, takeover))) {
+        const other = await readIfExists(takeover);
+        const otherOwner = other === undefined ? undefined : parseOwner(other);
+        if (other !== undefined && !(otherOwner && isAlive(otherOwner))) await removeStale(takeover, other, dir);
+        else await sleep(2 + Math.random() * 8); // a live process is taking over right now
+        continue;
+      }
       try {
-        await rename(file, aside);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
+        if ((await readIfExists(file)) === text) await unlink(file).catch(() => {});
+      } finally {
+        if ((await readIfExists(takeover)) === content) await unlink(takeover).catch(() => {});
       }
-      const moved = await readFile(aside, 'utf8');
-      if (moved !== text) {
-        // Another process took the stale lock over between our read and our rename: put its lock back.
-        try {
-          await link(aside, file);
-        } catch {
-          // someone else holds LOCK now; the loop re-examines it
-        }
-      }
-      await unlink(aside).catch(() => {});
     }
     throw new Error(`could not lock data directory ${dir}: the LOCK file keeps changing`);
   } finally {
+    if (!acquired) held.delete(dir);
     await unlink(tmp).catch(() => {});
   }
+}
+
+const TAKEOVER_FILE_NAME = `${LOCK_FILE_NAME}.takeover`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Atomically creates `target` with the contents of `source`; false if `target` exists. */
+async function createFrom(source: string, target: string): Promise<boolean> {
+  try {
+    await link(source, target);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Removes `file` if it still holds `expected`: moved aside atomically first, put back if it changed. */
+async function removeStale(file: string, expected: string, dir: string): Promise<void> {
+  const aside = join(dir, `${LOCK_FILE_NAME}.stale.${process.pid}.${randomBytes(6).toString('hex')}`);
+  try {
+    await rename(file, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if ((await readIfExists(aside)) !== expected) await createFrom(aside, file).catch(() => false);
+  await unlink(aside).catch(() => {});
 }
 
 async function release(dir: string, content: string): Promise<void> {
