@@ -49,7 +49,10 @@ async function throughput(workers: number, seconds: number, fn: (worker: number,
   const start = performance.now();
   await Promise.all(
     [...Array(workers).keys()].map(async (w) => {
-      for (let i = 0; performance.now() < end; i++) units += await fn(w, i);
+      for (let i = 0; performance.now() < end; i++) {
+        const done = await fn(w, i); // not `units += await …`: that reads `units` before the await
+        units += done;
+      }
     }),
   );
   return units / ((performance.now() - start) / 1000);
