@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CachedMetadataStore, openMetadataStore } from '../metadata/index.js';
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import type { Config } from './config.js';
@@ -113,8 +114,18 @@ export class Agent {
     );
     this.address = await this.server.listen(cfg.port, cfg.host);
 
+    const register = () =>
+      metadata.registerAgent({ agentId: cfg.agentId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null, nodeId: me.nodeId });
     this.heartbeat = setInterval(() => {
-      metadata.heartbeatAgent(cfg.agentId).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'agent heartbeat failed'));
+      metadata.heartbeatAgent(cfg.agentId).catch((err: unknown) => {
+        // Unknown agent (its row was removed as stale): register again under the same node id.
+        if (err instanceof KafkaError && err.code === ErrorCode.INVALID_REQUEST) {
+          register().then(
+            () => this.log.info({ agentId: cfg.agentId }, 'agent registered again'),
+            (e: unknown) => this.log.warn({ err: (e as Error).message }, 'agent registration failed'),
+          );
+        } else this.log.warn({ err: (err as Error).message }, 'agent heartbeat failed');
+      });
     }, cfg.agentHeartbeatMs);
     this.heartbeat.unref();
     leadership.startRenewing();
