@@ -157,8 +157,10 @@ export class Agent {
       }
     };
     if (this.heartbeat) clearInterval(this.heartbeat);
-    await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
+    // Groups first: waiting JoinGroup/SyncGroup requests are answered NOT_COORDINATOR at once
+    // instead of holding the connections open for the whole grace period.
     await step('group coordinator', () => this.groups?.shutdown());
+    await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
     this.partitions?.stop();
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());

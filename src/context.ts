@@ -46,6 +46,8 @@ export interface PartitionLog {
   maxTimestamp(topic: string, partitionId: number): Promise<{ offset: number; timestamp: number } | undefined>;
   /** DeleteRecords: moves the log start offset; returns the new low watermark. */
   deleteRecords(topic: string, partitionId: number, offset: number): Promise<number>;
+  /** The topic was deleted: drop leadership, buffered data and caches of its partitions. */
+  forgetTopic(topic: string): void;
 }
 
 export interface BrokerContext {

@@ -192,6 +192,11 @@ export class Leadership {
     this.renewTimer.unref();
   }
 
+  /** Forgets every partition of a deleted topic (a topic re-created under its name starts afresh). */
+  forgetTopic(topic: string): void {
+    for (const { topic: t, partitionId } of [...this.states.values()]) if (t === topic) this.forget(topic, partitionId);
+  }
+
   /** Forgets a partition (topic deleted). */
   forget(topic: string, partitionId: number): void {
     const st = this.state(topic, partitionId);

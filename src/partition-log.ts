@@ -142,6 +142,10 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     return firstRecordAtOrAfter(hit, hit.timestamp, st.logStartOffset);
   }
 
+  forgetTopic(topic: string): void {
+    this.leadership.forgetTopic(topic);
+  }
+
   async deleteRecords(topic: string, partitionId: number, offset: number): Promise<number> {
     await this.lead(topic, partitionId);
     return this.metadata.setLogStartOffset(topic, partitionId, offset);

@@ -47,6 +47,7 @@ async function deleteOne(t: Target, ctx: RequestContext): Promise<Result> {
     if (!deleted) {
       return t.topicId !== ZERO_UUID ? result(t, ErrorCode.UNKNOWN_TOPIC_ID, null, v) : result(t, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, v);
     }
+    ctx.broker.partitions.forgetTopic(name!);
     ctx.broker.log.info({ topic: name }, 'deleted topic');
     return result({ name, topicId: t.topicId }, ErrorCode.NONE, null, v);
   } catch (err) {

@@ -121,6 +121,20 @@ for (const backendName of BACKENDS) {
       assert.equal((await fetch('pf-offsets', 0, 3)).logStartOffset, 3);
     });
 
+    test('a deleted and re-created topic starts again at offset 0', async () => {
+      await createTopic('pf-recreate', 1);
+      assert.equal((await produce('pf-recreate', 0, batch(['old', 'old']))).baseOffset, 0);
+      const del = await c.request(ApiKey.DeleteTopics, 4, { topicNames: ['pf-recreate'], timeoutMs: 10_000 });
+      assert.equal(del.responses[0].errorCode, ErrorCode.NONE);
+      assert.equal((await produce('pf-recreate', 0, batch(['x']))).errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      await createTopic('pf-recreate', 1);
+      const r = await produce('pf-recreate', 0, batch(['new']));
+      assert.deepEqual([r.errorCode, r.baseOffset], [ErrorCode.NONE, 0]);
+      const f = await fetch('pf-recreate', 0, 0);
+      assert.equal(f.highWatermark, 1);
+      assert.equal(splitBatches(f.records!).length, 1);
+    });
+
     test('LogAppendTime topics stamp the broker time and keep the CRC valid', async () => {
       await createTopic('pf-append-time', 1, [{ name: 'message.timestamp.type', value: 'LogAppendTime' }]);
       const before = Date.now();

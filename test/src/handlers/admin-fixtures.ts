@@ -127,7 +127,7 @@ export function fakeBroker(opts: FakeBrokerOptions = {}): FakeBroker {
     clusterId: 'test-cluster-id',
     nodeId,
     metadata: store,
-    partitions: undefined as unknown as BrokerContext['partitions'],
+    partitions: { forgetTopic: () => undefined } as unknown as BrokerContext['partitions'],
     memory,
     async brokers() {
       return brokers;
