@@ -22,8 +22,8 @@ const RECORD_BYTES = 1024;
 const RECORDS_PER_BATCH = 16;
 const PARTITIONS = 32;
 const PARTITIONS_PER_REQUEST = 8;
-const CONNECTIONS = 4;
-const DEPTH = 8; // pipelined requests per connection
+const CONNECTIONS = 16;
+const DEPTH = 5; // pipelined requests per connection (Kafka producers default to max.in.flight 5)
 const PRODUCE_VERSION = 7;
 const FETCH_VERSION = 11;
 
