@@ -69,28 +69,11 @@ export function controllerIdOf(brokers: readonly BrokerInfo[], self: number): nu
 // ---------------------------------------------------------------------------------------------
 // Topic names and partition counts
 
-export const MAX_TOPIC_NAME_LENGTH = 249;
-/** Same bound as the metadata store (one row per partition is written in one statement). */
-export const MAX_PARTITIONS_PER_TOPIC = 100_000;
-const LEGAL_TOPIC_NAME = /^[a-zA-Z0-9._-]+$/;
+// One rule for the whole agent: the metadata store checks names and counts before any SQL, and the
+// handlers answer with the same words.
+import { assertTopicName, topicNameProblem } from '../metadata/validate.js';
 
-/** Why `name` is not a legal Kafka topic name, or undefined when it is. */
-export function topicNameProblem(name: string | null | undefined): string | undefined {
-  if (name === null || name === undefined || name.length === 0) return 'Topic name is illegal, it can\'t be empty';
-  if (name === '.' || name === '..') return `Topic name cannot be "${name}"`;
-  if (name.length > MAX_TOPIC_NAME_LENGTH) {
-    return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters, topic name: ${name}`;
-  }
-  if (!LEGAL_TOPIC_NAME.test(name)) {
-    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
-  }
-  return undefined;
-}
-
-export function assertTopicName(name: string | null | undefined): asserts name is string {
-  const problem = topicNameProblem(name);
-  if (problem !== undefined) throw new KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem);
-}
+export { MAX_TOPIC_NAME_LENGTH, MAX_PARTITIONS_PER_TOPIC, topicNameProblem, assertTopicName } from '../metadata/validate.js';
 
 /**
  * Kafka's checks on one partition's manual replica list (CreateTopics, CreatePartitions): non-empty,
