@@ -1,8 +1,7 @@
 // The two ways the store reaches PostgreSQL: a node-postgres pool (named prepared statements, one round
-// trip per statement) or an embedded PGlite instance. Both run the same SQL text; rows come back as plain
-// objects with bigint columns as JS numbers.
+// trip per statement) or an embedded PGlite instance in a worker thread (pglite-worker-driver.ts). Both
+// run the same SQL text; rows come back as plain objects with bigint columns as JS numbers.
 import pg from 'pg';
-import type { PGlite } from '@electric-sql/pglite';
 import { isConnectionError, isTransientConflict, toKafkaError } from './errors.js';
 
 /** One SQL statement. `name` doubles as the prepared-statement name on PostgreSQL and as the operation
@@ -146,32 +145,5 @@ export class PgDriver implements Driver {
 
   async close(): Promise<void> {
     await this.pool.end();
-  }
-}
-
-export class PgliteDriver implements Driver {
-  readonly kind = 'pglite' as const;
-  constructor(readonly db: PGlite) {}
-
-  async query<R = Row>(stmt: Statement, params: unknown[] = []): Promise<R[]> {
-    try {
-      return (await this.db.query<R>(stmt.text, params)).rows;
-    } catch (err) {
-      throw toKafkaError(err, stmt.name);
-    }
-  }
-
-  async transaction<T>(name: string, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    try {
-      return await this.db.transaction(async (t) =>
-        fn({ query: async <R>(stmt: Statement, params: unknown[] = []) => (await t.query<R>(stmt.text, params)).rows }),
-      );
-    } catch (err) {
-      throw toKafkaError(err, name);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (!this.db.closed) await this.db.close();
   }
 }

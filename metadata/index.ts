@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { acquireDataDirLock } from '../src/data-dir-lock.js';
-import { DEFAULT_POOL, PgDriver, PgliteDriver, pgClientConfig, type MetadataLogger, type PoolSettings } from './driver.js';
+import { DEFAULT_POOL, PgDriver, pgClientConfig, type MetadataLogger, type PoolSettings } from './driver.js';
 import { rootCause } from './errors.js';
 import { defaultMigrationsFolder, runMigrations } from './migrate.js';
+import { PgliteWorkerDriver } from './pglite-worker-driver.js';
 import { SqlMetadataStore } from './sql-store.js';
 import type { MetadataStore } from './types.js';
 
@@ -105,22 +106,12 @@ async function openPglite(dataDir: string, opts: OpenMetadataStoreOptions, folde
   if (!dataDir) throw new Error('openMetadataStore needs a dataDir when no database URL is set');
   const dir = join(dataDir, 'metadata');
   const lock = await acquireDataDirLock(dir);
-  let db: import('@electric-sql/pglite').PGlite | undefined;
   try {
-    const { PGlite } = await import('@electric-sql/pglite');
-    try {
-      db = await PGlite.create({ dataDir: join(dir, 'pgdata') });
-    } catch (err) {
-      throw new Error(`cannot open the embedded metadata database in ${join(dir, 'pgdata')}: ${String(err)}`, {
-        cause: err,
-      });
-    }
-    const { drizzle } = await import('drizzle-orm/pglite');
-    const applied = await runMigrations(drizzle({ client: db }), folder);
-    opts.logger?.info({ dataDir: dir, migrations: applied.length }, 'metadata store: PGlite ready');
-    return new SqlMetadataStore(new PgliteDriver(db), () => lock.release());
+    // PGlite runs in a worker thread (opened and migrated there), off the event loop of the agent.
+    const { driver, migrations } = await PgliteWorkerDriver.open(join(dir, 'pgdata'), folder, opts.logger);
+    opts.logger?.info({ dataDir: dir, migrations }, 'metadata store: PGlite ready');
+    return new SqlMetadataStore(driver, () => lock.release());
   } catch (err) {
-    await db?.close().catch(() => {});
     await lock.release();
     throw err;
   }
