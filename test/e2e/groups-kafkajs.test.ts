@@ -40,6 +40,8 @@ interface Member {
   memberId: string | undefined;
   assigned: number[];
   joins: number;
+  /** Disconnects for good (no restart after this). */
+  stop(): Promise<void>;
 }
 
 for (const backendName of BACKENDS) {
@@ -59,30 +61,44 @@ for (const backendName of BACKENDS) {
       await backend?.stop();
     });
 
-    // restartOnFailure: kafkajs gives up on a consumer whose coordinator lookup meets a refused
-    // connection (the only broker restarting); applications restart it, and so do we.
+    // kafkajs gives up on a consumer whose coordinator lookup meets a refused connection (the only
+    // broker restarting): restartOnFailure covers retriable crashes, and for the non-retriable
+    // "Failed to find group coordinator" we do what applications do — start the consumer again.
     const startMember = async (name: string, groupId: string, topic: string, seen: Seen[]): Promise<Member> => {
-      const consumer = kafka.consumer({
-        groupId,
-        sessionTimeout: 10_000,
-        rebalanceTimeout: 20_000,
-        heartbeatInterval: 300,
-        maxWaitTimeInMs: 200,
-        retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000, restartOnFailure: async () => true },
-      });
-      const m: Member = { name, consumer, memberId: undefined, assigned: [], joins: 0 };
-      consumer.on(consumer.events.GROUP_JOIN, (e) => {
-        m.memberId = e.payload.memberId;
-        m.assigned = [...((e.payload.memberAssignment as Record<string, number[]>)[topic] ?? [])].sort((a, b) => a - b);
-        m.joins++;
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          seen.push({ member: name, partition, offset: Number(message.offset), value: message.value!.toString() });
-        },
-      });
+      const m = { name, memberId: undefined, assigned: [], joins: 0 } as unknown as Member; // consumer and stop set below
+      let stopped = false;
+      const launch = async (): Promise<void> => {
+        const consumer = kafka.consumer({
+          groupId,
+          sessionTimeout: 10_000,
+          rebalanceTimeout: 20_000,
+          heartbeatInterval: 300,
+          maxWaitTimeInMs: 200,
+          retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 2000, restartOnFailure: async () => true },
+        });
+        m.consumer = consumer;
+        consumer.on(consumer.events.GROUP_JOIN, (e) => {
+          m.memberId = e.payload.memberId;
+          m.assigned = [...((e.payload.memberAssignment as Record<string, number[]>)[topic] ?? [])].sort((a, b) => a - b);
+          m.joins++;
+        });
+        consumer.on(consumer.events.CRASH, (e) => {
+          if (e.payload.restart || stopped || m.consumer !== consumer) return;
+          setTimeout(() => void launch().catch(() => undefined), 500);
+        });
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            seen.push({ member: name, partition, offset: Number(message.offset), value: message.value!.toString() });
+          },
+        });
+      };
+      await launch();
+      m.stop = async () => {
+        stopped = true;
+        await m.consumer.disconnect();
+      };
       return m;
     };
 
@@ -140,7 +156,7 @@ for (const backendName of BACKENDS) {
         await waitFor('the first 1200 records', () => new Set(seen.map((s) => s.value)).size >= 1200 || undefined);
 
         // b leaves cleanly (LeaveGroup): a and c take over all 12 partitions.
-        await b.consumer.disconnect();
+        await b.stop();
         const two = await waitStable(admin, groupId, topic, [a, c]);
         assert.deepEqual(two.owned.flat().sort((x, y) => x - y), Array.from({ length: PARTITIONS }, (_, i) => i));
         const bSeen = seen.filter((s) => s.member === 'b').length;
@@ -151,8 +167,8 @@ for (const backendName of BACKENDS) {
         assert.ok(seen.filter((s) => s.member !== 'b' && Number(s.value.slice(2)) >= 1200).length >= 1200);
 
         // Clean stop: the last positions are committed.
-        await a.consumer.disconnect();
-        await c.consumer.disconnect();
+        await a.stop();
+        await c.stop();
         const committed = async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0].partitions.map((p) => Number(p.offset)).sort((x, y) => x - y);
         assert.deepEqual(await committed(), Array(PARTITIONS).fill(200));
 
@@ -178,7 +194,7 @@ for (const backendName of BACKENDS) {
         assert.deepEqual(after.map((s) => s.value).sort(), values(2400, 240).sort(), 'exactly the new records, once each');
         assert.ok(after.every((s) => s.offset >= 200));
       } finally {
-        for (const m of members) await m.consumer.disconnect().catch(() => undefined);
+        for (const m of members) await m.stop().catch(() => undefined);
         await admin.disconnect().catch(() => undefined);
       }
     });
@@ -206,7 +222,7 @@ for (const backendName of BACKENDS) {
         assert.deepEqual(stable.owned.flat().sort((p, q) => p - q), Array.from({ length: PARTITIONS }, (_, i) => i));
         assert.ok(members.every((m, i) => m.joins >= joinsBefore[i]));
       } finally {
-        for (const m of members) await m.consumer.disconnect().catch(() => undefined);
+        for (const m of members) await m.stop().catch(() => undefined);
         await admin.disconnect().catch(() => undefined);
       }
     });
