@@ -500,6 +500,33 @@ export async function alterTopicConfig(
   return next;
 }
 
+/**
+ * What AlterConfigs and IncrementalAlterConfigs share once a resource's own checks passed: a topic
+ * gets the computed config set, broker configs are read-only, other resource types are refused.
+ * Throws KafkaError.
+ */
+export async function alterConfigResource(
+  broker: Pick<BrokerContext, 'metadata' | 'nodeId'> & { readonly log?: BrokerContext['log'] },
+  resource: { resourceType: number; resourceName: string },
+  configNames: readonly string[],
+  compute: (current: Readonly<Record<string, string>>) => Record<string, string | null>,
+  validateOnly: boolean,
+): Promise<void> {
+  switch (resource.resourceType) {
+    case ConfigResourceType.TOPIC:
+      await alterTopicConfig(broker, resource.resourceName, compute, validateOnly);
+      return;
+    case ConfigResourceType.BROKER: {
+      const problem = brokerResourceProblem(resource.resourceName, broker.nodeId);
+      if (problem !== undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, problem);
+      if (configNames.length > 0) throw brokerConfigsReadOnly(configNames);
+      return;
+    }
+    default:
+      throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${resource.resourceType}`);
+  }
+}
+
 /** Names that appear more than once. */
 export function duplicates(names: Iterable<string>): Set<string> {
   const seen = new Set<string>();

@@ -12,7 +12,7 @@ import {
   type AlterConfigsResponseAlterConfigsResourceResponse,
   type ErrorCodeValue,
 } from '../../protocol/index.js';
-import { ConfigResourceType, alterTopicConfig, brokerConfigsReadOnly, brokerResourceProblem, duplicateResources, duplicates, resourceKey } from '../topics.js';
+import { alterConfigResource, duplicateResources, duplicates, resourceKey } from '../topics.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.AlterConfigs].validVersions;
@@ -29,19 +29,8 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
     if (duplicates(r.configs.map((c) => c.name)).size > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Error due to duplicate config keys');
     const nulls = r.configs.filter((c) => c.value === null).map((c) => c.name);
     if (nulls.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${nulls.join(', ')}`);
-    switch (r.resourceType) {
-      case ConfigResourceType.TOPIC:
-        await alterTopicConfig(ctx.broker, r.resourceName, () => Object.fromEntries(r.configs.map((c) => [c.name, c.value])), validateOnly);
-        return result(r, ErrorCode.NONE);
-      case ConfigResourceType.BROKER: {
-        const problem = brokerResourceProblem(r.resourceName, ctx.broker.nodeId);
-        if (problem !== undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, problem);
-        if (r.configs.length > 0) throw brokerConfigsReadOnly(r.configs.map((c) => c.name));
-        return result(r, ErrorCode.NONE);
-      }
-      default:
-        throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${r.resourceType}`);
-    }
+    await alterConfigResource(ctx.broker, r, r.configs.map((c) => c.name), () => Object.fromEntries(r.configs.map((c) => [c.name, c.value])), validateOnly);
+    return result(r, ErrorCode.NONE);
   } catch (err) {
     if (err instanceof KafkaError) return result(r, err.code, err.message);
     ctx.broker.log.error({ err, resource: r.resourceName }, 'alter configs failed');

@@ -14,11 +14,8 @@ import {
 } from '../../protocol/index.js';
 import {
   ConfigOperation,
-  ConfigResourceType,
   TOPIC_CONFIGS,
-  alterTopicConfig,
-  brokerConfigsReadOnly,
-  brokerResourceProblem,
+  alterConfigResource,
   duplicateResources,
   duplicates,
   isListConfig,
@@ -74,19 +71,8 @@ async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): P
     if (bad !== undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown operations type ${bad.configOperation}`);
     const nulls = r.configs.filter((c) => c.value === null && c.configOperation !== ConfigOperation.DELETE).map((c) => c.name);
     if (nulls.length > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${nulls.join(', ')}`);
-    switch (r.resourceType) {
-      case ConfigResourceType.TOPIC:
-        await alterTopicConfig(ctx.broker, r.resourceName, (current) => apply(current, r), validateOnly);
-        return result(r, ErrorCode.NONE);
-      case ConfigResourceType.BROKER: {
-        const problem = brokerResourceProblem(r.resourceName, ctx.broker.nodeId);
-        if (problem !== undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, problem);
-        if (r.configs.length > 0) throw brokerConfigsReadOnly(r.configs.map((c) => c.name));
-        return result(r, ErrorCode.NONE);
-      }
-      default:
-        throw new KafkaError(ErrorCode.INVALID_REQUEST, `Unknown resource type ${r.resourceType}`);
-    }
+    await alterConfigResource(ctx.broker, r, r.configs.map((c) => c.name), (current) => apply(current, r), validateOnly);
+    return result(r, ErrorCode.NONE);
   } catch (err) {
     if (err instanceof KafkaError) return result(r, err.code, err.message);
     ctx.broker.log.error({ err, resource: r.resourceName }, 'incremental alter configs failed');
