@@ -10,6 +10,7 @@ import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 import { kcat, parseJsonLines } from '../helpers/kcat.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LEASE_ENV = { STREAMHOUSE_LEASE_TTL_MS: '3000', STREAMHOUSE_AGENT_HEARTBEAT_MS: '300' };
 
@@ -26,16 +27,6 @@ async function fetchAll(c: RawClient, topic: string, partition: number) {
     forgottenTopicsData: [], rackId: '',
   });
   return res.responses[0].partitions[0];
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('several agents on one PostgreSQL and one bucket', () => {
@@ -77,10 +68,10 @@ describe('several agents on one PostgreSQL and one bucket', () => {
     // A dies without releasing anything; B takes partition 0 over once A's lease has expired.
     ca.close();
     await a.stop('SIGKILL');
-    const taken = await until('B to lead partition 0', async () => {
+    const taken = await waitFor('B to lead partition 0', async () => {
       const r = await produce(cb, 'shared', 0, ['b-after']);
       return r.errorCode === ErrorCode.NONE ? r : undefined;
-    });
+    }, 20_000);
     assert.equal(taken.baseOffset, 3);
     const f = await fetchAll(cb, 'shared', 0);
     assert.equal(f.highWatermark, 4);
@@ -118,10 +109,10 @@ describe('PostgreSQL outage', () => {
     assert.ok(isRetriable(during.errorCode), `error ${during.errorCode} should be retriable`);
 
     await backend.postgres!.restart();
-    const afterOutage = await until('produce to succeed again', async () => {
+    const afterOutage = await waitFor('produce to succeed again', async () => {
       const r = await produce(c, 'outage', 0, ['after']);
       return r.errorCode === ErrorCode.NONE ? r : undefined;
-    });
+    }, 20_000);
     const f = await fetchAll(c, 'outage', 0);
     // Exactly what was acked: 'before' at 0 and 'after' right behind it; the failed produce left nothing.
     assert.equal(afterOutage.baseOffset, 1);

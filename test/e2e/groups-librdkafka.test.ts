@@ -10,6 +10,7 @@ import kafkajs from 'kafkajs';
 import { decodeAssignment } from '../../protocol/index.js';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
+import { waitFor } from '../helpers/wait.js';
 
 const { Kafka, logLevel } = kafkajs;
 const PARTITIONS = 12;
@@ -49,21 +50,6 @@ interface Record_ {
   partition: number;
   offset: number;
   value: string;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A consumer process (python or kcat) and what it reported. */
