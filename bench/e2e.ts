@@ -53,7 +53,7 @@ function buildRequests(topic: string): { frames: Buffer[]; bytesPerRequest: numb
 }
 
 /** Sends the pre-encoded requests round-robin for `seconds`, DEPTH in flight per connection. */
-async function loadGenerator(port: number, topic: string, seconds: number): Promise<{ mbps: number; recordsPerSec: number; errors: number }> {
+export async function loadGenerator(port: number, topic: string, seconds: number): Promise<{ mbps: number; recordsPerSec: number; errors: number }> {
   const { frames, bytesPerRequest, recordsPerRequest } = buildRequests(topic);
   let acked = 0;
   let errors = 0;
@@ -97,7 +97,7 @@ async function loadGenerator(port: number, topic: string, seconds: number): Prom
   return { mbps: (acked * bytesPerRequest) / secs / 1e6, recordsPerSec: (acked * recordsPerRequest) / secs, errors };
 }
 
-async function createTopic(port: number, topic: string, partitions: number): Promise<void> {
+export async function createTopic(port: number, topic: string, partitions: number): Promise<void> {
   const c = await RawClient.connect(port);
   const res = await c.request(ApiKey.CreateTopics, 3, { topics: [{ name: topic, numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 30_000, validateOnly: false });
   c.close();
@@ -163,39 +163,52 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function nullBrokerRun(seconds: number): Promise<{ mbps: number; recordsPerSec: number; errors: number }> {
+async function startNullBroker(): Promise<{ port: number; stop(): void }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', '_null-broker.js'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
-  try {
-    return await loadGenerator(port, 'bench-null', seconds);
-  } finally {
-    child.kill();
-  }
+  return { port, stop: () => child.kill() };
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run(args: string[]): Promise<void> {
   const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 10;
+  const rounds = Number(args[args.indexOf('--rounds') + 1] || 0) || 3;
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-  console.log(`e2e benchmark: ${PARTITIONS} partitions, ${RECORD_BYTES} B records, ${RECORDS_PER_BATCH} per batch, ${PARTITIONS_PER_REQUEST} partitions per request, ${CONNECTIONS} connections × ${DEPTH} in flight, acks=all, Produce v${PRODUCE_VERSION}; ${seconds} s per run`);
+  console.log(`e2e benchmark: ${PARTITIONS} partitions, ${RECORD_BYTES} B records, ${RECORDS_PER_BATCH} per batch, ${PARTITIONS_PER_REQUEST} partitions per request, ${CONNECTIONS} connections × ${DEPTH} in flight, acks=all, Produce v${PRODUCE_VERSION}`);
+  console.log(`throughput: ${rounds} rounds of ${seconds} s against the null broker then StreamHouse, alternating (this machine's loopback throughput varies run to run); medians reported`);
   for (const name of BACKENDS.filter((b) => !only || b === only) as BackendName[]) {
     const backend = await startBackend(name);
     let agent: AgentHandle | undefined;
+    const nullBroker = await startNullBroker();
     try {
       agent = await startAgent({ env: { ...backend.env, STREAMHOUSE_LOG_LEVEL: 'warn' } });
       await createTopic(agent.port, 'bench-throughput', PARTITIONS);
       await loadGenerator(agent.port, 'bench-throughput', 2); // warm-up
-      const nul = await nullBrokerRun(seconds);
-      const sh = await loadGenerator(agent.port, 'bench-throughput', seconds);
+      await loadGenerator(nullBroker.port, 'bench-null', 2);
+      const nul: number[] = [];
+      const sh: number[] = [];
+      const shRecords: number[] = [];
+      let errors = 0;
+      for (let r = 0; r < rounds; r++) {
+        nul.push((await loadGenerator(nullBroker.port, 'bench-null', seconds)).mbps);
+        const s = await loadGenerator(agent.port, 'bench-throughput', seconds);
+        sh.push(s.mbps);
+        shRecords.push(s.recordsPerSec);
+        errors += s.errors;
+      }
       const lat = await latency(agent.port, 'bench-latency', 10, seconds);
       const rss = peakRssMiB(agent.pid);
+      const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' / ');
       console.log(`\n[${name}]`);
-      console.log(`  produce throughput  StreamHouse ${sh.mbps.toFixed(1)} MB/s (${Math.round(sh.recordsPerSec)} records/s, ${sh.errors} errors)`);
-      console.log(`                      null broker ${nul.mbps.toFixed(1)} MB/s (${Math.round(nul.recordsPerSec)} records/s)`);
-      console.log(`                      ratio       ${((100 * sh.mbps) / nul.mbps).toFixed(1)} %`);
+      console.log(`  produce throughput  StreamHouse ${median(sh).toFixed(1)} MB/s (${Math.round(median(shRecords))} records/s, ${errors} errors)   rounds: ${list(sh)}`);
+      console.log(`                      null broker ${median(nul).toFixed(1)} MB/s   rounds: ${list(nul)}`);
+      console.log(`                      ratio       ${((100 * median(sh)) / median(nul)).toFixed(1)} % (medians; per round: ${sh.map((x, i) => ((100 * x) / nul[i]).toFixed(0) + '%').join(' / ')})`);
       console.log(`  produce→consume latency at 10 MB/s: p50 ${lat.p50} ms, p99 ${lat.p99} ms (${lat.samples} batches)`);
       console.log(`  agent peak RSS: ${rss.toFixed(0)} MiB`);
     } finally {
+      nullBroker.stop();
       await agent?.stop();
       await backend.stop();
     }

@@ -10,6 +10,13 @@ export const DEFAULT_MAX_FRAME_BYTES = 104_857_600;
 export interface FrameDecoderOptions {
   /** Largest accepted frame size (excluding the 4-byte size); default 100 MiB. */
   maxFrameBytes?: number;
+  /**
+   * Where a complete frame is copied to, chosen by its size and first int16 (a request's api key):
+   * return a buffer of exactly `size` bytes, or undefined for the default (a view into the received
+   * chunk, or a fresh copy when the frame spans chunks). Lets a server keep request bytes in memory
+   * it recycles.
+   */
+  frameBuffer?: (size: number, apiKey: number) => Buffer | undefined;
 }
 
 export class FrameDecoder {
@@ -20,9 +27,11 @@ export class FrameDecoder {
   private buffered = 0;
   /** Size of the frame being assembled, or -1 while its size prefix is incomplete. */
   private need = -1;
+  private readonly frameBuffer: FrameDecoderOptions['frameBuffer'];
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.frameBuffer = options.frameBuffer;
   }
 
   /** Bytes received but not yet returned as part of a frame (including a partial size prefix). */
@@ -30,10 +39,27 @@ export class FrameDecoder {
     return this.need >= 0 ? this.buffered + 4 : this.buffered;
   }
 
+  /**
+   * Set when a bad size prefix followed frames returned by the same push(): those frames are
+   * returned (they may hold memory the caller must give back) and the next push() throws this.
+   */
+  failure: DecodeError | undefined;
+
   /** Adds received bytes; returns the frames completed by them (size prefix stripped). */
   push(chunk: Buffer): Buffer[] {
+    if (this.failure !== undefined) throw this.failure;
     const frames: Buffer[] = [];
-    if (chunk.length === 0) return frames;
+    try {
+      this.pushInto(chunk, frames);
+    } catch (err) {
+      if (frames.length === 0 || !(err instanceof DecodeError)) throw err;
+      this.failure = err;
+    }
+    return frames;
+  }
+
+  private pushInto(chunk: Buffer, frames: Buffer[]): void {
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     for (;;) {
@@ -47,10 +73,10 @@ export class FrameDecoder {
         this.need = size;
       }
       if (this.buffered < this.need) break;
-      frames.push(this.take(this.need));
+      const into = this.frameBuffer !== undefined && this.need >= 2 ? this.frameBuffer(this.need, this.peekInt16()) : undefined;
+      frames.push(into !== undefined ? this.copyInto(into) : this.take(this.need));
       this.need = -1;
     }
-    return frames;
   }
 
   private readSize(): number {
@@ -73,16 +99,16 @@ export class FrameDecoder {
     }
   }
 
-  /** Removes n buffered bytes: a view when they lie in one chunk, else a copy. */
-  private take(n: number): Buffer {
+  /** The int16 at the read position (at least 2 bytes are buffered). */
+  private peekInt16(): number {
     const first = this.chunks[0];
-    if (n === 0) return Buffer.alloc(0);
-    if (first.length - this.offset >= n) {
-      const view = first.subarray(this.offset, this.offset + n);
-      this.skip(n);
-      return view;
-    }
-    const out = Buffer.allocUnsafe(n);
+    if (first.length - this.offset >= 2) return first.readInt16BE(this.offset);
+    return ((first[this.offset] << 24) | (this.chunks[1][0] << 16)) >> 16;
+  }
+
+  /** Removes out.length buffered bytes, copying them into out. */
+  private copyInto(out: Buffer): Buffer {
+    const n = out.length;
     let filled = 0;
     while (filled < n) {
       const c = this.chunks[0];
@@ -92,5 +118,17 @@ export class FrameDecoder {
       this.skip(k);
     }
     return out;
+  }
+
+  /** Removes n buffered bytes: a view when they lie in one chunk, else a copy. */
+  private take(n: number): Buffer {
+    const first = this.chunks[0];
+    if (n === 0) return Buffer.alloc(0);
+    if (first.length - this.offset >= n) {
+      const view = first.subarray(this.offset, this.offset + n);
+      this.skip(n);
+      return view;
+    }
+    return this.copyInto(Buffer.allocUnsafe(n));
   }
 }

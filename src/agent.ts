@@ -3,9 +3,11 @@
 // leadership, listener. Stop order (SIGTERM/SIGINT): stop accepting, answer what is pending (the
 // flush in progress completes), flush the rest, release leases, deregister, close stores.
 import { mkdir } from 'node:fs/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
 import { CachedMetadataStore, openMetadataStore } from '../metadata/index.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import type { Config } from './config.js';
@@ -19,6 +21,7 @@ import { Leadership, systemClock } from './leadership.js';
 import type { Logger } from './logger.js';
 import { AgentPartitionLog } from './partition-log.js';
 import { KafkaServer } from './server.js';
+import { FrameArena } from './frame-arena.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -34,6 +37,7 @@ export class Agent {
   private cleaner: OrphanCleaner | undefined;
   private groups: GroupCoordinator | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** The address the listener is bound to (after start). */
   address: { host: string; port: number } | undefined;
@@ -111,6 +115,8 @@ export class Agent {
       new Dispatcher(HANDLERS, ctx),
       { maxFrameBytes: cfg.maxFrameBytes, maxConnections: cfg.maxConnections, connectionsMaxIdleMs: cfg.connectionsMaxIdleMs, maxInflightBytes: cfg.maxInflightBytes },
       this.log,
+      // Produce frames hold record bytes until their commit: recycled memory keeps them out of the GC.
+      { arena: new FrameArena(), apiKeys: [ApiKey.Produce] },
     );
     this.address = await this.server.listen(cfg.port, cfg.host);
 
@@ -128,6 +134,7 @@ export class Agent {
       });
     }, cfg.agentHeartbeatMs);
     this.heartbeat.unref();
+    this.statsTimer = this.startStatsLog(writer, Number(process.env.STREAMHOUSE_STATS_INTERVAL_MS ?? 10_000));
     leadership.startRenewing();
     this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
     this.cleaner.start(ORPHAN_SWEEP_MS);
@@ -146,6 +153,44 @@ export class Agent {
     );
   }
 
+  /** One debug line per interval with the writer's work since the last one (rates for operators). */
+  private startStatsLog(writer: SegmentWriter, intervalMs: number): NodeJS.Timeout | undefined {
+    if (!(intervalMs > 0) || !this.log.isLevelEnabled('debug')) return undefined;
+    let last = { ...writer.stats };
+    let lastAt = performance.now();
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    let elu = performance.eventLoopUtilization();
+    loop.enable();
+    const t = setInterval(() => {
+      const s = writer.stats;
+      const now = performance.now();
+      const cycles = s.cycles - last.cycles;
+      const per = (v: number) => (cycles > 0 ? Number((v / cycles).toFixed(2)) : 0);
+      this.log.debug(
+        {
+          seconds: Number(((now - lastAt) / 1000).toFixed(1)),
+          cycles,
+          committedMB: Number(((s.committedBytes - last.committedBytes) / 1e6).toFixed(1)),
+          putMB: Number(((s.putBytes - last.putBytes) / 1e6).toFixed(1)),
+          encodeMsPerCycle: per(s.encodeMs - last.encodeMs),
+          putMsPerCycle: per(s.putMs - last.putMs),
+          commitMsPerCycle: per(s.commitMs - last.commitMs),
+          maxCycleMs: Number(s.maxCycleMs.toFixed(1)),
+          bufferedMB: Number((writer.bufferedBytes / 1e6).toFixed(1)),
+          eventLoopDelayMs: { p50: Number((loop.percentile(50) / 1e6).toFixed(1)), p99: Number((loop.percentile(99) / 1e6).toFixed(1)), max: Number((loop.max / 1e6).toFixed(1)) },
+          eventLoopUtilization: Number(performance.eventLoopUtilization(elu).utilization.toFixed(2)),
+        },
+        'writer stats',
+      );
+      last = { ...s };
+      lastAt = now;
+      loop.reset();
+      elu = performance.eventLoopUtilization();
+    }, intervalMs);
+    t.unref();
+    return t;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -162,6 +207,7 @@ export class Agent {
     await step('group coordinator', () => this.groups?.shutdown());
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
     this.partitions?.stop();
+    if (this.statsTimer) clearInterval(this.statsTimer);
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
     await step('orphan cleaner', () => this.cleaner?.stop());

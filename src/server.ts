@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { FrameDecoder } from '../protocol/framing.js';
 import { DecodeError } from '../protocol/varint.js';
 import type { Logger } from './logger.js';
+import type { FrameArena } from './frame-arena.js';
 
 export interface ConnectionInfo {
   readonly id: number;
@@ -26,6 +27,15 @@ export interface ServerLimits {
   connectionsMaxIdleMs: number;
   /** Pause reading a connection while its unanswered requests hold more bytes than this. */
   maxInflightBytes: number;
+}
+
+/**
+ * Request frames of these api keys are copied into recycled arena memory; each is released when its
+ * handler's result settles, so those handlers must not keep views into the frame beyond that.
+ */
+export interface FrameRecycling {
+  arena: FrameArena;
+  apiKeys: readonly number[];
 }
 
 interface Slot {
@@ -52,11 +62,16 @@ class Connection implements ConnectionInfo {
     private readonly limits: ServerLimits,
     private readonly log: Logger,
     private readonly onClose: (c: Connection) => void,
+    private readonly recycling: FrameRecycling | undefined,
   ) {
     this.id = id;
     this.remoteAddress = socket.remoteAddress ?? '?';
     this.remotePort = socket.remotePort ?? 0;
-    this.decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
+    const r = recycling;
+    this.decoder = new FrameDecoder({
+      maxFrameBytes: limits.maxFrameBytes,
+      frameBuffer: r === undefined ? undefined : (size, apiKey) => (r.apiKeys.includes(apiKey) ? r.arena.alloc(size) : undefined),
+    });
     socket.setNoDelay(true);
     socket.setTimeout(limits.connectionsMaxIdleMs, () => this.close('idle timeout'));
     socket.on('data', (chunk) => this.onData(chunk));
@@ -80,25 +95,57 @@ class Connection implements ConnectionInfo {
       this.malformed(err);
       return;
     }
-    for (const frame of frames) {
-      if (this.closed) return;
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i];
+      if (this.closed) {
+        this.dropFrames(frames, i);
+        return;
+      }
       const slot: Slot = { done: false, chunks: null, bytes: frame.length };
       this.queue.push(slot);
       this.inflightBytes += frame.length;
+      const arena = this.recycling?.arena;
+      const pooled = arena !== undefined && arena.owns(frame);
       let result: Promise<Buffer[] | null> | Buffer[] | null;
       try {
         result = this.handler.handleFrame(frame, this);
       } catch (err) {
+        if (pooled) arena.release(frame);
         this.malformed(err);
+        this.dropFrames(frames, i + 1);
         return;
       }
-      if (result === null || Array.isArray(result)) this.complete(slot, result);
-      else result.then((r) => this.complete(slot, r), (err) => this.malformed(err));
+      if (result === null || Array.isArray(result)) {
+        if (pooled) arena.release(frame);
+        this.complete(slot, result);
+      } else {
+        result.then(
+          (r) => {
+            if (pooled) arena.release(frame);
+            this.complete(slot, r);
+          },
+          (err) => {
+            if (pooled) arena.release(frame);
+            this.malformed(err);
+          },
+        );
+      }
+    }
+    if (this.decoder.failure !== undefined) {
+      this.malformed(this.decoder.failure);
+      return;
     }
     if (this.inflightBytes > this.limits.maxInflightBytes && !this.pausedForInflight) {
       this.pausedForInflight = true;
       this.socket.pause();
     }
+  }
+
+  /** Frames that will not be handled (the connection closed): their arena memory goes back. */
+  private dropFrames(frames: Buffer[], from: number): void {
+    const arena = this.recycling?.arena;
+    if (arena === undefined) return;
+    for (let i = from; i < frames.length; i++) if (arena.owns(frames[i])) arena.release(frames[i]);
   }
 
   private complete(slot: Slot, chunks: Buffer[] | null): void {
@@ -162,6 +209,7 @@ export class KafkaServer {
     private readonly handler: FrameHandler,
     private readonly limits: ServerLimits,
     private readonly log: Logger,
+    private readonly recycling?: FrameRecycling,
   ) {
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
@@ -173,7 +221,7 @@ export class KafkaServer {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this.nextId++, this.handler, this.limits, this.log, (c) => this.connections.delete(c));
+    const conn = new Connection(socket, this.nextId++, this.handler, this.limits, this.log, (c) => this.connections.delete(c), this.recycling);
     this.connections.add(conn);
   }
 

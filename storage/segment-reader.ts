@@ -167,7 +167,9 @@ export class SegmentReader {
     };
 
     while (!full && next < hw) {
+      const from = out.length;
       if (this.tail.scan(pk, next, accept)) {
+        copyOut(out, from);
         this.stats.tailHits++;
         continue; // the tail ended below hw (not normally): the rest comes from storage
       }
@@ -474,5 +476,17 @@ export class SegmentReader {
     } catch (err) {
       throw err instanceof KafkaError ? err : this.mapError(err);
     }
+  }
+}
+
+/** Replaces out[from..] (views into the tail cache's ring, overwritten later) by views of one copy. */
+function copyOut(out: Buffer[], from: number): void {
+  if (from >= out.length) return;
+  const copy = Buffer.concat(out.slice(from));
+  let at = 0;
+  for (let i = from; i < out.length; i++) {
+    const n = out[i].length;
+    out[i] = copy.subarray(at, at + n);
+    at += n;
   }
 }

@@ -1,14 +1,21 @@
 // The leader's tail cache: the most recently committed batches of every partition it leads, bounded
 // in bytes across all partitions. Consumers at the tail are served from here and never touch the
 // object store. Only committed data ever enters (it is filled from the writer's commit events), and
-// each partition's cached range is contiguous, ending at the last commit. Eviction is global and
-// oldest-commit-first, which always removes entries from the front of some partition's range.
+// each partition's cached range is contiguous, ending at the last commit.
+//
+// The bytes live in ONE ring buffer allocated once: committed batches are copied in, and the oldest
+// commits are evicted as the ring wraps over them. Holding views of produce requests instead would
+// keep every request buffer alive for as long as it is cached, and that stream of long-lived buffers
+// is what drove V8's old-generation collections under load (a full mark about every 64 MB committed).
+// Views offered by scan() are valid until the next append: callers copy what they keep.
 import { readInt64 } from './batch.js';
 
 interface Entry {
   baseOffset: number;
   lastOffset: number;
-  buf: Buffer;
+  /** Monotonic ring position of the first byte (ring index = pos % capacity). */
+  pos: number;
+  length: number;
 }
 
 interface PartTail {
@@ -21,10 +28,13 @@ interface PartTail {
   dead: boolean;
 }
 
+/** One append (one commit of one partition): the unit of eviction, oldest first. */
 interface Group {
   part: PartTail;
   count: number;
   bytes: number;
+  /** Ring position of the group's first byte. */
+  start: number;
 }
 
 export class TailCache {
@@ -32,15 +42,19 @@ export class TailCache {
   private readonly groups: Group[] = [];
   private groupHead = 0;
   private bytes = 0;
+  private ring: Buffer | undefined;
+  /** Monotonic: the next byte is written at writePos % capacity. */
+  private writePos = 0;
   hits = 0;
 
   constructor(readonly maxBytes: number) {}
 
+  /** Bytes of live cached batches. */
   get size(): number {
     return this.bytes;
   }
 
-  /** Adds committed batches (contiguous, ascending). A gap resets the partition's range. */
+  /** Adds committed batches (contiguous, ascending), copying them. A gap resets the partition's range. */
   append(key: string, batches: Buffer[]): void {
     if (batches.length === 0 || this.maxBytes <= 0) return;
     let part = this.parts.get(key);
@@ -49,26 +63,44 @@ export class TailCache {
       this.drop(key);
       part = undefined;
     }
+    let total = 0;
+    for (const b of batches) total += b.length;
+    if (total > this.maxBytes) {
+      // Larger than the whole cache: not cached, and the range it would have continued is gone.
+      this.drop(key);
+      return;
+    }
     if (part === undefined) {
       part = { entries: [], head: 0, endOffset: first, bytes: 0, dead: false };
       this.parts.set(key, part);
     }
-    let bytes = 0;
+    const ring = (this.ring ??= Buffer.allocUnsafeSlow(this.maxBytes));
+    // A group is contiguous in the ring: when it does not fit before the end, skip to the start.
+    let at = this.writePos % this.maxBytes;
+    if (at + total > this.maxBytes) {
+      this.writePos += this.maxBytes - at;
+      at = 0;
+    }
+    const start = this.writePos;
+    this.evictBefore(start + total - this.maxBytes);
+    let pos = start;
     for (const b of batches) {
       const baseOffset = readInt64(b, 0);
       const lastOffset = baseOffset + b.readInt32BE(23);
-      part.entries.push({ baseOffset, lastOffset, buf: b });
+      b.copy(ring, at + (pos - start));
+      part.entries.push({ baseOffset, lastOffset, pos, length: b.length });
       part.endOffset = lastOffset + 1;
-      bytes += b.length;
+      pos += b.length;
     }
-    part.bytes += bytes;
-    this.bytes += bytes;
-    this.groups.push({ part, count: batches.length, bytes });
-    this.evict();
+    this.writePos = pos;
+    part.bytes += total;
+    this.bytes += total;
+    this.groups.push({ part, count: batches.length, bytes: total, start });
   }
 
-  private evict(): void {
-    while (this.bytes > this.maxBytes && this.groupHead < this.groups.length) {
+  /** Evicts, oldest first, every group that starts before ring position `limit` (about to be overwritten). */
+  private evictBefore(limit: number): void {
+    while (this.groupHead < this.groups.length && this.groups[this.groupHead].start < limit) {
       const g = this.groups[this.groupHead++];
       if (g.part.dead) continue;
       g.part.head += g.count;
@@ -104,12 +136,13 @@ export class TailCache {
   }
 
   /**
-   * Offers batches from the one containing `offset`, in order, while `accept` returns true.
+   * Offers batches from the one containing `offset`, in order, while `accept` returns true. The
+   * buffers are views into the ring, valid until the next append: copy them before keeping them.
    * Returns false (offering nothing) when `offset` is not inside the cached range.
    */
   scan(key: string, offset: number, accept: (buf: Buffer, baseOffset: number, lastOffset: number) => boolean): boolean {
     const part = this.parts.get(key);
-    if (part === undefined || part.head >= part.entries.length) return false;
+    if (part === undefined || part.head >= part.entries.length || this.ring === undefined) return false;
     const es = part.entries;
     if (offset < es[part.head].baseOffset || offset >= part.endOffset) return false;
     let lo = part.head;
@@ -120,8 +153,11 @@ export class TailCache {
       else hi = mid;
     }
     this.hits++;
+    const ring = this.ring;
     for (let i = lo; i < es.length; i++) {
-      if (!accept(es[i].buf, es[i].baseOffset, es[i].lastOffset)) break;
+      const e = es[i];
+      const at = e.pos % this.maxBytes;
+      if (!accept(ring.subarray(at, at + e.length), e.baseOffset, e.lastOffset)) break;
     }
     return true;
   }

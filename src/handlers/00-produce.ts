@@ -1,6 +1,8 @@
 // Produce: validate each partition's record batch (Kafka's checks, CRC included), stamp
 // LogAppendTime where the topic asks for it, append through the partition log, and answer only after
 // the flush commit (acks=1/-1). acks=0 requests are written the same way and never answered.
+// The request frame lives in recycled memory (src/frame-arena.ts) released when handle() settles:
+// nothing here may keep a view into it beyond that.
 // Versions 0-2 (message format v0/v1) are advertised for old librdkafka feature checks only.
 import {
   ApiKey,
@@ -87,6 +89,11 @@ export const handler = defineHandler({
   handle(req, ctx) {
     if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) return errorResponse(req, ErrorCode.INVALID_REQUIRED_ACKS);
     if (req.transactionalId != null) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    if (req.acks === 0) {
+      // The request frame is recycled once this returns, but acks=0 appends outlive it: they
+      // work on their own copy of the records.
+      for (const t of req.topicData) for (const p of t.partitionData) if (p.records !== null) p.records = Buffer.from(p.records);
+    }
     const done = produce(req, ctx);
     if (req.acks === 0) {
       // Written all the same; nobody is told the outcome (Kafka's acks=0 contract).

@@ -68,3 +68,34 @@ test('negative and oversized sizes are typed errors, detected from the size alon
   d.push(Buffer.from([0, 0]));
   assert.throws(() => d.push(Buffer.from([0, 11])), isDecodeError('frame_too_large'));
 });
+
+test('frameBuffer copies chosen frames into caller memory, whatever the chunking', () => {
+  const payloads = [Buffer.from([0, 7, 1, 2, 3]), Buffer.from([0, 1, 9]), Buffer.from([0, 7, 4])];
+  const stream = Buffer.concat(payloads.map(frame));
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const given: Buffer[] = [];
+    const d = new FrameDecoder({
+      frameBuffer: (size, apiKey) => {
+        if (apiKey !== 7) return undefined;
+        const b = Buffer.alloc(size);
+        given.push(b);
+        return b;
+      },
+    });
+    const out = [...d.push(stream.subarray(0, cut)), ...d.push(stream.subarray(cut))];
+    assert.deepEqual(out, payloads, `cut at ${cut}`);
+    assert.equal(given.length, 2);
+    assert.equal(out[0], given[0]);
+    assert.equal(out[2], given[1]);
+  }
+});
+
+test('a bad size after complete frames returns those frames first, then fails', () => {
+  const bad = Buffer.alloc(4);
+  bad.writeInt32BE(-1, 0);
+  const d = new FrameDecoder();
+  const frames = d.push(Buffer.concat([frame(Buffer.from('ok')), bad]));
+  assert.deepEqual(frames.map(String), ['ok']);
+  assert.ok(d.failure instanceof DecodeError);
+  assert.throws(() => d.push(Buffer.from('more')), isDecodeError('invalid_length'));
+});

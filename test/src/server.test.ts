@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { KafkaServer, type FrameHandler } from '../../src/server.js';
 import { DecodeError } from '../../protocol/varint.js';
 import { silentLogger } from '../../src/logger.js';
+import { FrameArena } from '../../src/frame-arena.js';
 
 const limits = { maxFrameBytes: 1024, maxConnections: 4, connectionsMaxIdleMs: 60_000, maxInflightBytes: 64 * 1024 };
 
@@ -112,4 +113,48 @@ test('connections over the limit are refused', async () => {
     await once(extra, 'close');
     for (const s of socks) s.destroy();
   });
+});
+
+test('recycled frames stay intact until their handler settles, then all go back to the arena', async () => {
+  // Reads the id only after the delay: a frame recycled early would show another request's bytes.
+  const late: FrameHandler = {
+    handleFrame(f) {
+      const delay = f.readUInt16BE(0);
+      if (f[2] === 0xee) return Promise.reject(new DecodeError('invalid_value', 'bad'));
+      return new Promise((r) => setTimeout(() => r([frame(Buffer.from([f[2]]))]), delay));
+    },
+  };
+  const arena = new FrameArena({ slabBytes: 64 });
+  const delays = [40, 5, 25, 0, 15, 30];
+  const srv = new KafkaServer(late, limits, silentLogger(), { arena, apiKeys: delays });
+  const { port } = await srv.listen(0, '127.0.0.1');
+  try {
+    const sock = connect(port, '127.0.0.1');
+    await once(sock, 'connect');
+    const r = reader(sock);
+    const ids = Array.from({ length: 60 }, (_, i) => i + 1);
+    const req = (i: number) => frame(Buffer.from([0, delays[i % delays.length], ids[i]]));
+    // Several writes so that frames land in partly released slabs.
+    for (let i = 0; i < ids.length; i += 7) {
+      sock.write(Buffer.concat(ids.slice(i, i + 7).map((_, k) => req(i + k))));
+      await new Promise((res) => setTimeout(res, 3));
+    }
+    assert.deepEqual(await r.next(ids.length), ids);
+    assert.equal(arena.liveFrames, 0);
+    assert.ok(arena.slabCount > 1, 'the test spread frames over several slabs');
+
+    // A connection closed with requests pending, and one closed by a malformed frame followed by
+    // frames it never handles: their memory comes back too.
+    const bad = connect(port, '127.0.0.1');
+    await once(bad, 'connect');
+    const rb = reader(bad);
+    bad.write(Buffer.concat([frame(Buffer.from([0, 40, 1])), frame(Buffer.from([0, 0, 0xee])), frame(Buffer.from([0, 5, 2]))]));
+    await rb.closed;
+    const deadline = Date.now() + 2000;
+    while (arena.liveFrames > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+    assert.equal(arena.liveFrames, 0);
+    sock.destroy();
+  } finally {
+    await srv.shutdown(100);
+  }
 });
