@@ -1,4 +1,4 @@
-// npm run bench -- e2e [--seconds N] [--only embedded|postgres+s3]
+// npm run bench -- e2e [--seconds N] [--rounds N] [--only embedded|postgres+s3]
 // For each configuration (embedded: PGlite + local directory; PostgreSQL + the S3 test server):
 // 1. produce throughput with acks=all, 1 KiB records over many partitions, from a load generator that
 //    sends pre-encoded Produce requests over several connections — and, in the same run, the same
@@ -178,8 +178,8 @@ async function startNullBroker(): Promise<{ port: number; stop(): void }> {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function run(args: string[]): Promise<void> {
-  const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 10;
-  const rounds = Number(args[args.indexOf('--rounds') + 1] || 0) || 3;
+  const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 6;
+  const rounds = Number(args[args.indexOf('--rounds') + 1] || 0) || 5;
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
   console.log(`e2e benchmark: ${PARTITIONS} partitions, ${RECORD_BYTES} B records, ${RECORDS_PER_BATCH} per batch, ${PARTITIONS_PER_REQUEST} partitions per request, ${CONNECTIONS} connections × ${DEPTH} in flight, acks=all, Produce v${PRODUCE_VERSION}`);
   console.log(`throughput: ${rounds} rounds of ${seconds} s against the null broker then StreamHouse, alternating (this machine's loopback throughput varies run to run); medians reported`);
