@@ -134,7 +134,7 @@ export class Agent {
       });
     }, cfg.agentHeartbeatMs);
     this.heartbeat.unref();
-    this.statsTimer = this.startStatsLog(writer, Number(process.env.STREAMHOUSE_STATS_INTERVAL_MS ?? 10_000));
+    this.statsTimer = this.startStatsLog(writer, cfg.statsIntervalMs);
     leadership.startRenewing();
     this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
     this.cleaner.start(ORPHAN_SWEEP_MS);
