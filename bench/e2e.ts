@@ -188,7 +188,7 @@ export async function run(args: string[]): Promise<void> {
     let agent: AgentHandle | undefined;
     const nullBroker = await startNullBroker();
     try {
-      agent = await startAgent({ env: { ...backend.env, STREAMHOUSE_LOG_LEVEL: 'warn' } });
+      agent = await startAgent({ env: { ...backend.env, STREAMHOUSE_LOG_LEVEL: 'warn', STREAMHOUSE_POISON_RELEASED_FRAMES: 'false' } });
       await createTopic(agent.port, 'bench-throughput', PARTITIONS);
       await loadGenerator(agent.port, 'bench-throughput', 2); // warm-up
       await loadGenerator(nullBroker.port, 'bench-null', 2);

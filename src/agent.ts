@@ -116,7 +116,7 @@ export class Agent {
       { maxFrameBytes: cfg.maxFrameBytes, maxConnections: cfg.maxConnections, connectionsMaxIdleMs: cfg.connectionsMaxIdleMs, maxInflightBytes: cfg.maxInflightBytes },
       this.log,
       // Produce frames hold record bytes until their commit: recycled memory keeps them out of the GC.
-      { arena: new FrameArena(), apiKeys: [ApiKey.Produce] },
+      { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] },
     );
     this.address = await this.server.listen(cfg.port, cfg.host);
 

@@ -69,6 +69,7 @@ export const SETTINGS = {
   groupMinSessionTimeoutMs: int('group-min-session-timeout-ms', 'STREAMHOUSE_GROUP_MIN_SESSION_TIMEOUT_MS', 6_000, 'group.min.session.timeout.ms', { min: 1 }),
   groupMaxSessionTimeoutMs: int('group-max-session-timeout-ms', 'STREAMHOUSE_GROUP_MAX_SESSION_TIMEOUT_MS', 1_800_000, 'group.max.session.timeout.ms', { min: 1 }),
   logLevel: str('log-level', 'STREAMHOUSE_LOG_LEVEL', 'info', 'Log level: fatal, error, warn, info, debug, trace, silent.'),
+  poisonReleasedFrames: bool('poison-released-frames', 'STREAMHOUSE_POISON_RELEASED_FRAMES', false, 'Debugging: overwrite Produce request memory once released, so a use after release fails loudly (the tests turn it on).'),
   statsIntervalMs: int('stats-interval-ms', 'STREAMHOUSE_STATS_INTERVAL_MS', 10_000, 'Interval of the "writer stats" line logged at debug level (0: never).', { min: 0 }),
 } as const;
 

@@ -13,6 +13,11 @@ export interface FrameArenaOptions {
   slabBytes?: number;
   /** Idle slabs kept for reuse (default 32); more are left to the garbage collector. */
   maxFreeSlabs?: number;
+  /**
+   * Overwrite every frame as it is released (debugging: a view kept past its release then reads
+   * 0xdd bytes, which fail CRC checks and comparisons loudly instead of aliasing a later request).
+   */
+  poison?: boolean;
 }
 
 interface Slab {
@@ -25,6 +30,7 @@ interface Slab {
 export class FrameArena {
   readonly slabBytes: number;
   private readonly maxFreeSlabs: number;
+  private readonly poison: boolean;
   private readonly bySlab = new Map<ArrayBufferLike, Slab>();
   private readonly free: Slab[] = [];
   private current: Slab | undefined;
@@ -34,6 +40,7 @@ export class FrameArena {
   constructor(opts: FrameArenaOptions = {}) {
     this.slabBytes = opts.slabBytes ?? 2 * 1024 * 1024;
     this.maxFreeSlabs = opts.maxFreeSlabs ?? 32;
+    this.poison = opts.poison ?? false;
   }
 
   /** Slabs allocated and not given back to the garbage collector. */
@@ -62,6 +69,7 @@ export class FrameArena {
     if (slab === undefined || slab.live <= 0) throw new Error('FrameArena.release: not a live arena frame');
     slab.live--;
     this.liveFrames--;
+    if (this.poison) frame.fill(0xdd);
     if (slab.live > 0) return;
     if (slab === this.current) {
       slab.used = 0;

@@ -47,6 +47,8 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
       env: {
         ...process.env,
         STREAMHOUSE_LOG_LEVEL: process.env.STREAMHOUSE_TEST_LOG_LEVEL ?? 'info',
+        // A Produce frame used after its release then reads 0xdd bytes and fails the test loudly.
+        STREAMHOUSE_POISON_RELEASED_FRAMES: 'true',
         STREAMHOUSE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
         ...opts.env,
       },

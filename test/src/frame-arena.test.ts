@@ -45,3 +45,11 @@ test('frames larger than half a slab are left to the caller; foreign or double r
   assert.throws(() => arena.release(f), /not a live arena frame/);
   assert.throws(() => arena.release(Buffer.alloc(10)), /not a live arena frame/);
 });
+
+test('poison overwrites a frame as it is released', () => {
+  const arena = new FrameArena({ slabBytes: 1024, poison: true });
+  const f = arena.alloc(64)!;
+  f.fill(7);
+  arena.release(f);
+  assert.ok(f.every((b) => b === 0xdd));
+});
