@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { statement, type Driver, type Row } from './driver.js';
 import { rootCause } from './errors.js';
+import { TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
 import type {
   AgentRecord,
   CommittedOffset,
@@ -176,6 +177,9 @@ const S = {
   // version, so the checks see what the writes will see. If every partition passes, all high watermarks
   // move and all segment rows are inserted; otherwise nothing is written and the fenced ones are listed.
   // The final CASE fails the statement (rolling everything back) should the write counts ever disagree.
+  // Tells the other agents (metadata/topic-changes.ts) to drop what they cache about a topic.
+  notifyTopicChange: statement('sh_notify_topic_change', `SELECT pg_notify('${TOPIC_CHANGES_CHANNEL}', $1) AS sent`, { idempotent: true }),
+
   commitFlush: statement(
     'sh_commit_flush',
     `WITH input AS (
@@ -531,6 +535,12 @@ export class SqlMetadataStore implements MetadataStore {
 
   // --- topics & partitions ---------------------------------------------------------------------------
 
+  /** After a topic change committed: other agents drop their cached copy (PostgreSQL only; best effort, the TTL backs it up). */
+  private async announce(topic: string): Promise<void> {
+    if (this.db.kind !== 'postgres') return;
+    await this.q(S.notifyTopicChange, [topic]).catch(() => {});
+  }
+
   async createTopic(input: CreateTopicInput): Promise<TopicRecord> {
     assertTopicName(input.name);
     assertPartitionCount(input.partitionCount);
@@ -545,6 +555,7 @@ export class SqlMetadataStore implements MetadataStore {
     if (rows.length === 0) {
       throw new KafkaError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${input.name}" already exists`);
     }
+    await this.announce(input.name);
     return rows[0]!;
   }
 
@@ -567,6 +578,7 @@ export class SqlMetadataStore implements MetadataStore {
   async deleteTopic(name: string): Promise<boolean> {
     if (!isValidTopicName(name)) return false;
     const [row] = await this.q<{ n: number }>(S.deleteTopic, [name]);
+    if (row!.n > 0) await this.announce(name);
     return row!.n > 0;
   }
 
@@ -574,7 +586,7 @@ export class SqlMetadataStore implements MetadataStore {
     assertTopicName(name);
     assertPartitionCount(newPartitionCount);
     if (this.closed) throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'metadata store is closed');
-    return this.db.transaction('addPartitions', async (tx) => {
+    const grown = await this.db.transaction('addPartitions', async (tx) => {
       const [cur] = await tx.query<{ partitionCount: number }>(S.lockTopic, [name]);
       if (!cur) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic "${name}"`);
       if (newPartitionCount <= cur.partitionCount) {
@@ -586,6 +598,8 @@ export class SqlMetadataStore implements MetadataStore {
       const [row] = await tx.query<TopicRecord>(S.growTopic, [name, newPartitionCount, cur.partitionCount]);
       return row!;
     });
+    await this.announce(name);
+    return grown;
   }
 
   async updateTopicConfig(
@@ -603,6 +617,7 @@ export class SqlMetadataStore implements MetadataStore {
       retentionMs ?? null,
     ]);
     if (!row) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `unknown topic "${name}"`);
+    await this.announce(name);
     return row;
   }
 

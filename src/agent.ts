@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
-import { CachedMetadataStore, openMetadataStore } from '../metadata/index.js';
+import { CachedMetadataStore, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
@@ -38,6 +38,7 @@ export class Agent {
   private groups: GroupCoordinator | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
+  private topicChanges: TopicChangeFeed | undefined;
   private stopped = false;
   /** The address the listener is bound to (after start). */
   address: { host: string; port: number } | undefined;
@@ -61,6 +62,15 @@ export class Agent {
       logger: this.log,
     });
     const metadata = (this.metadata = new CachedMetadataStore(inner));
+    if (cfg.databaseUrl) {
+      // Other agents announce topic changes; drop our cached copy at once instead of after the TTL.
+      this.topicChanges = new TopicChangeFeed(
+        cfg.databaseUrl,
+        (topic) => (topic === undefined ? metadata.invalidateAll() : metadata.invalidateTopic(topic)),
+        { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs },
+      );
+      await this.topicChanges.start();
+    }
 
     const objectStore = (this.objectStore = cfg.s3Bucket
       ? createObjectStore({ kind: 's3', bucket: cfg.s3Bucket, region: cfg.s3Region, endpoint: cfg.s3Endpoint || undefined, forcePathStyle: cfg.s3ForcePathStyle, prefix: cfg.s3Prefix || undefined })
@@ -213,6 +223,7 @@ export class Agent {
     await step('orphan cleaner', () => this.cleaner?.stop());
     await step('deregistering', () => this.metadata?.deregisterAgent(this.config.agentId));
     await step('closing the object store', () => this.objectStore?.close());
+    await step('topic change notifications', () => this.topicChanges?.close());
     await step('closing the metadata store', () => this.metadata?.close());
     await step('releasing the data directory', () => this.lock?.release());
     this.log.info({ nodeId: this.nodeId }, 'stopped');

@@ -11,6 +11,9 @@ import { startBackend, type Backend } from '../helpers/backends.js';
 import { kcat, parseJsonLines } from '../helpers/kcat.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
+import kafkajs from 'kafkajs';
+
+const { Kafka, logLevel } = kafkajs;
 
 const LEASE_ENV = { STREAMHOUSE_LEASE_TTL_MS: '3000', STREAMHOUSE_AGENT_HEARTBEAT_MS: '300' };
 
@@ -44,6 +47,35 @@ describe('several agents on one PostgreSQL and one bucket', () => {
     await a?.stop('SIGKILL');
     await b?.stop();
     await backend?.stop();
+  });
+
+  test('topic changes made through one agent are seen through the other at once, not after its cache TTL', async () => {
+    const admin = (port: number) => new Kafka({ clientId: `admin-${port}`, brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING }).admin();
+    const adminA = admin(a.port);
+    const adminB = admin(b.port);
+    await Promise.all([adminA.connect(), adminB.connect()]);
+    try {
+      const partitionsSeenByB = async () => {
+        const cb = await RawClient.connect(b.port);
+        try {
+          const md = await cb.request(ApiKey.Metadata, 12, { topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: 'changing' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+          const t = md.topics[0];
+          return t.errorCode === ErrorCode.NONE ? t.partitions.length : -t.errorCode;
+        } finally {
+          cb.close();
+        }
+      };
+      assert.equal(await adminA.createTopics({ topics: [{ topic: 'changing', numPartitions: 1 }], waitForLeaders: false }), true);
+      assert.equal(await partitionsSeenByB(), 1); // B now caches the topic (TTL 30 s)
+      await adminA.createPartitions({ topicPartitions: [{ topic: 'changing', count: 3 }] });
+      await waitFor('B to see the new partitions', async () => (await partitionsSeenByB()) === 3, 3000);
+      const fromB = await adminB.fetchTopicMetadata({ topics: ['changing'] });
+      assert.equal(fromB.topics[0].partitions.length, 3);
+      await adminA.deleteTopics({ topics: ['changing'] });
+      await waitFor('B to forget the deleted topic', async () => (await partitionsSeenByB()) === -ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 3000);
+    } finally {
+      await Promise.all([adminA.disconnect(), adminB.disconnect()]);
+    }
   });
 
   test('one leader per partition; the other agent redirects; failover after the leader dies keeps every acked record', async () => {

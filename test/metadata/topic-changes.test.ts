@@ -1,0 +1,65 @@
+// Topic change notifications on a real PostgreSQL: a change committed through one store reaches the
+// feed of another agent as the topic's name; a listening connection that is killed comes back by
+// itself and reports "everything may have changed".
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { openMetadataStore, TopicChangeFeed } from '../../metadata/index.js';
+import type { MetadataStore } from '../../metadata/types.js';
+import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/wait.js';
+
+let server: PostgresServer;
+let url: string;
+let store: MetadataStore;
+
+before(async () => {
+  server = await startPostgres();
+  url = await server.createDatabase();
+  store = await openMetadataStore({ databaseUrl: url, dataDir: '' });
+});
+after(async () => {
+  await store?.close();
+  await server?.stop();
+});
+
+test('create, grow, reconfigure and delete are each announced with the topic name', async () => {
+  const seen: Array<string | undefined> = [];
+  const feed = new TopicChangeFeed(url, (t) => seen.push(t));
+  await feed.start();
+  try {
+    assert.ok(feed.listening);
+    assert.deepEqual(seen, [undefined]); // connected: whatever was cached before may be stale
+    await store.createTopic({ name: 'announced', partitionCount: 1 });
+    await store.addPartitions('announced', 2);
+    await store.updateTopicConfig('announced', { 'retention.ms': '1000' });
+    await store.deleteTopic('announced');
+    await store.deleteTopic('announced'); // nothing deleted: nothing announced
+    await waitFor('four announcements', () => seen.length >= 5 || undefined, 5000);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(seen, [undefined, 'announced', 'announced', 'announced', 'announced']);
+  } finally {
+    await feed.close();
+  }
+});
+
+test('a killed listening connection reconnects and reports that changes may have been missed', async () => {
+  const seen: Array<string | undefined> = [];
+  const feed = new TopicChangeFeed(url, (t) => seen.push(t), { retryMs: 100 });
+  await feed.start();
+  try {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`);
+    } finally {
+      await admin.end();
+    }
+    await waitFor('the feed to reconnect', () => (feed.listening && seen.length >= 2) || undefined, 10_000);
+    assert.deepEqual(seen, [undefined, undefined]);
+    await store.createTopic({ name: 'after-reconnect', partitionCount: 1 });
+    await waitFor('the announcement after reconnecting', () => seen.some((t) => t === 'after-reconnect') || undefined, 5000);
+  } finally {
+    await feed.close();
+  }
+});
