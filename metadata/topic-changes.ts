@@ -21,6 +21,7 @@ export class TopicChangeFeed {
   private client: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private down = false;
   private readonly retryMs: number;
 
   /** `onChange(topic)` for one topic; `onChange(undefined)` when changes may have been missed. */
@@ -52,7 +53,9 @@ export class TopicChangeFeed {
       client.removeAllListeners('notification');
       client.end().catch(() => {});
       if (this.closed) return;
-      this.opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, 'topic change notifications lost; reconnecting');
+      // One line per outage, not one per retry.
+      if (!this.down) this.opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, 'topic change notifications lost; reconnecting');
+      this.down = true;
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.connect();
@@ -76,6 +79,8 @@ export class TopicChangeFeed {
       return;
     }
     this.client = client;
+    if (this.down) this.opts.logger?.info({}, 'topic change notifications restored');
+    this.down = false;
     // Anything changed while we were not listening is unknown: forget it all.
     this.onChange(undefined);
   }
