@@ -53,7 +53,7 @@ function buildRequests(topic: string): { frames: Buffer[]; bytesPerRequest: numb
 }
 
 /** Sends the pre-encoded requests round-robin for `seconds`, DEPTH in flight per connection. */
-export async function loadGenerator(port: number, topic: string, seconds: number): Promise<{ mbps: number; recordsPerSec: number; errors: number }> {
+export async function loadGenerator(port: number, topic: string, seconds: number): Promise<{ mbps: number; recordsPerSec: number; errors: number; bytes: number }> {
   const { frames, bytesPerRequest, recordsPerRequest } = buildRequests(topic);
   let acked = 0;
   let errors = 0;
@@ -94,7 +94,7 @@ export async function loadGenerator(port: number, topic: string, seconds: number
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, (_, c) => conn(c)));
   const secs = (Date.now() - started) / 1000;
-  return { mbps: (acked * bytesPerRequest) / secs / 1e6, recordsPerSec: (acked * recordsPerRequest) / secs, errors };
+  return { mbps: (acked * bytesPerRequest) / secs / 1e6, recordsPerSec: (acked * recordsPerRequest) / secs, errors, bytes: acked * bytesPerRequest };
 }
 
 export async function createTopic(port: number, topic: string, partitions: number): Promise<void> {
@@ -168,11 +168,32 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function startNullBroker(): Promise<{ port: number; stop(): void }> {
+/** CPU seconds (user + system, all threads) a process has used, from /proc (Linux; clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (fields 14 and 15)
+  } catch {
+    return NaN;
+  }
+}
+
+/** Runs the load generator and measures the CPU it and the server process used per GB acked. */
+async function measured(pid: number, port: number, topic: string, seconds: number) {
+  const server0 = cpuSeconds(pid);
+  const gen0 = process.cpuUsage();
+  const r = await loadGenerator(port, topic, seconds);
+  const gen = process.cpuUsage(gen0);
+  const gb = r.bytes / 1e9;
+  return { ...r, serverCpuPerGb: (cpuSeconds(pid) - server0) / gb, generatorCpuPerGb: (gen.user + gen.system) / 1e6 / gb };
+}
+
+async function startNullBroker(): Promise<{ port: number; pid: number; stop(): void }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(projectRoot(), 'dist', 'bench', '_null-broker.js'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
-  return { port, stop: () => child.kill() };
+  return { port, pid: child.pid!, stop: () => child.kill() };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -195,12 +216,18 @@ export async function run(args: string[]): Promise<void> {
       const nul: number[] = [];
       const sh: number[] = [];
       const shRecords: number[] = [];
+      const cpu = { agent: [] as number[], nullBroker: [] as number[], genAgent: [] as number[], genNull: [] as number[] };
       let errors = 0;
       for (let r = 0; r < rounds; r++) {
-        nul.push((await loadGenerator(nullBroker.port, 'bench-null', seconds)).mbps);
-        const s = await loadGenerator(agent.port, 'bench-throughput', seconds);
+        const n = await measured(nullBroker.pid, nullBroker.port, 'bench-null', seconds);
+        nul.push(n.mbps);
+        cpu.nullBroker.push(n.serverCpuPerGb);
+        cpu.genNull.push(n.generatorCpuPerGb);
+        const s = await measured(agent.pid, agent.port, 'bench-throughput', seconds);
         sh.push(s.mbps);
         shRecords.push(s.recordsPerSec);
+        cpu.agent.push(s.serverCpuPerGb);
+        cpu.genAgent.push(s.generatorCpuPerGb);
         errors += s.errors;
       }
       const lat = await latency(agent.port, 'bench-latency', 10, seconds);
@@ -210,6 +237,8 @@ export async function run(args: string[]): Promise<void> {
       console.log(`  produce throughput  StreamHouse ${median(sh).toFixed(1)} MB/s (${Math.round(median(shRecords))} records/s, ${errors} errors)   rounds: ${list(sh)}`);
       console.log(`                      null broker ${median(nul).toFixed(1)} MB/s   rounds: ${list(nul)}`);
       console.log(`                      ratio       ${((100 * median(sh)) / median(nul)).toFixed(1)} % (medians; per round: ${sh.map((x, i) => ((100 * x) / nul[i]).toFixed(0) + '%').join(' / ')})`);
+      // CPU per GB is steadier than throughput on a machine whose loopback speed swings.
+      console.log(`  CPU per GB produced (medians): StreamHouse agent ${median(cpu.agent).toFixed(2)} s, null broker ${median(cpu.nullBroker).toFixed(2)} s; load generator ${median(cpu.genAgent).toFixed(2)} s / ${median(cpu.genNull).toFixed(2)} s`);
       console.log(`  produce→consume latency at 10 MB/s: p50 ${lat.p50} ms, p99 ${lat.p99} ms (${lat.samples} batches)`);
       console.log(`  agent peak RSS: ${rss.toFixed(0)} MiB`);
     } finally {
