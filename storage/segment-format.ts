@@ -90,8 +90,8 @@ export interface EncodedChunk {
   recordCount: number;
   sizeBytes: number;
   maxTimestamp: number;
-  /** One view per input batch, into the uncompressed block buffers (input order). */
-  batchViews: Buffer[];
+  /** Input batches in this chunk. */
+  batchCount: number;
 }
 
 export interface EncodedObject {
@@ -133,19 +133,48 @@ function planBlocks(batches: ChunkInputBatch[], blockBytes: number): ChunkInputB
   return groups;
 }
 
+// Uncompressed blocks live only until they are compressed, and a busy agent makes a cycle's worth of
+// them many times a second: reusing the buffers keeps that churn away from the garbage collector.
+const blockPool = new Map<number, Buffer[]>();
+const MAX_POOLED_BLOCKS = 64;
+
+function takeBlock(size: number, blockBytes: number): { data: Buffer; pooled: Buffer | undefined } {
+  if (size > blockBytes) return { data: Buffer.allocUnsafe(size), pooled: undefined };
+  const pooled = blockPool.get(blockBytes)?.pop() ?? Buffer.allocUnsafeSlow(blockBytes);
+  return { data: pooled.subarray(0, size), pooled };
+}
+
+function giveBlock(pooled: Buffer): void {
+  let free = blockPool.get(pooled.length);
+  if (free === undefined) blockPool.set(pooled.length, (free = []));
+  if (free.length < MAX_POOLED_BLOCKS) free.push(pooled);
+}
+
 async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean): Promise<BuiltChunk> {
   const groups = planBlocks(input.batches, blockBytes);
-  const batchViews: Buffer[] = [];
-  const plain = groups.map((g) => {
-    const data = Buffer.concat(g.map((b) => b.buf));
+  const taken = groups.map((g) => {
+    let size = 0;
+    for (const b of g) size += b.buf.length;
+    const block = takeBlock(size, blockBytes);
     let pos = 0;
-    for (const b of g) {
-      batchViews.push(data.subarray(pos, pos + b.buf.length));
-      pos += b.buf.length;
-    }
-    return data;
+    for (const b of g) pos += b.buf.copy(block.data, pos);
+    return block;
   });
-  const compressed = inline ? plain.map((d) => compressFrameSync(d)) : await Promise.all(plain.map((d) => compressFrame(d)));
+  const plain = taken.map((t) => t.data);
+  let compressed: Buffer[];
+  try {
+    if (inline) compressed = plain.map((d) => compressFrameSync(d));
+    else {
+      // Every compression must have finished before its buffer goes back to the pool.
+      const settled = await Promise.allSettled(plain.map((d) => compressFrame(d)));
+      compressed = settled.map((r) => {
+        if (r.status === 'rejected') throw r.reason;
+        return r.value;
+      });
+    }
+  } finally {
+    for (const t of taken) if (t.pooled !== undefined) giveBlock(t.pooled);
+  }
   let position = 0;
   let maxTimestamp = -1;
   let recordCount = 0;
@@ -226,7 +255,7 @@ async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean
       recordCount,
       sizeBytes,
       maxTimestamp,
-      batchViews,
+      batchCount: input.batches.length,
     },
   };
 }

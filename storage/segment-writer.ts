@@ -90,7 +90,7 @@ export interface CommitEvent {
   baseOffset: number;
   /** The new high watermark (last committed offset + 1). */
   highWatermark: number;
-  /** The committed batches, in offset order (views; do not modify). */
+  /** The committed batches, in offset order: views of the appended buffers, valid only during the listener call (copy to keep). */
   batches: Buffer[];
 }
 
@@ -692,7 +692,10 @@ export class SegmentWriter {
     const log = p.log;
     if (c.lastOffset + 1 > log.committedHW) log.committedHW = c.lastOffset + 1;
     this.stats.committedBytes += c.sizeBytes;
-    this.stats.committedBatches += c.batchViews.length;
+    this.stats.committedBatches += c.batchCount;
+    // The appended buffers themselves (offsets already assigned in place): listeners run now, before
+    // any append's continuation can let its request buffer go.
+    const batches = p.pendings.flatMap((pd) => pd.infos.map((i) => pd.buf.subarray(i.position, i.position + i.size)));
     for (const pd of p.pendings.splice(0)) this.settle(pd);
     this.emit(this.commitListeners, {
       topic: log.topic,
@@ -700,7 +703,7 @@ export class SegmentWriter {
       leaderEpoch: log.leaseEpoch,
       baseOffset: c.baseOffset,
       highWatermark: c.lastOffset + 1,
-      batches: c.batchViews,
+      batches,
     });
   }
 
