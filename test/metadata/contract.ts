@@ -2,6 +2,9 @@
 // and against the read-through cache over each (see pglite.test.ts, postgres.test.ts).
 // The tests share one database per run, so every test uses its own topic, group and agent names and
 // checks lists by containment.
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultMigrationsFolder } from '../../metadata/migrate.js';
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, KafkaError, type ErrorCodeValue } from '../../protocol/errors.js';
@@ -611,3 +614,18 @@ export function metadataContract(ctx: ContractContext): void {
     for (const id of [b, d]) await store.deregisterAgent(id);
   });
 }
+
+/**
+ * Copies the real migrations into `folder` and appends one named 9999_broken_on_purpose whose SQL is
+ * `sql` (it should fail, e.g. by creating a table that exists).
+ */
+export function writeBrokenMigrations(folder: string, sql: string): void {
+  cpSync(defaultMigrationsFolder(), folder, { recursive: true });
+  const journalFile = join(folder, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<Record<string, unknown>> };
+  const last = journal.entries[journal.entries.length - 1]!;
+  journal.entries.push({ ...last, idx: journal.entries.length, when: Number(last.when) + 1000, tag: '9999_broken_on_purpose' });
+  writeFileSync(journalFile, JSON.stringify(journal));
+  writeFileSync(join(folder, '9999_broken_on_purpose.sql'), sql);
+}
+

@@ -3,14 +3,14 @@
 // dies turns every query into a retriable KafkaError instead of crashing the process.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { MigrationError, openMetadataStore } from '../../metadata/index.js';
 import { statement } from '../../metadata/driver.js';
-import { defaultMigrationsFolder } from '../../metadata/migrate.js';
+import { writeBrokenMigrations } from './contract.js';
 import { PgliteWorkerDriver, deserializeError, serializeError } from '../../metadata/pglite-worker-driver.js';
 import type { SqlMetadataStore } from '../../metadata/sql-store.js';
 import type { MetadataStore } from '../../metadata/types.js';
@@ -220,13 +220,7 @@ it('a failing migration is named, as on PostgreSQL', async () => {
   const dataDir = tmp('migration');
   const folder = tmp('migrations');
   try {
-    cpSync(defaultMigrationsFolder(), folder, { recursive: true });
-    const journalFile = join(folder, 'meta', '_journal.json');
-    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<Record<string, unknown>> };
-    const last = journal.entries[journal.entries.length - 1]!;
-    journal.entries.push({ ...last, idx: journal.entries.length, when: Number(last.when) + 1000, tag: '9999_broken_on_purpose' });
-    writeFileSync(journalFile, JSON.stringify(journal));
-    writeFileSync(join(folder, '9999_broken_on_purpose.sql'), 'CREATE TABLE topics (x int);');
+    writeBrokenMigrations(folder, 'CREATE TABLE topics (x int);');
     await assert.rejects(openMetadataStore({ dataDir, migrationsFolder: folder }), (err: unknown) => {
       assert.ok(err instanceof MigrationError);
       assert.equal(err.migration, '9999_broken_on_purpose');

@@ -3,7 +3,7 @@
 // concurrent, a failing one named).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -15,7 +15,7 @@ import type { SqlMetadataStore } from '../../metadata/sql-store.js';
 import type { MetadataStore } from '../../metadata/types.js';
 import { freePort } from '../helpers/ports.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
-import { flushEntry, unique } from './contract.js';
+import { flushEntry, unique, writeBrokenMigrations } from './contract.js';
 
 let server: PostgresServer;
 
@@ -217,13 +217,7 @@ describe('metadata on PostgreSQL: migrations', () => {
     const url = await server.createDatabase();
     const folder = mkdtempSync(join(tmpdir(), 'streamhouse-migrations-'));
     try {
-      cpSync(defaultMigrationsFolder(), folder, { recursive: true });
-      const journalFile = join(folder, 'meta', '_journal.json');
-      const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<Record<string, unknown>> };
-      const last = journal.entries[journal.entries.length - 1]!;
-      journal.entries.push({ ...last, idx: journal.entries.length, when: Number(last.when) + 1000, tag: '9999_broken_on_purpose' });
-      writeFileSync(journalFile, JSON.stringify(journal));
-      writeFileSync(join(folder, '9999_broken_on_purpose.sql'), 'CREATE TABLE left_behind (x int);\n--> statement-breakpoint\nCREATE TABLE topics (x int);');
+      writeBrokenMigrations(folder, 'CREATE TABLE left_behind (x int);\n--> statement-breakpoint\nCREATE TABLE topics (x int);');
       await assert.rejects(openMetadataStore({ databaseUrl: url, dataDir: '', migrationsFolder: folder }), (err: unknown) => {
         assert.ok(err instanceof MigrationError);
         assert.equal(err.migration, '9999_broken_on_purpose');
