@@ -156,6 +156,8 @@ interface CyclePart {
   pendings: Pending[];
   bytes: number;
   chunk?: EncodedChunk;
+  /** The part's batches (views of the appended buffers), for the commit event. */
+  batches?: Buffer[];
 }
 
 interface Deferred {
@@ -512,7 +514,10 @@ export class SegmentWriter {
       ),
     }));
     const encoded = await encodeSegmentObject(inputs, { blockBytes: this.blockBytes, createdAt });
-    parts.forEach((p, i) => (p.chunk = encoded.chunks[i]));
+    parts.forEach((p, i) => {
+      p.chunk = encoded.chunks[i];
+      p.batches = inputs[i].batches.map((b) => b.buf);
+    });
     const key = this.objectKey(createdAt);
     const t1 = performance.now();
     this.stats.encodeMs += t1 - t0;
@@ -693,17 +698,16 @@ export class SegmentWriter {
     if (c.lastOffset + 1 > log.committedHW) log.committedHW = c.lastOffset + 1;
     this.stats.committedBytes += c.sizeBytes;
     this.stats.committedBatches += c.batchCount;
-    // The appended buffers themselves (offsets already assigned in place): listeners run now, before
-    // any append's continuation can let its request buffer go.
-    const batches = p.pendings.flatMap((pd) => pd.infos.map((i) => pd.buf.subarray(i.position, i.position + i.size)));
     for (const pd of p.pendings.splice(0)) this.settle(pd);
+    // The appended buffers themselves (offsets assigned in place): listeners run now, before any
+    // append's continuation can let its request buffer go.
     this.emit(this.commitListeners, {
       topic: log.topic,
       partitionId: log.partitionId,
       leaderEpoch: log.leaseEpoch,
       baseOffset: c.baseOffset,
       highWatermark: c.lastOffset + 1,
-      batches,
+      batches: p.batches!,
     });
   }
 
