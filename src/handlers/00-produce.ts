@@ -89,18 +89,12 @@ export const handler = defineHandler({
   handle(req, ctx) {
     if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) return errorResponse(req, ErrorCode.INVALID_REQUIRED_ACKS);
     if (req.transactionalId != null) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-    if (req.acks === 0) {
-      // The request frame is recycled once this returns, but acks=0 appends outlive it: they
-      // work on their own copy of the records.
-      for (const t of req.topicData) for (const p of t.partitionData) if (p.records !== null) p.records = Buffer.from(p.records);
-    }
-    const done = produce(req, ctx);
-    if (req.acks === 0) {
-      // Written all the same; nobody is told the outcome (Kafka's acks=0 contract).
-      done.catch((err: unknown) => ctx.broker.log.warn({ err }, 'acks=0 produce failed'));
-      return NO_RESPONSE;
-    }
-    return done;
+    if (req.acks !== 0) return produce(req, ctx);
+    // Written all the same; nobody is told the outcome (Kafka's acks=0 contract). The request frame
+    // is recycled once this returns, but these appends outlive it: they work on their own copy.
+    for (const t of req.topicData) for (const p of t.partitionData) if (p.records !== null) p.records = Buffer.from(p.records);
+    produce(req, ctx).catch((err: unknown) => ctx.broker.log.warn({ err }, 'acks=0 produce failed'));
+    return NO_RESPONSE;
   },
   errorResponse,
 });

@@ -70,6 +70,26 @@ for (const backendName of BACKENDS) {
       }
     });
 
+    test('acks=0: kcat gets no answers, and every record is written all the same', async () => {
+      // The agent recycles Produce request memory once a request is handled (poisoned in tests):
+      // acks=0 appends, which outlive their request, must not read it afterwards.
+      const topic = 'kcat-acks0';
+      const lines = Array.from({ length: 300 }, (_, i) => `v${i}-${'x'.repeat(i % 50)}`);
+      const p = await kcat(['-b', agent.bootstrap, '-P', '-t', topic, '-p', '0', '-X', 'acks=0', '-X', 'linger.ms=0', '-X', 'batch.num.messages=7'], { input: lines.join('\n') + '\n' });
+      assert.equal(p.code, 0, p.stderr);
+      let msgs: KcatMessage[] = [];
+      for (let attempt = 0; attempt < 50 && msgs.length < lines.length; attempt++) {
+        msgs = await consume(topic, 0, lines.length);
+        if (msgs.length < lines.length) await new Promise((r) => setTimeout(r, 100));
+      }
+      // Every record, whole (a recycled request read after its release would fail its CRC), at
+      // offsets 0..299. Their order across requests is not asserted: pipelined requests whose topic
+      // lookup misses the cache can currently be appended out of order (known bug, to be fixed).
+      const byValue = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+      assert.deepEqual(msgs.map((m) => m.payload as string).sort(byValue), [...lines].sort(byValue));
+      assert.deepEqual(msgs.map((m) => m.offset), lines.map((_, i) => i));
+    });
+
     test('metadata lists the agent as the only broker, leading every partition', async () => {
       const topic = 'kcat-metadata';
       const p = await kcat(['-b', agent.bootstrap, '-P', '-t', topic, '-p', '0'], { input: 'hello\n' });
