@@ -30,7 +30,13 @@ export interface PartitionView {
  * (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, retriable storage errors) otherwise.
  */
 export interface PartitionLog {
-  /** Appends one validated batch (offsets assigned in place); resolves after the flush commit. */
+  /** Ensures this agent leads the partition (taking its lease when free); resolves to the leader epoch. */
+  lead(topic: string, partitionId: number): Promise<number>;
+  /**
+   * Appends one validated batch to a partition this agent leads (see lead()). Offsets are assigned in
+   * place in call order: two appends called one after the other land in that order. Resolves after
+   * the flush commit.
+   */
   append(topic: string, partitionId: number, batch: Buffer): Promise<{ baseOffset: number; lastOffset: number; logStartOffset: number }>;
   state(topic: string, partitionId: number): Promise<PartitionView>;
   /** Whole committed batches starting with the one holding `offset`; first batch whole, then up to maxBytes. */

@@ -72,7 +72,7 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
 
   // PartitionLog ---------------------------------------------------------------------------------
 
-  private async lead(topic: string, partitionId: number): Promise<number> {
+  async lead(topic: string, partitionId: number): Promise<number> {
     const r = await this.leadership.ensureLeader(topic, partitionId);
     if (!r.ok) throw new KafkaError(r.errorCode);
     return r.epoch;
@@ -86,11 +86,14 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     return { highWatermark: hw, lastStableOffset: hw, logStartOffset: p.logStartOffset, leaderEpoch: epoch };
   }
 
-  async append(topic: string, partitionId: number, batch: Buffer): Promise<{ baseOffset: number; lastOffset: number; logStartOffset: number }> {
-    await this.lead(topic, partitionId);
-    const r = await this.writer.append(topic, partitionId, batch);
-    const p = await this.metadata.getPartition(topic, partitionId);
-    return { ...r, logStartOffset: p?.logStartOffset ?? 0 };
+  append(topic: string, partitionId: number, batch: Buffer): Promise<{ baseOffset: number; lastOffset: number; logStartOffset: number }> {
+    // Not async up to writer.append, which takes its offsets before returning: call order is offset
+    // order. The writer refuses partitions it was not opened for (not led) with NOT_LEADER_OR_FOLLOWER.
+    const committed = this.writer.append(topic, partitionId, batch);
+    return committed.then(async (r) => {
+      const p = await this.metadata.getPartition(topic, partitionId);
+      return { ...r, logStartOffset: p?.logStartOffset ?? 0 };
+    });
   }
 
   async read(topic: string, partitionId: number, offset: number, maxBytes: number): Promise<Buffer[]> {

@@ -6,11 +6,14 @@ import { FrameDecoder } from '../protocol/framing.js';
 import { DecodeError } from '../protocol/varint.js';
 import type { Logger } from './logger.js';
 import type { FrameArena } from './frame-arena.js';
+import { Turns } from './turns.js';
 
 export interface ConnectionInfo {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** Appends of this connection's Produce requests happen in turn, in arrival order. */
+  readonly appendTurns: Turns;
 }
 
 export interface FrameHandler {
@@ -48,6 +51,7 @@ class Connection implements ConnectionInfo {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly appendTurns = new Turns();
   private readonly decoder: FrameDecoder;
   private readonly queue: Slot[] = [];
   private inflightBytes = 0;

@@ -1,6 +1,8 @@
 // Produce: validate each partition's record batch (Kafka's checks, CRC included), stamp
 // LogAppendTime where the topic asks for it, append through the partition log, and answer only after
 // the flush commit (acks=1/-1). acks=0 requests are written the same way and never answered.
+// Pipelined requests of one connection append in arrival order (src/turns.ts): lookups, validation
+// and leases run concurrently, the appends themselves in turn.
 // The request frame lives in recycled memory (src/frame-arena.ts) released when handle() settles:
 // nothing here may keep a view into it beyond that.
 // Versions 0-2 (message format v0/v1) are advertised for old librdkafka feature checks only.
@@ -31,11 +33,10 @@ function errorOf(err: unknown, ctx: RequestContext): { code: ErrorCodeValue; mes
   return { code: ErrorCode.UNKNOWN_SERVER_ERROR, message: null };
 }
 
-async function producePartition(
-  topic: TopicRecord,
-  p: ProduceRequestPartitionProduceData,
-  ctx: RequestContext,
-): Promise<PartitionResponse> {
+/** A partition's batch, checked and led, ready to append; or the error it is answered with. */
+type Prepared = { index: number; batch: Buffer; logAppendTimeMs: number } | PartitionResponse;
+
+async function preparePartition(topic: TopicRecord, p: ProduceRequestPartitionProduceData, ctx: RequestContext): Promise<Prepared> {
   if (p.index < 0 || p.index >= topic.partitionCount) return partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const config = resolveTopicConfig(topic);
   const now = ctx.broker.clock.now();
@@ -53,8 +54,19 @@ async function producePartition(
     setLogAppendTime(checked.batch, logAppendTimeMs);
   }
   try {
-    const r = await ctx.broker.partitions.append(topic.name, p.index, checked.batch);
-    return { index: p.index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null };
+    await ctx.broker.partitions.lead(topic.name, p.index);
+  } catch (err) {
+    const { code, message } = errorOf(err, ctx);
+    return partitionError(p.index, code, message);
+  }
+  return { index: p.index, batch: checked.batch, logAppendTimeMs };
+}
+
+async function appendPartition(topic: string, p: Prepared, ctx: RequestContext): Promise<PartitionResponse> {
+  if (!('batch' in p)) return p;
+  try {
+    const r = await ctx.broker.partitions.append(topic, p.index, p.batch);
+    return { index: p.index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs: p.logAppendTimeMs, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null };
   } catch (err) {
     const { code, message } = errorOf(err, ctx);
     return partitionError(p.index, code, message);
@@ -62,16 +74,29 @@ async function producePartition(
 }
 
 async function produce(req: ProduceRequest, ctx: RequestContext) {
-  const responses = await Promise.all(
-    req.topicData.map(async (t) => {
-      const topic = await ctx.broker.metadata.getTopic(t.name);
-      const partitionResponses = topic === undefined
-        ? t.partitionData.map((p) => partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-        : await Promise.all(t.partitionData.map((p) => producePartition(topic, p, ctx)));
-      return { name: t.name, partitionResponses };
-    }),
-  );
-  return { responses, throttleTimeMs: 0 };
+  // Taken before the first await: appends happen in the order requests arrived on the connection.
+  const turn = ctx.conn.appendTurns.take();
+  let committed: Array<Promise<{ name: string; partitionResponses: PartitionResponse[] }>>;
+  try {
+    const prepared = await Promise.all(
+      req.topicData.map(async (t) => {
+        const topic = await ctx.broker.metadata.getTopic(t.name);
+        const partitions: Prepared[] = topic === undefined
+          ? t.partitionData.map((p) => partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+          : await Promise.all(t.partitionData.map((p) => preparePartition(topic, p, ctx)));
+        return { name: t.name, partitions };
+      }),
+    );
+    await turn.ready;
+    // Every append is called in this synchronous loop (each takes its offsets before returning).
+    committed = prepared.map((t) => {
+      const responses = t.partitions.map((p) => appendPartition(t.name, p, ctx));
+      return Promise.all(responses).then((partitionResponses) => ({ name: t.name, partitionResponses }));
+    });
+  } finally {
+    turn.release();
+  }
+  return { responses: await Promise.all(committed), throttleTimeMs: 0 };
 }
 
 function errorResponse(req: ProduceRequest, errorCode: ErrorCodeValue) {

@@ -17,6 +17,7 @@ import type { BrokerContext, BrokerInfo } from '../../../src/context.js';
 import { GroupCoordinator, type CoordinatorStore } from '../../../src/coordinator/index.js';
 import { NO_RESPONSE, type Handler, type RequestContext } from '../../../src/handlers/types.js';
 import { silentLogger } from '../../../src/logger.js';
+import { Turns } from '../../../src/turns.js';
 import { FakeTimers, MemoryGroupStore } from './fakes.js';
 
 export interface TestCoordinator {
@@ -66,7 +67,7 @@ export function requestContext(broker: BrokerContext, apiKey: number, version: n
   return {
     apiVersion: version,
     header: { requestApiKey: apiKey, requestApiVersion: version, correlationId: 7, clientId },
-    conn: { id: 1, remoteAddress: '::ffff:127.0.0.1', remotePort: 50000 },
+    conn: { id: 1, remoteAddress: '::ffff:127.0.0.1', remotePort: 50000, appendTurns: new Turns() },
     broker,
   };
 }

@@ -23,6 +23,7 @@ import type { CreateTopicInput, MetadataStore, PartitionRecord, TopicRecord } fr
 import { resolveConfig, type Config } from '../../../src/config.js';
 import type { BrokerContext, BrokerInfo } from '../../../src/context.js';
 import { silentLogger } from '../../../src/logger.js';
+import { Turns } from '../../../src/turns.js';
 import { NO_RESPONSE, type Handler, type RequestContext } from '../../../src/handlers/types.js';
 
 /** The topic half of MetadataStore in memory; everything else throws. */
@@ -154,7 +155,7 @@ export function requestContext(broker: BrokerContext, apiKey: number, version: n
   return {
     apiVersion: version,
     header: { requestApiKey: apiKey, requestApiVersion: version, correlationId: 7, clientId: 'test-client' },
-    conn: { id: 1, remoteAddress: '127.0.0.1', remotePort: 50000 },
+    conn: { id: 1, remoteAddress: '127.0.0.1', remotePort: 50000, appendTurns: new Turns() },
     broker,
   };
 }
