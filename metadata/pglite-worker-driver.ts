@@ -16,7 +16,7 @@ export interface PgliteWorkerData {
 }
 
 export type WorkerRequest =
-  | { type: 'query'; id: number; text: string; params: unknown[] }
+  | { type: 'query'; id: number; name: string; text: string; params: unknown[] }
   | { type: 'begin'; id: number }
   | { type: 'tx-query'; id: number; tx: number; text: string; params: unknown[] }
   | { type: 'commit' | 'rollback'; id: number; tx: number }
@@ -207,7 +207,7 @@ export class PgliteWorkerDriver implements Driver {
     const closed = this.closedError();
     if (closed) return Promise.reject(closed);
     return this.track(
-      this.call({ type: 'query', text: stmt.text, params }).then(
+      this.call({ type: 'query', name: stmt.name, text: stmt.text, params }).then(
         (rows) => rows as R[],
         (err: unknown) => {
           throw toKafkaError(err, stmt.name);

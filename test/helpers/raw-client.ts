@@ -26,6 +26,7 @@ export class RawClient {
 
   static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
     const s = connect(port, host);
+    s.setNoDelay(true); // as Kafka clients do: a request is never held back waiting for an ACK
     await once(s, 'connect');
     return new RawClient(s);
   }
@@ -50,7 +51,9 @@ export class RawClient {
   /** Sends a request; several may be in flight (responses come back in request order). */
   request<K extends ApiKeyValue>(apiKey: K, apiVersion: number, body: ApiRequestInput<K>): Promise<ApiResponse<K>> {
     const id = this.correlationId++;
+    this.socket.cork();
     for (const c of encodeRequest(apiKey, apiVersion, id, 'streamhouse-test', body)) this.socket.write(c);
+    this.socket.uncork();
     const previous = this.tail;
     const result = previous.then(async () => {
       const frame = await this.nextFrame(60_000);

@@ -100,6 +100,25 @@ describe('PGlite worker', () => {
     });
   });
 
+  it('runs statements prepared once by name: new parameters each call, errors leave the session usable', async () => {
+    const driver = driverOf(store);
+    const div = statement('test_prepared_div', 'SELECT 60 / $1::int AS q, cardinality($2::text[]) AS n, $2::text[] AS a');
+    assert.deepEqual(await driver.query(div, [5, ['x', null, 'y "z"']]), [{ q: 12, n: 3, a: ['x', null, 'y "z"'] }]);
+    await assert.rejects(driver.query(div, [0, []]), (err: unknown) => {
+      assert.equal((err as { code?: string }).code, '22012'); // division_by_zero, from the prepared statement
+      return true;
+    });
+    assert.deepEqual(await driver.query(div, [4, ['only']]), [{ q: 15, n: 1, a: ['only'] }]);
+    // Prepared statements live in the session: a transaction sees the same results and does not
+    // interleave with them.
+    await store.createTopic({ name: 'prepared-t', partitionCount: 2 });
+    const [a, b] = await Promise.all([store.getTopic('prepared-t'), store.getPartitions('prepared-t')]);
+    assert.equal(a?.partitionCount, 2);
+    assert.deepEqual(b.map((p) => p.partitionId), [0, 1]);
+    await store.addPartitions('prepared-t', 3);
+    assert.equal((await store.getTopic('prepared-t'))?.partitionCount, 3);
+  });
+
   it('a transaction rolls back when its body throws, and holds other queries until it ends', async () => {
     const driver = driverOf(store);
     await driver.query(statement('test_tx_create', 'CREATE TABLE IF NOT EXISTS worker_tx (k int PRIMARY KEY, v text)'));
