@@ -451,6 +451,9 @@ export class CachedMetadataStore implements MetadataStore {
     await this.inner.deregisterAgent(agentId);
     this.led.clear();
   }
+  allocateProducerId(): Promise<number> {
+    return this.inner.allocateProducerId();
+  }
 
   private noteLease(lease: LeaseRecord): void {
     const k = key(lease.topic, lease.partitionId);

@@ -10,6 +10,7 @@ import {
   index,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   primaryKey,
   text,
@@ -147,3 +148,6 @@ export const partitionLeases = pgTable(
     index('idx_partition_leases_leader').on(t.leaderAgentId),
   ],
 );
+
+/** Producer ids handed out by InitProducerId (idempotent producers), unique across agents. */
+export const producerIds = pgSequence('producer_ids', { startWith: 1, minValue: 1 });

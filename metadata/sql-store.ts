@@ -352,6 +352,8 @@ const S = {
     `SELECT ${AGENT_COLS} FROM agents WHERE last_heartbeat >= ${NOW_MS} - $1::bigint ORDER BY node_id`,
     { idempotent: true },
   ),
+  // Safe to retry: a second nextval only skips an id.
+  allocateProducerId: statement('sh_allocate_producer_id', `SELECT nextval('producer_ids')::bigint AS id`, { idempotent: true }),
   // Leaving agents also end their leases so that others can take over at once.
   deregisterAgent: statement(
     'sh_deregister_agent',
@@ -916,6 +918,11 @@ export class SqlMetadataStore implements MetadataStore {
   async deregisterAgent(agentId: string): Promise<void> {
     checkAgentId(agentId);
     await this.q(S.deregisterAgent, [agentId]);
+  }
+
+  async allocateProducerId(): Promise<number> {
+    const [row] = await this.q<{ id: number }>(S.allocateProducerId);
+    return Number(row!.id);
   }
 
   async acquirePartitionLease(

@@ -182,6 +182,8 @@ export interface MetadataStore {
   heartbeatAgent(agentId: string): Promise<void>;
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;
   deregisterAgent(agentId: string): Promise<void>;
+  /** A producer id no agent has handed out before (InitProducerId for idempotent producers). */
+  allocateProducerId(): Promise<number>;
   /** Takes a free or expired lease (epoch + 1, even if it was ours) or extends our unexpired one (same epoch);
    * undefined if another agent holds it. Throws UNKNOWN_TOPIC_OR_PARTITION for an unknown partition. */
   acquirePartitionLease(topic: string, partitionId: number, agentId: string, ttlMs: number): Promise<LeaseRecord | undefined>;

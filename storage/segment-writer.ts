@@ -25,6 +25,7 @@ import { assignBatch, scanProducedBatches, type BatchInfo } from './batch.js';
 import { encodeSegmentObject, type ChunkInput, type EncodedChunk, DEFAULT_BLOCK_BYTES } from './segment-format.js';
 import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 import { backoffDelay } from './retry.js';
+import { ProducerStateTable } from './producer-state.js';
 import { toKafkaStorageError } from './errors.js';
 
 export type WriterMetadata = Pick<MetadataStore, 'commitFlush' | 'findSegmentForOffset'>;
@@ -148,6 +149,8 @@ interface PartitionLog {
   /** Bumped on every rollback: parts of later cycles taken before it are stale. */
   generation: number;
   rollbackError: KafkaError | undefined;
+  /** Idempotent producers' last batches, as of nextOffset (rewound with it). */
+  producers: ProducerStateTable;
 }
 
 interface CyclePart {
@@ -252,6 +255,7 @@ export class SegmentWriter {
       inflight: undefined,
       generation: 0,
       rollbackError: undefined,
+      producers: new ProducerStateTable(),
     });
   }
 
@@ -327,6 +331,14 @@ export class SegmentWriter {
   }
 
   private enqueue(log: PartitionLog, batch: Buffer, infos: BatchInfo[]): Promise<AppendResult> {
+    // Idempotent producers are checked here, where offsets are taken, so the state follows append order.
+    const sequence = log.producers.check(batch, infos);
+    if (sequence.kind !== 'append') {
+      this.release(batch.length);
+      if (sequence.kind === 'refused') return Promise.reject(sequence.error);
+      const { baseOffset, lastOffset } = sequence.of;
+      return sequence.of.written.then(() => ({ baseOffset, lastOffset }));
+    }
     const baseOffset = log.nextOffset;
     let next = baseOffset;
     for (const info of infos) {
@@ -336,7 +348,7 @@ export class SegmentWriter {
       next += info.offsetCount;
     }
     log.nextOffset = next;
-    return new Promise<AppendResult>((resolve, reject) => {
+    const written = new Promise<AppendResult>((resolve, reject) => {
       log.buffer.push({ buf: batch, infos, baseOffset, lastOffset: next - 1, resolve, reject });
       log.bufferBytes += batch.length;
       if (this.unflushedBytes === 0) this.firstUnflushedAt = this.clock.now();
@@ -344,6 +356,8 @@ export class SegmentWriter {
       this.dirty.add(log);
       this.maybeStartCycle();
     });
+    if (sequence.batches.length > 0) log.producers.record(sequence, written);
+    return written;
   }
 
   private appendable(key: string, topic: string, partitionId: number): PartitionLog {
@@ -725,6 +739,7 @@ export class SegmentWriter {
       log.rollbackError = err;
       this.dropBuffer(log, err);
       log.nextOffset = log.committedHW;
+      log.producers.rewind(log.nextOffset);
       this.emit(this.rollbackListeners, { topic: log.topic, partitionId: log.partitionId, highWatermark: log.committedHW, error: err, closed: false });
     }
   }
@@ -768,6 +783,7 @@ export class SegmentWriter {
       }
       if (log.state === 'resyncing') {
         log.nextOffset = log.committedHW;
+        log.producers.rewind(log.nextOffset);
         log.state = 'open';
       }
       return;

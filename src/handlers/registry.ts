@@ -9,6 +9,7 @@ import { handler as metadata } from './03-metadata.js';
 import { handler as createTopics } from './19-create-topics.js';
 import { handler as deleteTopics } from './20-delete-topics.js';
 import { handler as deleteRecords } from './21-delete-records.js';
+import { handler as initProducerId } from './22-init-producer-id.js';
 import { handler as offsetForLeaderEpoch } from './23-offset-for-leader-epoch.js';
 import { handler as createPartitions } from './37-create-partitions.js';
 import { handler as describeConfigs } from './32-describe-configs.js';
@@ -40,6 +41,7 @@ handlers.push(
     createTopics,
     deleteTopics,
     deleteRecords,
+    initProducerId,
     offsetForLeaderEpoch,
     createPartitions,
     describeConfigs,

@@ -410,3 +410,31 @@ test('cycles upload in parallel but settle in order; a failed cycle fails the la
     await r.cleanup();
   }
 });
+
+test('idempotent producers: a resent batch gets its original offsets, also while still in flight; a failed flush forgets it', async () => {
+  const { buildRecordBatchSync } = await import('../../protocol/record-batch.js');
+  const idem = (baseSequence: number, records = 2) =>
+    buildRecordBatchSync({ producerId: 12, producerEpoch: 0, baseSequence, records: Array.from({ length: records }, (_, i) => ({ value: `s${baseSequence + i}`, timestamp: 1 })) });
+  const r = await rig();
+  try {
+    assert.deepEqual(await r.writer.append('t', 0, idem(0)), { baseOffset: 0, lastOffset: 1 });
+    // Resent while the original is still uploading: answered with the original's offsets once it commits.
+    r.store.holdPuts();
+    const first = r.writer.append('t', 0, idem(2));
+    const resent = r.writer.append('t', 0, idem(2));
+    assert.equal(await settled(resent, 20), false, 'the duplicate waits for the original');
+    r.store.releasePuts();
+    assert.deepEqual(await Promise.all([first, resent]), [{ baseOffset: 2, lastOffset: 3 }, { baseOffset: 2, lastOffset: 3 }]);
+    assert.deepEqual(await r.writer.append('t', 0, idem(0)), { baseOffset: 0, lastOffset: 1 }, 'older committed batch resent');
+    await assert.rejects(r.writer.append('t', 0, idem(9)), isKafka(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER));
+    // A failed flush: the batch is forgotten with its offsets, so the producer's retry is written.
+    r.store.failPuts = 1;
+    await assert.rejects(r.writer.append('t', 0, idem(4)), isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
+    assert.deepEqual(await r.writer.append('t', 0, idem(4)), { baseOffset: 4, lastOffset: 5 });
+    assert.equal(r.writer.highWatermark('t', 0), 6);
+    const stored = r.meta.segments('t', 0).reduce((n, s) => n + s.recordCount, 0);
+    assert.equal(stored, 6, 'every record once');
+  } finally {
+    await r.cleanup();
+  }
+});

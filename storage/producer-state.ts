@@ -1,0 +1,129 @@
+// Idempotent producers (KIP-98): for each partition, the last batches of every producer id, so that a
+// retried batch is answered with the offsets it already has instead of being written twice, and a
+// batch that skips sequence numbers is refused. The leading agent keeps this in memory; it changes as
+// batches take their offsets (in append order) and is rewound when a flush fails, so it always
+// describes the log the partition will have once its pending flushes commit.
+//
+// The rules follow Kafka's broker (ProducerStateManager / ProducerAppendInfo):
+// - a batch whose producer id, epoch and sequence range equal one of the producer's last five batches
+//   is a duplicate: nothing is written, the original's offsets are returned;
+// - an epoch older than the producer's current one is fenced (INVALID_PRODUCER_EPOCH);
+// - a newer epoch must start again at sequence 0;
+// - within an epoch, a batch must start right after the previous one's last sequence (wrapping at
+//   2^31 - 1), else OUT_OF_ORDER_SEQUENCE_NUMBER;
+// - a producer this partition has no state for is accepted at any sequence (Kafka does the same once
+//   a producer's batches are gone from the log; here also after a lease moved to this agent).
+import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { readInt64, type BatchInfo } from './batch.js';
+
+/** Batches remembered per producer: clients keep at most five requests in flight. */
+export const PRODUCER_BATCH_WINDOW = 5;
+
+const OFF_PRODUCER_ID = 43;
+const OFF_PRODUCER_EPOCH = 51;
+const OFF_BASE_SEQUENCE = 53;
+const OFF_LAST_OFFSET_DELTA = 23;
+const MAX_SEQUENCE = 0x7fffffff;
+
+export interface ProducerBatch {
+  producerId: number;
+  epoch: number;
+  firstSeq: number;
+  lastSeq: number;
+  baseOffset: number;
+  lastOffset: number;
+  /** Settles with the append that wrote the batch (rejects if its flush failed). */
+  written: Promise<unknown>;
+}
+
+/** What an append of these batches must do. */
+export type SequenceCheck =
+  | { kind: 'append'; batches: Array<Omit<ProducerBatch, 'baseOffset' | 'lastOffset' | 'written'> & { info: BatchInfo }> }
+  | { kind: 'duplicate'; of: ProducerBatch }
+  | { kind: 'refused'; error: KafkaError };
+
+/** Sequence number after `seq` advanced by `delta` (sequences wrap from 2^31 - 1 to 0). */
+export function addSequence(seq: number, delta: number): number {
+  return seq > MAX_SEQUENCE - delta ? delta - (MAX_SEQUENCE - seq) - 1 : seq + delta;
+}
+
+/** The producer fields of the v2 batch starting at `pos`. */
+export function producerFields(buf: Buffer, pos: number): { producerId: number; epoch: number; firstSeq: number; lastSeq: number } {
+  const producerId = readInt64(buf, pos + OFF_PRODUCER_ID);
+  const epoch = buf.readInt16BE(pos + OFF_PRODUCER_EPOCH);
+  const firstSeq = buf.readInt32BE(pos + OFF_BASE_SEQUENCE);
+  const lastSeq = addSequence(firstSeq, buf.readInt32BE(pos + OFF_LAST_OFFSET_DELTA));
+  return { producerId, epoch, firstSeq, lastSeq };
+}
+
+export class ProducerStateTable {
+  /** Per producer id, its last batches, oldest first. */
+  private readonly producers = new Map<number, ProducerBatch[]>();
+
+  get size(): number {
+    return this.producers.size;
+  }
+
+  /** The batches remembered for a producer (tests, debugging). */
+  batchesOf(producerId: number): readonly ProducerBatch[] {
+    return this.producers.get(producerId) ?? [];
+  }
+
+  /** Checks an append's batches against the state (and against each other); changes nothing. */
+  check(buf: Buffer, infos: readonly BatchInfo[]): SequenceCheck {
+    const accepted: Extract<SequenceCheck, { kind: 'append' }>['batches'] = [];
+    /** Where each producer stands once the batches before this one in the append are written. */
+    const last = new Map<number, { epoch: number; lastSeq: number }>();
+    for (const info of infos) {
+      const f = producerFields(buf, info.position);
+      if (f.producerId < 0) continue;
+      const known = this.producers.get(f.producerId);
+      if (known !== undefined && accepted.length === 0) {
+        const dup = known.find((b) => b.epoch === f.epoch && b.firstSeq === f.firstSeq && b.lastSeq === f.lastSeq);
+        if (dup !== undefined) return { kind: 'duplicate', of: dup };
+      }
+      const tail = known?.[known.length - 1];
+      const current = last.get(f.producerId) ?? (tail && { epoch: tail.epoch, lastSeq: tail.lastSeq });
+      if (current !== undefined) {
+        if (f.epoch < current.epoch) {
+          return refused(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${f.producerId} epoch ${f.epoch} is older than its current epoch ${current.epoch}`);
+        }
+        if (f.epoch > current.epoch ? f.firstSeq !== 0 : f.firstSeq !== addSequence(current.lastSeq, 1)) {
+          return refused(
+            ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            f.epoch > current.epoch
+              ? `producer ${f.producerId} epoch ${f.epoch} must start at sequence 0, not ${f.firstSeq}`
+              : `producer ${f.producerId} epoch ${f.epoch}: sequence ${f.firstSeq} does not follow ${current.lastSeq}`,
+          );
+        }
+      }
+      last.set(f.producerId, { epoch: f.epoch, lastSeq: f.lastSeq });
+      accepted.push({ ...f, info });
+    }
+    return { kind: 'append', batches: accepted };
+  }
+
+  /** Records batches accepted by check(), once they have their offsets. */
+  record(check: Extract<SequenceCheck, { kind: 'append' }>, written: Promise<unknown>): void {
+    for (const { info, ...f } of check.batches) {
+      let list = this.producers.get(f.producerId);
+      if (list === undefined) this.producers.set(f.producerId, (list = []));
+      list.push({ ...f, baseOffset: info.baseOffset, lastOffset: info.lastOffset, written });
+      if (list.length > PRODUCER_BATCH_WINDOW) list.shift();
+    }
+  }
+
+  /** The log end went back to `offset` (a flush failed): forget the batches at or after it. */
+  rewind(offset: number): void {
+    for (const [producerId, list] of this.producers) {
+      let keep = list.length;
+      while (keep > 0 && list[keep - 1]!.baseOffset >= offset) keep--;
+      if (keep === 0) this.producers.delete(producerId);
+      else list.length = keep;
+    }
+  }
+}
+
+function refused(code: typeof ErrorCode.INVALID_PRODUCER_EPOCH | typeof ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, message: string): SequenceCheck {
+  return { kind: 'refused', error: new KafkaError(code, message) };
+}

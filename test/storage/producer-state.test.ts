@@ -1,0 +1,105 @@
+// The idempotent-producer rules on their own: duplicates, sequence gaps, epochs, wrap-around, rewind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
+import { buildRecordBatchSync } from '../../protocol/record-batch.js';
+import { scanProducedBatches } from '../../storage/batch.js';
+import { ProducerStateTable, PRODUCER_BATCH_WINDOW, addSequence, type SequenceCheck } from '../../storage/producer-state.js';
+
+function batch(producerId: number, producerEpoch: number, baseSequence: number, records = 3): Buffer {
+  return buildRecordBatchSync({ producerId, producerEpoch, baseSequence, records: Array.from({ length: records }, (_, i) => ({ value: `v${i}`, timestamp: 1 })) });
+}
+
+/** Checks, then (when accepted) records the batch at the next offsets, like the writer does. */
+function appendTo(table: ProducerStateTable, log: { next: number }, buf: Buffer): SequenceCheck {
+  const infos = scanProducedBatches(buf);
+  const r = table.check(buf, infos);
+  if (r.kind === 'append') {
+    for (const info of infos) {
+      info.baseOffset = log.next;
+      info.lastOffset = log.next + info.offsetCount - 1;
+      log.next += info.offsetCount;
+    }
+    table.record(r, Promise.resolve());
+  }
+  return r;
+}
+
+const refusedWith = (r: SequenceCheck, code: number) => {
+  assert.equal(r.kind, 'refused');
+  if (r.kind === 'refused') {
+    assert.ok(r.error instanceof KafkaError);
+    assert.equal(r.error.code, code, r.error.message);
+  }
+};
+
+test('in-sequence batches are appended; a resent one is a duplicate carrying its original offsets', () => {
+  const t = new ProducerStateTable();
+  const log = { next: 100 };
+  assert.equal(appendTo(t, log, batch(7, 0, 0)).kind, 'append');
+  assert.equal(appendTo(t, log, batch(7, 0, 3)).kind, 'append');
+  assert.equal(appendTo(t, log, batch(8, 0, 0, 2)).kind, 'append'); // another producer: its own sequence
+  const dup = appendTo(t, log, batch(7, 0, 0));
+  assert.equal(dup.kind, 'duplicate');
+  if (dup.kind === 'duplicate') assert.deepEqual([dup.of.baseOffset, dup.of.lastOffset], [100, 102]);
+  const dup2 = appendTo(t, log, batch(7, 0, 3));
+  if (dup2.kind !== 'duplicate') assert.fail('second batch resent: duplicate expected');
+  assert.deepEqual([dup2.of.baseOffset, dup2.of.lastOffset], [103, 105]);
+  assert.equal(log.next, 108, 'duplicates take no offsets');
+});
+
+test('gaps and overlaps are OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is INVALID_PRODUCER_EPOCH', () => {
+  const t = new ProducerStateTable();
+  const log = { next: 0 };
+  appendTo(t, log, batch(1, 2, 0));
+  refusedWith(appendTo(t, log, batch(1, 2, 4)), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER); // skips 3
+  refusedWith(appendTo(t, log, batch(1, 2, 2)), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER); // overlaps, not a known batch
+  refusedWith(appendTo(t, log, batch(1, 1, 3)), ErrorCode.INVALID_PRODUCER_EPOCH);
+  refusedWith(appendTo(t, log, batch(1, 3, 3)), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER); // new epoch starts at 0
+  assert.equal(appendTo(t, log, batch(1, 3, 0)).kind, 'append');
+  refusedWith(appendTo(t, log, batch(1, 2, 3)), ErrorCode.INVALID_PRODUCER_EPOCH); // fenced now
+  assert.equal(log.next, 6);
+});
+
+test('an unknown producer is accepted at any sequence; non-idempotent batches are not tracked', () => {
+  const t = new ProducerStateTable();
+  const log = { next: 0 };
+  assert.equal(appendTo(t, log, batch(5, 0, 42)).kind, 'append');
+  assert.equal(appendTo(t, log, batch(5, 0, 45)).kind, 'append');
+  assert.equal(appendTo(t, log, batch(-1, -1, -1)).kind, 'append');
+  assert.equal(appendTo(t, log, batch(-1, -1, -1)).kind, 'append');
+  assert.equal(t.size, 1);
+});
+
+test('only the last five batches are remembered: an older resend is out of order', () => {
+  const t = new ProducerStateTable();
+  const log = { next: 0 };
+  for (let i = 0; i < PRODUCER_BATCH_WINDOW + 1; i++) appendTo(t, log, batch(9, 0, i * 3));
+  assert.equal(t.batchesOf(9).length, PRODUCER_BATCH_WINDOW);
+  refusedWith(appendTo(t, log, batch(9, 0, 0)), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assert.equal(appendTo(t, log, batch(9, 0, 3)).kind, 'duplicate');
+});
+
+test('sequences wrap from 2^31 - 1 to 0', () => {
+  assert.equal(addSequence(0x7fffffff, 1), 0);
+  assert.equal(addSequence(0x7ffffffe, 3), 1);
+  const t = new ProducerStateTable();
+  const log = { next: 0 };
+  appendTo(t, log, batch(3, 0, 0x7ffffffe, 2)); // sequences 2^31-2 and 2^31-1
+  assert.equal(appendTo(t, log, batch(3, 0, 0)).kind, 'append');
+});
+
+test('rewind forgets the batches at or after the new log end; a retry is then appended again', () => {
+  const t = new ProducerStateTable();
+  const log = { next: 0 };
+  appendTo(t, log, batch(4, 0, 0)); // offsets 0-2, committed
+  appendTo(t, log, batch(4, 0, 3)); // offsets 3-5, its flush fails
+  appendTo(t, log, batch(6, 0, 0)); // offsets 6-8, same flush
+  t.rewind(3);
+  log.next = 3;
+  assert.deepEqual(t.batchesOf(4).map((b) => b.firstSeq), [0]);
+  assert.equal(t.batchesOf(6).length, 0);
+  const retry = appendTo(t, log, batch(4, 0, 3));
+  assert.equal(retry.kind, 'append', 'the retried batch is written, not taken for a duplicate');
+  assert.equal(appendTo(t, log, batch(4, 0, 0)).kind, 'duplicate');
+});
