@@ -10,6 +10,13 @@ import type { Leadership, LeadershipListener } from './leadership.js';
 
 const key = (topic: string, partitionId: number) => `${topic}\u0000${partitionId}`;
 
+/**
+ * How far back a partition's log is read for idempotent producers' state when this agent takes it
+ * over: enough for the batches producers may still resend (at most five per producer in flight).
+ */
+export const PRODUCER_SCAN_OFFSETS = 10_000;
+const PRODUCER_SCAN_READ_BYTES = 4 * 1024 * 1024;
+
 interface Waiter {
   keys: string[];
   offsets: number[];
@@ -19,6 +26,8 @@ interface Waiter {
 export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   private leadership!: Leadership;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Led partitions whose idempotent-producer state has not been read back from the log yet. */
+  private readonly unscanned = new Map<string, { epoch: number; scan?: Promise<void> }>();
   private stopping = false;
 
   constructor(
@@ -40,9 +49,12 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   onLeading(topic: string, partitionId: number, lease: { epoch: number; highWatermark: number }): void {
     this.reader.invalidate(topic, partitionId);
     this.writer.openPartition(topic, partitionId, { leaseEpoch: lease.epoch, highWatermark: lease.highWatermark });
+    if (lease.highWatermark > 0) this.unscanned.set(key(topic, partitionId), { epoch: lease.epoch });
+    else this.unscanned.delete(key(topic, partitionId));
   }
 
   onLost(topic: string, partitionId: number): void {
+    this.unscanned.delete(key(topic, partitionId));
     void this.writer.closePartition(topic, partitionId);
     this.reader.invalidate(topic, partitionId);
   }
@@ -75,7 +87,45 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   async lead(topic: string, partitionId: number): Promise<number> {
     const r = await this.leadership.ensureLeader(topic, partitionId);
     if (!r.ok) throw new KafkaError(r.errorCode);
+    const pending = this.unscanned.get(key(topic, partitionId));
+    if (pending !== undefined) await this.scanProducers(topic, partitionId, pending);
     return r.epoch;
+  }
+
+  /** Reads the end of a partition just taken over back into the writer's producer state (once). */
+  private scanProducers(topic: string, partitionId: number, pending: { epoch: number; scan?: Promise<void> }): Promise<void> {
+    pending.scan ??= this.readProducerState(topic, partitionId, pending.epoch).then(
+      () => {
+        const k = key(topic, partitionId);
+        if (this.unscanned.get(k) === pending) this.unscanned.delete(k);
+      },
+      (err: unknown) => {
+        pending.scan = undefined; // the next request tries again
+        throw err instanceof KafkaError ? err : new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, 'reading producer state back failed', { cause: err });
+      },
+    );
+    return pending.scan;
+  }
+
+  private async readProducerState(topic: string, partitionId: number, epoch: number): Promise<void> {
+    const hw = this.writer.highWatermark(topic, partitionId);
+    const p = await this.metadata.getPartition(topic, partitionId);
+    if (hw === undefined || p === undefined) return;
+    let offset = Math.max(p.logStartOffset, hw - PRODUCER_SCAN_OFFSETS);
+    while (offset < hw) {
+      let batches: Buffer[];
+      try {
+        batches = await this.reader.read(topic, partitionId, offset, PRODUCER_SCAN_READ_BYTES, hw);
+      } catch (err) {
+        // Below what retention kept: nothing older to learn from.
+        if (err instanceof KafkaError && err.code === ErrorCode.OFFSET_OUT_OF_RANGE) return;
+        throw err;
+      }
+      if (batches.length === 0) return;
+      this.writer.restoreProducers(topic, partitionId, epoch, batches);
+      const last = readBatchHeader(batches[batches.length - 1]!);
+      offset = last.baseOffset + last.lastOffsetDelta + 1;
+    }
   }
 
   async state(topic: string, partitionId: number): Promise<PartitionView> {

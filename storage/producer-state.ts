@@ -12,7 +12,9 @@
 // - within an epoch, a batch must start right after the previous one's last sequence (wrapping at
 //   2^31 - 1), else OUT_OF_ORDER_SEQUENCE_NUMBER;
 // - a producer this partition has no state for is accepted at any sequence (Kafka does the same once
-//   a producer's batches are gone from the log; here also after a lease moved to this agent).
+//   a producer's batches are gone from the log).
+// A partition taken over from another agent (or after a restart) rebuilds its table from the batches
+// at the end of its log (restore), so a batch resent across the move is still recognised.
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { readInt64, type BatchInfo } from './batch.js';
 
@@ -111,6 +113,23 @@ export class ProducerStateTable {
       list.push({ ...f, baseOffset: info.baseOffset, lastOffset: info.lastOffset, written });
       if (list.length > PRODUCER_BATCH_WINDOW) list.shift();
     }
+  }
+
+  /**
+   * Rebuilds state from a committed batch read back from the log (a partition this agent just took
+   * over). Batches may come in any order; each producer keeps its last five by offset.
+   */
+  restore(batch: Buffer): void {
+    const f = producerFields(batch, 0);
+    if (f.producerId < 0) return;
+    const baseOffset = readInt64(batch, 0);
+    const lastOffset = baseOffset + batch.readInt32BE(OFF_LAST_OFFSET_DELTA);
+    let list = this.producers.get(f.producerId);
+    if (list === undefined) this.producers.set(f.producerId, (list = []));
+    if (list.some((b) => b.baseOffset === baseOffset)) return;
+    list.push({ ...f, baseOffset, lastOffset, written: Promise.resolve() });
+    list.sort((a, b) => a.baseOffset - b.baseOffset);
+    if (list.length > PRODUCER_BATCH_WINDOW) list.splice(0, list.length - PRODUCER_BATCH_WINDOW);
   }
 
   /** The log end went back to `offset` (a flush failed): forget the batches at or after it. */

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type { MetadataStore, FlushCommitPartition, FenceReason } from '../metadata/types.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ObjectStore } from './types.js';
-import { assignBatch, scanProducedBatches, type BatchInfo } from './batch.js';
+import { BATCH_HEADER_BYTES, assignBatch, readInt64, scanProducedBatches, type BatchInfo } from './batch.js';
 import { encodeSegmentObject, type ChunkInput, type EncodedChunk, DEFAULT_BLOCK_BYTES } from './segment-format.js';
 import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 import { backoffDelay } from './retry.js';
@@ -268,6 +268,16 @@ export class SegmentWriter {
     if (log === undefined) return;
     this.shutPartition(log, new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} is no longer led here`));
     await log.inflight;
+  }
+
+  /**
+   * Feeds committed batches read back from the log to the partition's idempotent-producer state
+   * (after a takeover). Ignored unless the partition is still open under `leaseEpoch`.
+   */
+  restoreProducers(topic: string, partitionId: number, leaseEpoch: number, batches: readonly Buffer[]): void {
+    const log = this.logs.get(partitionKey(topic, partitionId));
+    if (log === undefined || log.state === 'closed' || log.leaseEpoch !== leaseEpoch) return;
+    for (const b of batches) if (b.length >= BATCH_HEADER_BYTES && readInt64(b, 0) < log.committedHW) log.producers.restore(b);
   }
 
   highWatermark(topic: string, partitionId: number): number | undefined {

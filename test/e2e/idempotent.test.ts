@@ -2,8 +2,8 @@
 // kafkajs and @platformatic/kafka with idempotence on get a producer id from InitProducerId, and
 // every record lands once, in order, in batches that carry that id and consecutive sequences. Over
 // the wire: a resent batch is answered with its original offsets and stored once, a sequence gap is
-// OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, and a transactional id is
-// refused.
+// OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, a transactional id is
+// refused, and all of this still holds after the agent restarts (state read back from the log).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -173,6 +173,17 @@ for (const backendName of BACKENDS) {
       assert.deepEqual(await produce(1, 0, ['d']), [ErrorCode.NONE, 3], 'a new epoch starts at sequence 0');
       assert.deepEqual((await produce(0, 3, ['old']))[0], ErrorCode.INVALID_PRODUCER_EPOCH);
       assert.deepEqual((await consume(topic, 4)).map((m) => m.payload), ['a', 'b', 'c', 'd']);
+
+      // The agent restarts (its leases end): the partition's new leader reads the producer's last
+      // batches back from the log, so a resend across the restart is still recognised.
+      c.close();
+      agent = await agent.restart();
+      c = await RawClient.connect(agent.port);
+      assert.deepEqual(await produce(1, 0, ['d']), [ErrorCode.NONE, 3], 'resent after the restart: original offset');
+      assert.deepEqual((await produce(1, 2, ['gap']))[0], ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+      assert.deepEqual((await produce(0, 3, ['old']))[0], ErrorCode.INVALID_PRODUCER_EPOCH);
+      assert.deepEqual(await produce(1, 1, ['e']), [ErrorCode.NONE, 4]);
+      assert.deepEqual((await consume(topic, 5)).map((m) => m.payload), ['a', 'b', 'c', 'd', 'e']);
     });
   });
 }

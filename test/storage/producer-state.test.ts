@@ -103,3 +103,21 @@ test('rewind forgets the batches at or after the new log end; a retry is then ap
   assert.equal(retry.kind, 'append', 'the retried batch is written, not taken for a duplicate');
   assert.equal(appendTo(t, log, batch(4, 0, 0)).kind, 'duplicate');
 });
+
+test('restore rebuilds the last five batches per producer from committed batches, in any order', () => {
+  const t = new ProducerStateTable();
+  const committed = Array.from({ length: 7 }, (_, i) => {
+    const b = batch(11, 2, i * 3);
+    b.writeBigInt64BE(BigInt(100 + i * 3), 0); // the offsets the log gave them
+    return b;
+  });
+  for (const b of [...committed].reverse()) t.restore(b);
+  t.restore(committed[6]!); // read twice: kept once
+  t.restore(batch(-1, -1, -1));
+  assert.deepEqual(t.batchesOf(11).map((b) => [b.firstSeq, b.baseOffset, b.lastOffset]), [[6, 106, 108], [9, 109, 111], [12, 112, 114], [15, 115, 117], [18, 118, 120]]);
+  const log = { next: 121 };
+  const dup = appendTo(t, log, batch(11, 2, 18));
+  assert.ok(dup.kind === 'duplicate' && dup.of.baseOffset === 118);
+  refusedWith(appendTo(t, log, batch(11, 2, 22)), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  assert.equal(appendTo(t, log, batch(11, 2, 21)).kind, 'append');
+});
