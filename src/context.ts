@@ -30,7 +30,10 @@ export interface PartitionView {
  * (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, retriable storage errors) otherwise.
  */
 export interface PartitionLog {
-  /** Ensures this agent leads the partition (taking its lease when free); resolves to the leader epoch. */
+  /**
+   * Ensures this agent leads the partition (taking its lease when free) and, after a takeover, has read
+   * its idempotent producers back from the log; resolves to the leader epoch.
+   */
   lead(topic: string, partitionId: number): Promise<number>;
   /**
    * Appends one validated batch to a partition this agent leads (see lead()). Offsets are assigned in

@@ -16,6 +16,8 @@ import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
 import { kcat, parseJsonLines } from '../helpers/kcat.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { CuttingProxy } from '../helpers/cutting-proxy.js';
+import { freePort } from '../helpers/ports.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -103,6 +105,28 @@ for (const backendName of BACKENDS) {
       assert.doesNotMatch(p.stderr, /idempoten|fatal/i);
       assert.deepEqual((await consume(topic, 200)).map((m) => m.payload), lines);
       assertOneIdempotentProducer(await batchesOf(topic), 200);
+    });
+
+    test('confluent-kafka resends batches whose answers were lost: each record is stored once, in order', async () => {
+      // A second agent (on the same back end) advertises the proxy's port, so every request of the
+      // producer goes through the proxy; three Produce answers are lost after the agent wrote them,
+      // the connection breaks, and librdkafka resends what it had in flight.
+      const topic = 'idem-cut';
+      const proxyPort = await freePort();
+      const behind = await startAgent({ env: backend.env, args: ['--advertised-port', String(proxyPort)] });
+      const proxy = await CuttingProxy.start(behind.port, proxyPort, [2, 5, 9]);
+      try {
+        const r = await python([`127.0.0.1:${proxyPort}`, topic, '300']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), { errors: [] });
+        assert.equal(proxy.cuts, 3, 'three answers were lost');
+        const got = await kcat(['-b', `127.0.0.1:${behind.port}`, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-J']);
+        assert.equal(got.code, 0, got.stderr);
+        assert.deepEqual(parseJsonLines(got.stdout).map((m) => m.payload), Array.from({ length: 300 }, (_, i) => `py-${i}`));
+      } finally {
+        await proxy.stop();
+        await behind.stop();
+      }
     });
 
     test('confluent-kafka (Python) with enable.idempotence: every record once, in order', async () => {
