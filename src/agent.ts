@@ -92,6 +92,7 @@ export class Agent {
       flushMs: cfg.flushMs,
       flushBytes: cfg.flushBytes,
       maxBufferedBytes: cfg.maxBufferedBytes,
+      producerIdExpirationMs: cfg.producerIdExpirationMs,
       logger: this.log,
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });

@@ -21,6 +21,9 @@ import { readInt64, type BatchInfo } from './batch.js';
 /** Batches remembered per producer: clients keep at most five requests in flight. */
 export const PRODUCER_BATCH_WINDOW = 5;
 
+/** Kafka's producer.id.expiration.ms default: a producer idle this long is forgotten. */
+export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
+
 const OFF_PRODUCER_ID = 43;
 const OFF_PRODUCER_EPOCH = 51;
 const OFF_BASE_SEQUENCE = 53;
@@ -58,9 +61,19 @@ export function producerFields(buf: Buffer, pos: number): { producerId: number; 
   return { producerId, epoch, firstSeq, lastSeq };
 }
 
+interface Producer {
+  /** Its last batches, oldest first. */
+  batches: ProducerBatch[];
+  /** When it last appended (or was restored), for expiration. */
+  lastSeenAt: number;
+}
+
 export class ProducerStateTable {
-  /** Per producer id, its last batches, oldest first. */
-  private readonly producers = new Map<number, ProducerBatch[]>();
+  private readonly producers = new Map<number, Producer>();
+  private nextSweepAt = 0;
+
+  /** Producers idle for expirationMs are dropped (so short-lived producers do not accumulate). */
+  constructor(private readonly expirationMs = DEFAULT_PRODUCER_ID_EXPIRATION_MS) {}
 
   get size(): number {
     return this.producers.size;
@@ -68,7 +81,7 @@ export class ProducerStateTable {
 
   /** The batches remembered for a producer (tests, debugging). */
   batchesOf(producerId: number): readonly ProducerBatch[] {
-    return this.producers.get(producerId) ?? [];
+    return this.producers.get(producerId)?.batches ?? [];
   }
 
   /** Checks an append's batches against the state (and against each other); changes nothing. */
@@ -79,7 +92,7 @@ export class ProducerStateTable {
     for (const info of infos) {
       const f = producerFields(buf, info.position);
       if (f.producerId < 0) continue;
-      const known = this.producers.get(f.producerId);
+      const known = this.producers.get(f.producerId)?.batches;
       if (known !== undefined && accepted.length === 0) {
         const dup = known.find((b) => b.epoch === f.epoch && b.firstSeq === f.firstSeq && b.lastSeq === f.lastSeq);
         if (dup !== undefined) return { kind: 'duplicate', of: dup };
@@ -105,27 +118,40 @@ export class ProducerStateTable {
     return { kind: 'append', batches: accepted };
   }
 
-  /** Records batches accepted by check(), once they have their offsets. */
-  record(check: Extract<SequenceCheck, { kind: 'append' }>, written: Promise<unknown>): void {
+  /** Records batches accepted by check(), once they have their offsets; `now` is the append time. */
+  record(check: Extract<SequenceCheck, { kind: 'append' }>, written: Promise<unknown>, now: number): void {
     for (const { info, ...f } of check.batches) {
-      let list = this.producers.get(f.producerId);
-      if (list === undefined) this.producers.set(f.producerId, (list = []));
+      const list = this.producer(f.producerId, now).batches;
       list.push({ ...f, baseOffset: info.baseOffset, lastOffset: info.lastOffset, written });
       if (list.length > PRODUCER_BATCH_WINDOW) list.shift();
     }
+    this.expire(now);
+  }
+
+  private producer(producerId: number, now: number): Producer {
+    let p = this.producers.get(producerId);
+    if (p === undefined) this.producers.set(producerId, (p = { batches: [], lastSeenAt: now }));
+    p.lastSeenAt = now;
+    return p;
+  }
+
+  /** Drops producers idle for longer than the expiration (checked at most every tenth of it). */
+  private expire(now: number): void {
+    if (now < this.nextSweepAt) return;
+    this.nextSweepAt = now + Math.max(1, Math.floor(this.expirationMs / 10));
+    for (const [producerId, p] of this.producers) if (now - p.lastSeenAt > this.expirationMs) this.producers.delete(producerId);
   }
 
   /**
    * Rebuilds state from a committed batch read back from the log (a partition this agent just took
    * over). Batches may come in any order; each producer keeps its last five by offset.
    */
-  restore(batch: Buffer): void {
+  restore(batch: Buffer, now: number): void {
     const f = producerFields(batch, 0);
     if (f.producerId < 0) return;
     const baseOffset = readInt64(batch, 0);
     const lastOffset = baseOffset + batch.readInt32BE(OFF_LAST_OFFSET_DELTA);
-    let list = this.producers.get(f.producerId);
-    if (list === undefined) this.producers.set(f.producerId, (list = []));
+    const list = this.producer(f.producerId, now).batches;
     if (list.some((b) => b.baseOffset === baseOffset)) return;
     list.push({ ...f, baseOffset, lastOffset, written: Promise.resolve() });
     list.sort((a, b) => a.baseOffset - b.baseOffset);
@@ -134,7 +160,7 @@ export class ProducerStateTable {
 
   /** The log end went back to `offset` (a flush failed): forget the batches at or after it. */
   rewind(offset: number): void {
-    for (const [producerId, list] of this.producers) {
+    for (const [producerId, { batches: list }] of this.producers) {
       let keep = list.length;
       while (keep > 0 && list[keep - 1]!.baseOffset >= offset) keep--;
       if (keep === 0) this.producers.delete(producerId);

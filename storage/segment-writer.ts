@@ -25,7 +25,7 @@ import { BATCH_HEADER_BYTES, assignBatch, readInt64, scanProducedBatches, type B
 import { encodeSegmentObject, type ChunkInput, type EncodedChunk, DEFAULT_BLOCK_BYTES } from './segment-format.js';
 import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 import { backoffDelay } from './retry.js';
-import { ProducerStateTable } from './producer-state.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateTable } from './producer-state.js';
 import { toKafkaStorageError } from './errors.js';
 
 export type WriterMetadata = Pick<MetadataStore, 'commitFlush' | 'findSegmentForOffset'>;
@@ -64,6 +64,8 @@ export interface SegmentWriterOptions {
   maxBufferedBytes?: number;
   /** Cycles uploading at once (default per back end: 1 local, 2 S3); they still commit one at a time, in order. */
   maxInflightCycles?: number;
+  /** Idempotent producers idle this long are forgotten (Kafka's producer.id.expiration.ms; default 1 day). */
+  producerIdExpirationMs?: number;
   /** Uncompressed bytes per LZ4 block (default 256 KiB). */
   blockBytes?: number;
   /** Object keys are `${keyPrefix}${agentId}/${time}-${seq}-${random}.seg` (default "segments/"). */
@@ -185,6 +187,7 @@ export class SegmentWriter {
   private readonly maxBufferedBytes: number;
   private readonly blockBytes: number;
   private readonly maxInflightCycles: number;
+  private readonly producerIdExpirationMs: number;
   private readonly keyPrefix: string;
   private readonly commitAttempts: number;
   private readonly commitRetryDelayMs: number;
@@ -225,6 +228,7 @@ export class SegmentWriter {
     this.maxBufferedBytes = opts.maxBufferedBytes ?? Math.max(d.maxBufferedBytes, 2 * this.flushBytes);
     this.blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
     this.maxInflightCycles = Math.max(1, opts.maxInflightCycles ?? d.maxInflightCycles);
+    this.producerIdExpirationMs = opts.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
     this.keyPrefix = opts.keyPrefix ?? 'segments/';
     this.commitAttempts = opts.commitAttempts ?? 3;
     this.commitRetryDelayMs = opts.commitRetryDelayMs ?? 100;
@@ -255,7 +259,7 @@ export class SegmentWriter {
       inflight: undefined,
       generation: 0,
       rollbackError: undefined,
-      producers: new ProducerStateTable(),
+      producers: new ProducerStateTable(this.producerIdExpirationMs),
     });
   }
 
@@ -277,7 +281,7 @@ export class SegmentWriter {
   restoreProducers(topic: string, partitionId: number, leaseEpoch: number, batches: readonly Buffer[]): void {
     const log = this.logs.get(partitionKey(topic, partitionId));
     if (log === undefined || log.state === 'closed' || log.leaseEpoch !== leaseEpoch) return;
-    for (const b of batches) if (b.length >= BATCH_HEADER_BYTES && readInt64(b, 0) < log.committedHW) log.producers.restore(b);
+    for (const b of batches) if (b.length >= BATCH_HEADER_BYTES && readInt64(b, 0) < log.committedHW) log.producers.restore(b, this.clock.now());
   }
 
   highWatermark(topic: string, partitionId: number): number | undefined {
@@ -366,7 +370,7 @@ export class SegmentWriter {
       this.dirty.add(log);
       this.maybeStartCycle();
     });
-    if (sequence.batches.length > 0) log.producers.record(sequence, written);
+    if (sequence.batches.length > 0) log.producers.record(sequence, written, this.clock.now());
     return written;
   }
 

@@ -11,7 +11,7 @@ function batch(producerId: number, producerEpoch: number, baseSequence: number, 
 }
 
 /** Checks, then (when accepted) records the batch at the next offsets, like the writer does. */
-function appendTo(table: ProducerStateTable, log: { next: number }, buf: Buffer): SequenceCheck {
+function appendTo(table: ProducerStateTable, log: { next: number }, buf: Buffer, now = 0): SequenceCheck {
   const infos = scanProducedBatches(buf);
   const r = table.check(buf, infos);
   if (r.kind === 'append') {
@@ -20,7 +20,7 @@ function appendTo(table: ProducerStateTable, log: { next: number }, buf: Buffer)
       info.lastOffset = log.next + info.offsetCount - 1;
       log.next += info.offsetCount;
     }
-    table.record(r, Promise.resolve());
+    table.record(r, Promise.resolve(), now);
   }
   return r;
 }
@@ -111,13 +111,26 @@ test('restore rebuilds the last five batches per producer from committed batches
     b.writeBigInt64BE(BigInt(100 + i * 3), 0); // the offsets the log gave them
     return b;
   });
-  for (const b of [...committed].reverse()) t.restore(b);
-  t.restore(committed[6]!); // read twice: kept once
-  t.restore(batch(-1, -1, -1));
+  for (const b of [...committed].reverse()) t.restore(b, 0);
+  t.restore(committed[6]!, 0); // read twice: kept once
+  t.restore(batch(-1, -1, -1), 0);
   assert.deepEqual(t.batchesOf(11).map((b) => [b.firstSeq, b.baseOffset, b.lastOffset]), [[6, 106, 108], [9, 109, 111], [12, 112, 114], [15, 115, 117], [18, 118, 120]]);
   const log = { next: 121 };
   const dup = appendTo(t, log, batch(11, 2, 18));
   assert.ok(dup.kind === 'duplicate' && dup.of.baseOffset === 118);
   refusedWith(appendTo(t, log, batch(11, 2, 22)), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
   assert.equal(appendTo(t, log, batch(11, 2, 21)).kind, 'append');
+});
+
+test('producers idle longer than the expiration are forgotten; active ones are kept', () => {
+  const t = new ProducerStateTable(1000);
+  const log = { next: 0 };
+  appendTo(t, log, batch(1, 0, 0), 0);
+  appendTo(t, log, batch(2, 0, 0), 0);
+  appendTo(t, log, batch(2, 0, 3), 900); // producer 2 stays active
+  appendTo(t, log, batch(3, 0, 0), 1500); // the sweep runs: producer 1 has been idle 1500 ms
+  assert.deepEqual([t.batchesOf(1).length, t.batchesOf(2).length, t.batchesOf(3).length], [0, 2, 1]);
+  assert.equal(t.size, 2);
+  // Forgotten means unknown: its next batch is accepted at any sequence, as in Kafka.
+  assert.equal(appendTo(t, log, batch(1, 0, 77), 1600).kind, 'append');
 });
