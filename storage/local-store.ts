@@ -1,5 +1,5 @@
 // The local-directory object store (the embedded default, under the data directory). A put writes
-// a temp file, fsyncs it, renames it over the key's path and fsyncs the directory, so after a crash
+// a temp file, fdatasyncs it, renames it over the key's path and fsyncs the directory, so after a crash
 // an object is either whole or absent. Keys map to paths; '/' in a key makes subdirectories.
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -118,7 +118,10 @@ export class LocalObjectStore implements ObjectStore {
             if (n > 0) slice = [slice[0].subarray(n), ...slice.slice(1)];
           }
         }
-        if (this.fsync) await fh.sync();
+        // fdatasync: the data and what is needed to read it back (size, blocks), not timestamps; the
+        // directory entry is made durable by the directory fsync below. Measured: local produce p99
+        // latency at 10 MB/s 43 -> 37 ms (median of 6 alternating runs each).
+        if (this.fsync) await fh.datasync();
       } catch (err) {
         await fh.close().catch(() => {});
         throw err;
