@@ -20,6 +20,7 @@ import { HANDLERS } from './handlers/registry.js';
 import { Leadership, systemClock } from './leadership.js';
 import type { Logger } from './logger.js';
 import { AgentPartitionLog } from './partition-log.js';
+import { RetentionTask } from './retention.js';
 import { KafkaServer } from './server.js';
 import { FrameArena } from './frame-arena.js';
 
@@ -35,6 +36,7 @@ export class Agent {
   private leadership: Leadership | undefined;
   private server: KafkaServer | undefined;
   private cleaner: OrphanCleaner | undefined;
+  private retention: RetentionTask | undefined;
   private groups: GroupCoordinator | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -149,6 +151,8 @@ export class Agent {
     leadership.startRenewing();
     this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
     this.cleaner.start(ORPHAN_SWEEP_MS);
+    this.retention = new RetentionTask({ metadata, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
+    this.retention.start(cfg.logRetentionCheckIntervalMs);
 
     this.log.info(
       {
@@ -219,6 +223,7 @@ export class Agent {
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
     this.partitions?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
+    await step('retention', () => this.retention?.stop());
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
     await step('orphan cleaner', () => this.cleaner?.stop());

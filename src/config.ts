@@ -64,6 +64,7 @@ export const SETTINGS = {
   autoCreateTopics: bool('auto-create-topics', 'STREAMHOUSE_AUTO_CREATE_TOPICS', true, 'Create unknown topics when a Metadata request names them (auto.create.topics.enable).'),
   numPartitions: int('num-partitions', 'STREAMHOUSE_NUM_PARTITIONS', 1, 'Partitions of auto-created topics and of CreateTopics with -1.', { min: 1, max: 100_000 }),
   leaseTtlMs: int('lease-ttl-ms', 'STREAMHOUSE_LEASE_TTL_MS', 30_000, 'Partition lease duration; renewed every third of it.', { min: 1000 }),
+  logRetentionCheckIntervalMs: int('log-retention-check-interval-ms', 'STREAMHOUSE_LOG_RETENTION_CHECK_INTERVAL_MS', 300_000, 'How often each agent applies retention.ms / retention.bytes to the partitions it leads (log.retention.check.interval.ms).', { min: 100 }),
   producerIdExpirationMs: int('producer-id-expiration-ms', 'STREAMHOUSE_PRODUCER_ID_EXPIRATION_MS', 86_400_000, 'Idempotent producers idle this long are forgotten by partition leaders (producer.id.expiration.ms).', { min: 1000 }),
   agentHeartbeatMs: int('agent-heartbeat-ms', 'STREAMHOUSE_AGENT_HEARTBEAT_MS', 5_000, 'Agent heartbeat interval; an agent is live for 3 intervals.', { min: 100 }),
   groupInitialRebalanceDelayMs: int('group-initial-rebalance-delay-ms', 'STREAMHOUSE_GROUP_INITIAL_REBALANCE_DELAY_MS', 3_000, 'group.initial.rebalance.delay.ms', { min: 0 }),
