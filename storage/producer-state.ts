@@ -16,6 +16,7 @@
 // A partition taken over from another agent (or after a restart) rebuilds its table from the batches
 // at the end of its log (restore), so a batch resent across the move is still recognised.
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
+import { BASE_SEQUENCE_OFFSET, LAST_OFFSET_DELTA_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET } from '../protocol/record-batch.js';
 import { readInt64, type BatchInfo } from './batch.js';
 
 /** Batches remembered per producer: clients keep at most five requests in flight. */
@@ -24,10 +25,6 @@ export const PRODUCER_BATCH_WINDOW = 5;
 /** Kafka's producer.id.expiration.ms default: a producer idle this long is forgotten. */
 export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
 
-const OFF_PRODUCER_ID = 43;
-const OFF_PRODUCER_EPOCH = 51;
-const OFF_BASE_SEQUENCE = 53;
-const OFF_LAST_OFFSET_DELTA = 23;
 const MAX_SEQUENCE = 0x7fffffff;
 
 export interface ProducerBatch {
@@ -54,10 +51,10 @@ export function addSequence(seq: number, delta: number): number {
 
 /** The producer fields of the v2 batch starting at `pos`. */
 export function producerFields(buf: Buffer, pos: number): { producerId: number; epoch: number; firstSeq: number; lastSeq: number } {
-  const producerId = readInt64(buf, pos + OFF_PRODUCER_ID);
-  const epoch = buf.readInt16BE(pos + OFF_PRODUCER_EPOCH);
-  const firstSeq = buf.readInt32BE(pos + OFF_BASE_SEQUENCE);
-  const lastSeq = addSequence(firstSeq, buf.readInt32BE(pos + OFF_LAST_OFFSET_DELTA));
+  const producerId = readInt64(buf, pos + PRODUCER_ID_OFFSET);
+  const epoch = buf.readInt16BE(pos + PRODUCER_EPOCH_OFFSET);
+  const firstSeq = buf.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
+  const lastSeq = addSequence(firstSeq, buf.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET));
   return { producerId, epoch, firstSeq, lastSeq };
 }
 
@@ -150,7 +147,7 @@ export class ProducerStateTable {
     const f = producerFields(batch, 0);
     if (f.producerId < 0) return;
     const baseOffset = readInt64(batch, 0);
-    const lastOffset = baseOffset + batch.readInt32BE(OFF_LAST_OFFSET_DELTA);
+    const lastOffset = baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET);
     const list = this.producer(f.producerId, now).batches;
     if (list.some((b) => b.baseOffset === baseOffset)) return;
     list.push({ ...f, baseOffset, lastOffset, written: Promise.resolve() });
