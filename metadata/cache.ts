@@ -423,6 +423,12 @@ export class CachedMetadataStore implements MetadataStore {
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void> {
     return this.inner.deleteOffsets(groupId, partitions);
   }
+  listGroupsWithOffsetsBefore(committedBefore: number): Promise<string[]> {
+    return this.inner.listGroupsWithOffsetsBefore(committedBefore);
+  }
+  expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number> {
+    return this.inner.expireOffsets(groupId, committedBefore, topics);
+  }
   saveGroup(group: GroupRecord, offsets?: OffsetCommitInput[]): Promise<void> {
     return this.inner.saveGroup(group, offsets);
   }

@@ -269,6 +269,20 @@ const S = {
      WHERE group_id = $1 AND (topic, partition_id) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
     { idempotent: true },
   ),
+  // Offset expiry (offsets.retention.minutes): the coordinator decides per group which offsets may go;
+  // the commit-time condition is repeated in the DELETE so a commit made meanwhile stays.
+  groupsWithOffsetsBefore: statement(
+    'sh_groups_with_offsets_before',
+    `SELECT DISTINCT group_id AS "groupId" FROM consumer_offsets WHERE committed_at < $1 ORDER BY 1`,
+    { idempotent: true },
+  ),
+  expireOffsets: statement(
+    'sh_expire_offsets',
+    `WITH d AS (DELETE FROM consumer_offsets
+       WHERE group_id = $1 AND committed_at < $2 AND ($3::text[] IS NULL OR topic = ANY($3::text[])) RETURNING 1)
+     SELECT count(*)::int AS n FROM d`,
+    { idempotent: true },
+  ),
   saveGroup: statement(
     'sh_save_group',
     `WITH g AS (
@@ -821,6 +835,21 @@ export class SqlMetadataStore implements MetadataStore {
     const [topics, ids] = partitionArrays(partitions);
     if (topics.length === 0) return;
     await this.q(S.deleteOffsets, [groupId, topics, ids]);
+  }
+
+  async listGroupsWithOffsetsBefore(committedBefore: number): Promise<string[]> {
+    assertNonNegative(committedBefore, 'commit time');
+    const rows = await this.q<{ groupId: string }>(S.groupsWithOffsetsBefore, [committedBefore]);
+    return rows.map((r) => r.groupId);
+  }
+
+  async expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number> {
+    assertGroupId(groupId);
+    assertNonNegative(committedBefore, 'commit time');
+    if (topics !== undefined && (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string'))) throw invalid('topics must be an array of names');
+    if (topics !== undefined && topics.length === 0) return 0;
+    const [row] = await this.q<{ n: number }>(S.expireOffsets, [groupId, committedBefore, topics ?? null]);
+    return row!.n;
   }
 
   async saveGroup(group: GroupRecord, offsets: OffsetCommitInput[] = []): Promise<void> {

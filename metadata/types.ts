@@ -160,6 +160,10 @@ export interface MetadataStore {
   commitOffsets(groupId: string, offsets: OffsetCommitInput[]): Promise<void>;
   fetchOffsets(groupId: string, partitions?: Array<{ topic: string; partitionId: number }>): Promise<CommittedOffset[]>;
   deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void>;
+  /** Groups with at least one offset committed before `committedBefore` (epoch ms): expiry candidates. */
+  listGroupsWithOffsetsBefore(committedBefore: number): Promise<string[]>;
+  /** Deletes the group's offsets committed before `committedBefore` (only of `topics` when given); returns how many. */
+  expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number>;
   saveGroup(group: GroupRecord, offsets?: OffsetCommitInput[]): Promise<void>;
   getGroup(groupId: string): Promise<GroupRecord | undefined>;
   listGroups(): Promise<GroupRecord[]>;

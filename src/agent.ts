@@ -39,6 +39,7 @@ export class Agent {
   private retention: RetentionTask | undefined;
   private groups: GroupCoordinator | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private topicChanges: TopicChangeFeed | undefined;
   private stopped = false;
@@ -153,6 +154,17 @@ export class Agent {
     this.cleaner.start(ORPHAN_SWEEP_MS);
     this.retention = new RetentionTask({ metadata, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
     this.retention.start(cfg.logRetentionCheckIntervalMs);
+    const expiry: NonNullable<Agent['offsetExpiry']> = {
+      timer: setInterval(() => {
+        expiry.running ??= groups
+          .expireOffsets(cfg.offsetsRetentionMs)
+          .catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'offset expiry failed; the next check retries'))
+          .finally(() => (expiry.running = undefined));
+      }, cfg.offsetsRetentionCheckIntervalMs),
+      running: undefined,
+    };
+    expiry.timer.unref();
+    this.offsetExpiry = expiry;
 
     this.log.info(
       {
@@ -217,9 +229,11 @@ export class Agent {
       }
     };
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.offsetExpiry) clearInterval(this.offsetExpiry.timer);
     // Groups first: waiting JoinGroup/SyncGroup requests are answered NOT_COORDINATOR at once
     // instead of holding the connections open for the whole grace period.
     await step('group coordinator', () => this.groups?.shutdown());
+    await step('offset expiry', () => this.offsetExpiry?.running);
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
     this.partitions?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);

@@ -9,6 +9,7 @@ import type { BrokerInfo } from '../context.js';
 import type { Logger } from '../logger.js';
 import {
   ClassicGroup,
+  CONSUMER_PROTOCOL_TYPE,
   type GroupConfig,
   type GroupDeps,
   type JoinParams,
@@ -33,7 +34,16 @@ export const COORDINATOR_KEY_TRANSACTION = 1;
 
 export type CoordinatorStore = Pick<
   MetadataStore,
-  'getTopic' | 'commitOffsets' | 'fetchOffsets' | 'deleteOffsets' | 'saveGroup' | 'getGroup' | 'listGroups' | 'deleteGroup'
+  | 'getTopic'
+  | 'commitOffsets'
+  | 'fetchOffsets'
+  | 'deleteOffsets'
+  | 'saveGroup'
+  | 'getGroup'
+  | 'listGroups'
+  | 'deleteGroup'
+  | 'listGroupsWithOffsetsBefore'
+  | 'expireOffsets'
 >;
 
 export interface GroupCoordinatorOptions {
@@ -515,6 +525,65 @@ export class GroupCoordinator {
       }
     }
     return { errorCode: ErrorCode.NONE, topics: out };
+  }
+
+  // ---- offset expiry ------------------------------------------------------------------------------
+
+  /**
+   * Kafka's offsets.retention.minutes, for the groups this node coordinates. An offset goes once it was
+   * committed more than `retentionMs` ago and either its group has been Empty for that long (simple
+   * consumers' groups count as Empty), or the group is active with the consumer protocol and no member
+   * subscribes to the offset's topic (KIP-496). An Empty group whose offsets are all gone is deleted.
+   * Offsets of active groups' subscribed topics never expire.
+   */
+  async expireOffsets(retentionMs: number): Promise<{ offsets: number; groups: number }> {
+    const total = { offsets: 0, groups: 0 };
+    if (this.closed) return total;
+    const cutoff = this.timers.now() - retentionMs;
+    const [brokers, candidates] = await Promise.all([this.opts.brokers(), this.opts.metadata.listGroupsWithOffsetsBefore(Math.max(0, cutoff))]);
+    const nodeIds = brokers.map((b) => b.nodeId);
+    for (const groupId of candidates) {
+      if (this.closed) break;
+      if (coordinatorNodeFor(groupId, nodeIds) !== this.opts.nodeId && !(nodeIds.length === 1 && nodeIds[0] === this.opts.nodeId)) continue;
+      try {
+        const r = await this.expireGroupOffsets(groupId, cutoff);
+        total.offsets += r.offsets;
+        if (r.deleted) total.groups++;
+      } catch (err) {
+        this.opts.log.warn({ group: groupId, err: (err as Error).message }, 'offset expiry failed; the next check retries');
+      }
+    }
+    if (total.offsets > 0 || total.groups > 0) this.opts.log.info(total, 'expired committed offsets');
+    return total;
+  }
+
+  private async expireGroupOffsets(groupId: string, cutoff: number): Promise<{ offsets: number; deleted: boolean }> {
+    const none = { offsets: 0, deleted: false };
+    const group = await this.group(groupId, false);
+    if (group === undefined) return none;
+    let topics: string[] | undefined;
+    if (group.is('Empty')) {
+      if (group.emptySinceMs >= cutoff) return none;
+    } else if (group.protocolType === CONSUMER_PROTOCOL_TYPE) {
+      const stale = (await this.opts.metadata.fetchOffsets(groupId)).filter((o) => o.commitTimestamp < cutoff && !group.isSubscribedToTopic(o.topic));
+      topics = [...new Set(stale.map((o) => o.topic))];
+      if (topics.length === 0) return none;
+    } else {
+      return none;
+    }
+    // In the group's write order: a commit queued before this runs first (and is then too new to go).
+    return this.queue.run(groupId, async () => {
+      const offsets = await this.opts.metadata.expireOffsets(groupId, cutoff, topics);
+      if (!group.is('Empty') || group.emptySinceMs >= cutoff || this.groups.get(groupId) !== group) return { offsets, deleted: false };
+      if ((await this.opts.metadata.fetchOffsets(groupId)).length > 0) return { offsets, deleted: false };
+      // Checked again after the await: a member that joined meanwhile keeps the group.
+      if (!group.is('Empty') || this.groups.get(groupId) !== group) return { offsets, deleted: false };
+      group.unload(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      this.groups.delete(groupId);
+      await this.opts.metadata.deleteGroup(groupId);
+      this.opts.log.info({ group: groupId }, 'group deleted: empty and all its offsets expired');
+      return { offsets, deleted: true };
+    });
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------------

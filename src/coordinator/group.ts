@@ -206,11 +206,15 @@ export class ClassicGroup {
   /** Topics the members subscribe to (consumer protocol), null when unknown. */
   private subscribedTopics: Set<string> | null = null;
   private readonly timerHandles = new Map<string, TimerHandle>();
+  /** When the group last became Empty (offsets.retention.minutes counts from here for empty groups). */
+  emptySinceMs: number;
 
   constructor(
     readonly groupId: string,
     private readonly deps: GroupDeps,
-  ) {}
+  ) {
+    this.emptySinceMs = deps.timers.now();
+  }
 
   /**
    * A group read back from the store: Empty with its last generation and protocol. Its members are not
@@ -221,6 +225,8 @@ export class ClassicGroup {
     g.generationId = record.generation;
     g.protocolType = record.protocolType;
     g.protocolName = record.protocolName;
+    // Empty since its last write (a group with only offsets has none: its offsets' own ages count).
+    g.emptySinceMs = record.updatedAt;
     return g;
   }
 
@@ -251,6 +257,7 @@ export class ClassicGroup {
   private transitionTo(next: GroupState): void {
     const from = this.st.kind;
     this.st = transition(this.groupId, this.st, next);
+    if (next.kind === 'Empty') this.emptySinceMs = this.deps.timers.now();
     this.deps.log.debug({ group: this.groupId, from, to: next.kind, generation: this.generationId }, 'group state change');
   }
 

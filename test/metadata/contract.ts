@@ -529,6 +529,26 @@ export function metadataContract(ctx: ContractContext): void {
     await rejectsWith(store.commitOffsets(group, [{ topic: t, partitionId: 0, offset: 1.5, leaderEpoch: 0, metadata: null }]), ErrorCode.INVALID_REQUEST);
   });
 
+  it('offset expiry: groups with offsets older than a time; deleting those (of some topics only)', async () => {
+    const { store } = ctx;
+    const old = unique('exp-old');
+    const fresh = unique('exp-fresh');
+    const [a, b] = [unique('exp-a'), unique('exp-b')];
+    const o = (topic: string, partitionId: number, commitTimestamp: number) => ({ topic, partitionId, offset: 5, leaderEpoch: -1, metadata: null, commitTimestamp });
+    await store.commitOffsets(old, [o(a, 0, 1_000), o(a, 1, 1_000), o(b, 0, 1_000), o(b, 1, 50_000)]);
+    await store.commitOffsets(fresh, [o(a, 0, 50_000)]);
+    const listed = await store.listGroupsWithOffsetsBefore(10_000);
+    assert.ok(listed.includes(old) && !listed.includes(fresh), String(listed));
+    assert.equal(await store.expireOffsets(old, 10_000, [a]), 2);
+    assert.deepEqual((await store.fetchOffsets(old)).map((x) => [x.topic, x.partitionId]), [[b, 0], [b, 1]]);
+    assert.equal(await store.expireOffsets(old, 10_000, []), 0);
+    assert.equal(await store.expireOffsets(old, 10_000), 1, 'only what is older than the time goes');
+    assert.deepEqual((await store.fetchOffsets(old)).map((x) => [x.topic, x.partitionId]), [[b, 1]]);
+    assert.equal(await store.expireOffsets(fresh, 10_000), 0);
+    assert.ok(!(await store.listGroupsWithOffsetsBefore(10_000)).includes(old));
+    await rejectsWith(store.expireOffsets('', 10_000), ErrorCode.INVALID_GROUP_ID);
+  });
+
   it('saves, reads, lists and deletes group records (offsets go with the group)', async () => {
     const { store } = ctx;
     const groupId = unique('cg');

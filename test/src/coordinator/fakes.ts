@@ -57,7 +57,7 @@ export class MemoryGroupStore implements CoordinatorStore {
   readonly topics = new Map<string, TopicRecord>();
   readonly groups = new Map<string, GroupRecord>();
   readonly offsets = new Map<string, Map<string, CommittedOffset>>();
-  calls = { commitOffsets: 0, saveGroup: 0, getGroup: 0, deleteGroup: 0, deleteOffsets: 0 };
+  calls = { commitOffsets: 0, saveGroup: 0, getGroup: 0, deleteGroup: 0, deleteOffsets: 0, expireOffsets: 0 };
   /** When set, writes throw it (a lost database). */
   failWrites: Error | undefined;
   /** Delay of every write (ms of real time), to let writes queue up. */
@@ -114,10 +114,28 @@ export class MemoryGroupStore implements CoordinatorStore {
     for (const p of partitions) g?.delete(key(p.topic, p.partitionId));
   }
 
+  async listGroupsWithOffsetsBefore(committedBefore: number): Promise<string[]> {
+    return [...this.offsets].filter(([, g]) => [...g.values()].some((o) => o.commitTimestamp < committedBefore)).map(([id]) => id).sort();
+  }
+
+  async expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number> {
+    this.calls.expireOffsets++;
+    await this.write();
+    const g = this.offsets.get(groupId);
+    let n = 0;
+    for (const [k, o] of g ?? []) {
+      if (o.commitTimestamp < committedBefore && (topics === undefined || topics.includes(o.topic))) {
+        g!.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
   async saveGroup(group: GroupRecord, offsets: OffsetCommitInput[] = []): Promise<void> {
     this.calls.saveGroup++;
     await this.write();
-    this.groups.set(group.groupId, structuredClone(group));
+    this.groups.set(group.groupId, { ...structuredClone(group), updatedAt: this.now });
     this.put(group.groupId, offsets);
   }
 
