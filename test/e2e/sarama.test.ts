@@ -1,7 +1,8 @@
 // sarama (Go; Debian's golang-github-shopify-sarama-dev, sarama 1.22 at protocol version 2.1) against the
 // real agent, on both configurations: its cluster admin creates a topic, its SyncProducer writes keyed
 // records with headers (acks=all, snappy), and a sarama consumer group reads them back and commits;
-// a second group member started later resumes from the committed offsets. Checked against kafkajs.
+// a second group member started later resumes from the committed offsets (checked against kafkajs);
+// its cluster admin and offset manager, at the old API versions sarama 1.22 sends, around a topic.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -93,6 +94,19 @@ for (const backendName of BACKENDS) {
       assert.equal(resumed.code, 0, describeRun(resumed));
       const late = resumed.events.filter((e) => e.event === 'record').map((r) => [r.p, r.o, r.v]).sort();
       assert.deepEqual(late, [[0, 10, 'late-0'], [1, 10, 'late-1'], [2, 10, 'late-2']]);
+    });
+
+    test('cluster admin at sarama\'s old API versions: topics, partitions, configs, DeleteRecords, offsets, groups', async () => {
+      const run = await runClient(binary, [agent.bootstrap, 'sarama-admin', 'admin', 'sarama-admin-group']);
+      assert.equal(run.code, 0, describeRun(run));
+      const ev = (name: string) => run.events.find((e) => e.event === name) ?? assert.fail(`no ${name} event\n${describeRun(run)}`);
+      assert.equal(ev('listed').partitions, 2);
+      assert.equal(ev('described').partitions, 3);
+      assert.deepEqual(ev('configs').configs, { 'retention.ms': { value: '7200000', default: false }, 'cleanup.policy': { value: 'delete', default: true } });
+      assert.deepEqual([ev('offsets').oldest, ev('offsets').newest], [4, 6]);
+      const g = ev('group');
+      assert.deepEqual({ listed: g.listed, state: g.state, members: g.members, p0: g.p0, p0meta: g.p0meta, p1: g.p1 }, { listed: true, state: 'Empty', members: 0, p0: 5, p0meta: 'meta', p1: -1 });
+      assert.equal(ev('deleted').listed, false);
     });
   });
 }

@@ -5,6 +5,8 @@
 //	                                           header to partition i%3 (SyncProducer, acks=all, snappy)
 //	sarama-e2e BOOTSTRAP TOPIC consume GROUP N consume N records in consumer group GROUP, mark each, and
 //	                                           leave the group (offsets are committed on close)
+//	sarama-e2e BOOTSTRAP TOPIC admin GROUP     the cluster admin calls (old API versions, as sarama sends
+//	                                           them) around a topic and a group's committed offset
 package main
 
 import (
@@ -41,6 +43,8 @@ func main() {
 		n, err := strconv.Atoi(os.Args[4])
 		must(err)
 		produce(bootstrap, topic, n, cfg)
+	case "admin":
+		admin(bootstrap, topic, os.Args[4], cfg)
 	case "consume":
 		n, err := strconv.Atoi(os.Args[5])
 		must(err)
@@ -70,6 +74,69 @@ func produce(bootstrap []string, topic string, n int, cfg *sarama.Config) {
 	}
 	must(producer.Close())
 	out(map[string]interface{}{"event": "done"})
+}
+
+func admin(bootstrap []string, topic, groupID string, cfg *sarama.Config) {
+	admin, err := sarama.NewClusterAdmin(bootstrap, cfg)
+	must(err)
+	retention := "3600000"
+	must(admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1, ConfigEntries: map[string]*string{"retention.ms": &retention}}, false))
+	topics, err := admin.ListTopics()
+	must(err)
+	out(map[string]interface{}{"event": "listed", "partitions": topics[topic].NumPartitions})
+	must(admin.CreatePartitions(topic, 3, nil, false))
+	described, err := admin.DescribeTopics([]string{topic})
+	must(err)
+	out(map[string]interface{}{"event": "described", "partitions": len(described[0].Partitions)})
+	retention = "7200000"
+	must(admin.AlterConfig(sarama.TopicResource, topic, map[string]*string{"retention.ms": &retention}, false))
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"retention.ms", "cleanup.policy"}})
+	must(err)
+	configs := map[string]interface{}{}
+	for _, e := range entries {
+		configs[e.Name] = map[string]interface{}{"value": e.Value, "default": e.Default}
+	}
+	out(map[string]interface{}{"event": "configs", "configs": configs})
+
+	client, err := sarama.NewClient(bootstrap, cfg)
+	must(err)
+	producer, err := sarama.NewSyncProducerFromClient(client)
+	must(err)
+	for i := 0; i < 6; i++ {
+		_, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: 0, Value: sarama.StringEncoder(fmt.Sprintf("r%d", i))})
+		must(err)
+	}
+	must(admin.DeleteRecords(topic, map[int32]int64{0: 4}))
+	oldest, err := client.GetOffset(topic, 0, sarama.OffsetOldest)
+	must(err)
+	newest, err := client.GetOffset(topic, 0, sarama.OffsetNewest)
+	must(err)
+	out(map[string]interface{}{"event": "offsets", "oldest": oldest, "newest": newest})
+
+	manager, err := sarama.NewOffsetManagerFromClient(groupID, client)
+	must(err)
+	pom, err := manager.ManagePartition(topic, 0)
+	must(err)
+	pom.MarkOffset(5, "meta")
+	must(pom.Close())
+	must(manager.Close())
+	groups, err := admin.ListConsumerGroups()
+	must(err)
+	groupDescs, err := admin.DescribeConsumerGroups([]string{groupID})
+	must(err)
+	committed, err := admin.ListConsumerGroupOffsets(groupID, map[string][]int32{topic: {0, 1}})
+	must(err)
+	_, listed := groups[groupID]
+	out(map[string]interface{}{"event": "group", "listed": listed, "state": groupDescs[0].State, "members": len(groupDescs[0].Members),
+		"p0": committed.Blocks[topic][0].Offset, "p0meta": committed.Blocks[topic][0].Metadata, "p1": committed.Blocks[topic][1].Offset})
+
+	must(admin.DeleteTopic(topic))
+	topics, err = admin.ListTopics()
+	must(err)
+	_, still := topics[topic]
+	out(map[string]interface{}{"event": "deleted", "listed": still})
+	must(producer.Close())
+	must(admin.Close())
 }
 
 func consume(bootstrap []string, topic, groupID string, n int, cfg *sarama.Config) {
