@@ -187,6 +187,11 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
+  /** Whether this node coordinates `groupId` among the live `nodeIds`. */
+  private coordinates(groupId: string, nodeIds: readonly number[]): boolean {
+    return nodeIds.length === 1 ? nodeIds[0] === this.opts.nodeId : coordinatorNodeFor(groupId, nodeIds) === this.opts.nodeId;
+  }
+
   private unload(groupId: string, errorCode: ErrorCodeValue): void {
     const g = this.groups.get(groupId);
     if (g === undefined) return;
@@ -427,7 +432,7 @@ export class GroupCoordinator {
       return { errorCode: this.storeError(err, 'listing groups failed', '*').code, groups: [] };
     }
     const nodeIds = brokers.map((b) => b.nodeId);
-    const mine = (groupId: string) => nodeIds.length === 1 ? nodeIds[0] === this.opts.nodeId : coordinatorNodeFor(groupId, nodeIds) === this.opts.nodeId;
+    const mine = (groupId: string) => this.coordinates(groupId, nodeIds);
     const listed = new Map<string, ListedGroup>();
     for (const r of stored) {
       if (!mine(r.groupId)) continue;
@@ -544,7 +549,7 @@ export class GroupCoordinator {
     const nodeIds = brokers.map((b) => b.nodeId);
     for (const groupId of candidates) {
       if (this.closed) break;
-      if (coordinatorNodeFor(groupId, nodeIds) !== this.opts.nodeId && !(nodeIds.length === 1 && nodeIds[0] === this.opts.nodeId)) continue;
+      if (!this.coordinates(groupId, nodeIds)) continue;
       try {
         const r = await this.expireGroupOffsets(groupId, cutoff);
         total.offsets += r.offsets;
