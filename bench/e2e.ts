@@ -249,7 +249,10 @@ export async function run(args: string[]): Promise<void> {
       console.log(`\n[${name}]`);
       console.log(`  produce throughput  StreamHouse ${median(sh).toFixed(1)} MB/s (${Math.round(median(shRecords))} records/s, ${errors} errors)   rounds: ${list(sh)}`);
       console.log(`                      null broker ${median(nul).toFixed(1)} MB/s   rounds: ${list(nul)}`);
-      console.log(`                      ratio       ${((100 * median(sh)) / median(nul)).toFixed(1)} % (medians; per round: ${sh.map((x, i) => ((100 * x) / nul[i]).toFixed(0) + '%').join(' / ')})`);
+      const perRound = sh.map((x, i) => (100 * x) / nul[i]);
+      // The median of the per-round ratios pairs each StreamHouse round with the null-broker round just
+      // before it, so a swing of the machine's speed between rounds moves both sides of a pair.
+      console.log(`                      ratio       ${((100 * median(sh)) / median(nul)).toFixed(1)} % (medians; per round: ${perRound.map((x) => x.toFixed(0) + '%').join(' / ')}; median of the per-round ratios ${median(perRound).toFixed(1)} %)`);
       // CPU per GB is steadier than throughput on a machine whose loopback speed swings.
       console.log(`  CPU per GB produced (medians): StreamHouse agent ${median(cpu.agent).toFixed(2)} s, null broker ${median(cpu.nullBroker).toFixed(2)} s; load generator ${median(cpu.genAgent).toFixed(2)} s / ${median(cpu.genNull).toFixed(2)} s`);
       console.log(`  produce→consume latency at 10 MB/s: p50 ${lat.p50} ms, p99 ${lat.p99} ms (${lat.samples} batches)`);
