@@ -536,9 +536,10 @@ export class GroupCoordinator {
 
   /**
    * Kafka's offsets.retention.minutes, for the groups this node coordinates. An offset goes once it was
-   * committed more than `retentionMs` ago and either its group has been Empty for that long (simple
-   * consumers' groups count as Empty), or the group is active with the consumer protocol and no member
-   * subscribes to the offset's topic (KIP-496). An Empty group whose offsets are all gone is deleted.
+   * committed more than `retentionMs` ago and either its group has been Empty for that long, or it
+   * belongs to simple consumers (a group without protocol type), or the group is active with the
+   * consumer protocol and no member subscribes to the offset's topic (KIP-496). An Empty group whose
+   * offsets are all gone is deleted.
    * Offsets of active groups' subscribed topics never expire.
    */
   async expireOffsets(retentionMs: number): Promise<{ offsets: number; groups: number }> {
@@ -566,9 +567,13 @@ export class GroupCoordinator {
     const none = { offsets: 0, deleted: false };
     const group = await this.group(groupId, false);
     if (group === undefined) return none;
+    // Simple consumers' groups (no protocol type: never had members) go offset by offset, by commit
+    // age, as in Kafka; other Empty groups once Empty for the retention.
+    const simple = group.protocolType === null;
+    const emptyLongEnough = () => group.is('Empty') && (simple || group.emptySinceMs < cutoff);
     let topics: string[] | undefined;
     if (group.is('Empty')) {
-      if (group.emptySinceMs >= cutoff) return none;
+      if (!emptyLongEnough()) return none;
     } else if (group.protocolType === CONSUMER_PROTOCOL_TYPE) {
       const stale = (await this.opts.metadata.fetchOffsets(groupId)).filter((o) => o.commitTimestamp < cutoff && !group.isSubscribedToTopic(o.topic));
       topics = [...new Set(stale.map((o) => o.topic))];
@@ -579,7 +584,7 @@ export class GroupCoordinator {
     // In the group's write order: a commit queued before this runs first (and is then too new to go).
     return this.queue.run(groupId, async () => {
       const offsets = await this.opts.metadata.expireOffsets(groupId, cutoff, topics);
-      if (!group.is('Empty') || group.emptySinceMs >= cutoff || this.groups.get(groupId) !== group) return { offsets, deleted: false };
+      if (!emptyLongEnough() || this.groups.get(groupId) !== group) return { offsets, deleted: false };
       if ((await this.opts.metadata.fetchOffsets(groupId)).length > 0) return { offsets, deleted: false };
       // Checked again after the await: a member that joined meanwhile keeps the group.
       if (!group.is('Empty') || this.groups.get(groupId) !== group) return { offsets, deleted: false };

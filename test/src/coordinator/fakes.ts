@@ -147,8 +147,10 @@ export class MemoryGroupStore implements CoordinatorStore {
     return undefined;
   }
 
+  /** As the SQL store reads a group that has only offsets: created/updated at its oldest/newest commit. */
   private implicit(groupId: string): GroupRecord {
-    return { groupId, state: 'Empty', protocolType: null, protocolName: null, generation: 0, leaderId: null, members: [], createdAt: 0, updatedAt: 0 };
+    const times = [...(this.offsets.get(groupId)?.values() ?? [])].map((o) => o.commitTimestamp);
+    return { groupId, state: 'Empty', protocolType: null, protocolName: null, generation: 0, leaderId: null, members: [], createdAt: Math.min(...times), updatedAt: Math.max(...times) };
   }
 
   async listGroups(): Promise<GroupRecord[]> {

@@ -94,6 +94,19 @@ test('simple consumers (no members): each offset goes by the age of its commit',
   assert.deepEqual((await t.coordinator.listGroups()).groups, []);
 });
 
+test('simple consumers after a coordinator restart: still offset by offset, although the group is read back from its newest commit', async () => {
+  const t = setup();
+  await commit(t, 'simple', { t: [0] });
+  advance(t, RETENTION / 2);
+  await commit(t, 'simple', { t: [1] });
+  await t.coordinator.shutdown();
+  const again = setup({ store: t.store });
+  again.timers.advance(t.timers.now() - again.timers.now() + RETENTION / 2 + 1);
+  again.store.now = again.timers.now();
+  assert.deepEqual(await again.coordinator.expireOffsets(RETENTION), { offsets: 1, groups: 0 });
+  assert.deepEqual(await committed(again, 'simple', 't', [0, 1]), [-1, 11]);
+});
+
 test('an active group keeps the offsets of topics it subscribes to; those of other topics expire', async () => {
   const t = setup();
   const m = await stable(t, 'g', ['t']);
