@@ -545,8 +545,8 @@ export class GroupCoordinator {
   async expireOffsets(retentionMs: number): Promise<{ offsets: number; groups: number }> {
     const total = { offsets: 0, groups: 0 };
     if (this.closed) return total;
-    const cutoff = this.timers.now() - retentionMs;
-    const [brokers, candidates] = await Promise.all([this.opts.brokers(), this.opts.metadata.listGroupsWithOffsetsBefore(Math.max(0, cutoff))]);
+    const cutoff = Math.max(0, this.timers.now() - retentionMs);
+    const [brokers, candidates] = await Promise.all([this.opts.brokers(), this.opts.metadata.listGroupsWithOffsetsBefore(cutoff)]);
     const nodeIds = brokers.map((b) => b.nodeId);
     for (const groupId of candidates) {
       if (this.closed) break;
