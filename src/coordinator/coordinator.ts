@@ -571,6 +571,8 @@ export class GroupCoordinator {
     // age, as in Kafka; other Empty groups once Empty for the retention.
     const simple = group.protocolType === null;
     const emptyLongEnough = () => group.is('Empty') && (simple || group.emptySinceMs < cutoff);
+    // Still the loaded group, and still Empty long enough (a member may join during any await).
+    const deletable = () => emptyLongEnough() && this.groups.get(groupId) === group;
     let topics: string[] | undefined;
     if (group.is('Empty')) {
       if (!emptyLongEnough()) return none;
@@ -584,10 +586,7 @@ export class GroupCoordinator {
     // In the group's write order: a commit queued before this runs first (and is then too new to go).
     return this.queue.run(groupId, async () => {
       const offsets = await this.opts.metadata.expireOffsets(groupId, cutoff, topics);
-      if (!emptyLongEnough() || this.groups.get(groupId) !== group) return { offsets, deleted: false };
-      if ((await this.opts.metadata.fetchOffsets(groupId)).length > 0) return { offsets, deleted: false };
-      // Checked again after the await: a member that joined meanwhile keeps the group.
-      if (!group.is('Empty') || this.groups.get(groupId) !== group) return { offsets, deleted: false };
+      if (!deletable() || (await this.opts.metadata.fetchOffsets(groupId)).length > 0 || !deletable()) return { offsets, deleted: false };
       group.unload(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       this.groups.delete(groupId);
       await this.opts.metadata.deleteGroup(groupId);

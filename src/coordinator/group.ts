@@ -225,7 +225,8 @@ export class ClassicGroup {
     g.generationId = record.generation;
     g.protocolType = record.protocolType;
     g.protocolName = record.protocolName;
-    // Empty since its last write (a group with only offsets has none: its offsets' own ages count).
+    // Empty since its last write at the latest (a group with only offsets reads as written at its newest
+    // commit; offset expiry ignores this for such simple-consumer groups).
     g.emptySinceMs = record.updatedAt;
     return g;
   }
