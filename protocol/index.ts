@@ -84,19 +84,22 @@ export function decodeRequestHeader(frame: Buffer): { header: RequestHeader; bod
   return { header, bodyOffset: r.pos };
 }
 
-/** Decodes a request body that must end exactly at the end of the frame. */
+/**
+ * Decodes a request body. Bytes after the body are ignored, as Kafka's request parser does (current
+ * librdkafka leaves three zero bytes after an all-topics Metadata request); `onTrailingBytes` hears
+ * of them.
+ */
 export function decodeRequestBody<K extends ApiKeyValue>(
   apiKey: K,
   apiVersion: number,
   frame: Buffer,
   bodyOffset: number,
+  onTrailingBytes?: (count: number, schemaName: string) => void,
 ): ApiRequest<K> {
   const [schema] = checkVersion(apiKey, apiVersion);
   const r = new Reader(frame, bodyOffset);
   const body = readStruct(r, compileMessage(schema, apiVersion));
-  if (r.pos !== frame.length) {
-    throw new DecodeError('trailing_bytes', `${frame.length - r.pos} bytes after the ${schema.name} v${apiVersion} body`);
-  }
+  if (r.pos !== frame.length && onTrailingBytes !== undefined) onTrailingBytes(frame.length - r.pos, schema.name);
   return body as unknown as ApiRequest<K>;
 }
 

@@ -51,7 +51,8 @@ export class Dispatcher implements FrameHandler {
     if (version < handler.minVersion || version > handler.maxVersion) {
       throw new DecodeError('unsupported_version', `api key ${apiKey} v${version} is not advertised`);
     }
-    const body = decodeRequestBody(apiKey, version, frame, bodyOffset);
+    const body = decodeRequestBody(apiKey, version, frame, bodyOffset, (count, name) =>
+      this.broker.log.debug({ conn: conn.id, clientId: header.clientId, count }, `ignoring bytes after the ${name} v${version} body`));
     const ctx: RequestContext = { apiVersion: version, header, conn, broker: this.broker };
     if (handler.minImplementedVersion !== undefined && version < handler.minImplementedVersion) {
       return this.encode(handler, ctx, handler.errorResponse(body, ErrorCode.UNSUPPORTED_VERSION, ctx));
