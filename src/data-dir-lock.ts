@@ -48,15 +48,19 @@ interface Owner {
 const held = new Map<string, string>();
 let exitHookInstalled = false;
 
-function processStartTime(pid: number): string | undefined {
+/** Fields of /proc/PID/stat after comm: [0] is the state (field 3), [19] the start time (field 22). */
+function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 2 (comm) is parenthesised and may hold spaces: count fields after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return rest[19]; // field 22 overall
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+function processStartTime(pid: number): string | undefined {
+  return procStat(pid)?.[19];
 }
 
 function parseOwner(text: string): Owner | undefined {
@@ -77,6 +81,10 @@ function isAlive(owner: Owner): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  // A process killed with SIGKILL stays a zombie until its parent reaps it, and kill(pid, 0) still
+  // succeeds for it; a supervisor restarting at once must not be refused by a dead owner.
+  const state = procStat(owner.pid)?.[0];
+  if (state === 'Z' || state === 'X') return false;
   if (owner.startTime !== undefined) {
     const now = processStartTime(owner.pid);
     if (now !== undefined && now !== owner.startTime) return false; // PID reused

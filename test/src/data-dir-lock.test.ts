@@ -145,3 +145,38 @@ test('data-dir lock: processes racing to take over a stale lock, exactly one win
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('data-dir lock: a holder killed with SIGKILL and not yet reaped (a zombie) does not block a restart', async () => {
+  const dir = tempDir();
+  // The holder's parent is a shell that execs sleep, which never reaps it: after SIGKILL it stays a
+  // zombie, as an agent does until its supervisor calls wait().
+  const script = join(dir, 'holder.mjs');
+  writeFileSync(
+    script,
+    `import { acquireDataDirLock } from ${JSON.stringify(pathToFileURL(lockModule).href)};
+     await acquireDataDirLock(process.argv[2]);
+     process.stdout.write('locked\\n');
+     setInterval(() => {}, 1000);`,
+  );
+  const node = [process.execPath, ...(underTsx ? ['--import', 'tsx'] : [])].map((a) => `'${a}'`).join(' ');
+  const parent = spawn('sh', ['-c', `${node} '${script}' '${join(dir, 'data')}' & exec sleep 60`], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(parent);
+  try {
+    await new Promise<void>((res, rej) => {
+      parent.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && res());
+      parent.once('exit', (code) => rej(new Error(`holder's parent exited with ${code}`)));
+    });
+    const holder = Number(readFileSync(join(dir, 'data', LOCK_FILE_NAME), 'utf8').split('\n')[0]);
+    process.kill(holder, 'SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (!readFileSync(`/proc/${holder}/stat`, 'utf8').split(') ')[1]!.startsWith('Z')) {
+      assert.ok(Date.now() < deadline, 'the killed holder never became a zombie');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const lock = await acquireDataDirLock(join(dir, 'data'));
+    await lock.release();
+  } finally {
+    await killAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
