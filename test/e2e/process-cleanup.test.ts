@@ -1,6 +1,6 @@
 // Nothing a test starts outlives it: a test process that started an agent and a PostgreSQL cluster is
 // killed with SIGKILL (no exit hook runs), or its test is cancelled by node:test's timeout; within a few
-// seconds neither the agent nor the postmaster is running and the cluster's directory is gone.
+// seconds neither the agent nor the postmaster is running and their directories are gone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,11 +26,12 @@ const starter = (then: string) => `
   const pg = await startPostgres();
   const agent = await startAgent({ env: { DATABASE_URL: await pg.createDatabase() } });
   const postmaster = Number(readFileSync(join(pg.dir, 'data', 'postmaster.pid'), 'utf8').split('\\n')[0]);
-  process.stdout.write(JSON.stringify({ agent: agent.pid, postmaster, pgDir: pg.dir }) + '\\n');
+  process.stdout.write(JSON.stringify({ agent: agent.pid, agentDir: agent.dataDir, postmaster, pgDir: pg.dir }) + '\\n');
   ${then}`;
 
 interface Started {
   agent: number;
+  agentDir: string;
   postmaster: number;
   pgDir: string;
 }
@@ -49,7 +50,8 @@ function firstLine(child: ReturnType<typeof spawnTracked>): Promise<Started> {
 }
 
 async function assertAllStopped(s: Started): Promise<void> {
-  await waitFor('the agent and the postmaster to be stopped', () => !isRunning(s.agent) && !isRunning(s.postmaster) && !existsSync(s.pgDir), 10_000);
+  await waitFor('the agent and the postmaster to be stopped', () => !isRunning(s.agent) && !isRunning(s.postmaster), 10_000);
+  await waitFor('their directories to be removed', () => !existsSync(s.pgDir) && !existsSync(s.agentDir), 10_000);
 }
 
 const skip = findPostgresBinaries() === undefined ? 'PostgreSQL server binaries not installed' : false;

@@ -69,6 +69,8 @@ async function launch(opts: StartAgentOptions, port: number, dataDir: string, re
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
+    // A killed test process leaves no data directory behind either.
+    { removeDir: removeDir ? dataDir : undefined },
   );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

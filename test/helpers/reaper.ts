@@ -15,7 +15,7 @@ import type { Writable } from 'node:stream';
 
 /** What to stop: a process group (or a single process), or a PostgreSQL cluster. */
 export type ReapEntry =
-  | { kind: 'group' | 'process'; pid: number; start?: string }
+  | { kind: 'group' | 'process'; pid: number; start?: string; /** removed once it is killed */ dir?: string }
   | { kind: 'postgres'; bin: string; data: string; dir: string; asRoot: boolean };
 
 /** The environment variable test/run.mjs sets: a directory where each watchdog lists what it holds. */
@@ -57,9 +57,14 @@ export function reapEntry(entry: ReapEntry): void {
     // in it, cannot have been reused; a missing leader still lets us kill the group.)
     const start = processStartTime(entry.pid);
     if (start !== undefined && entry.start !== undefined && start !== entry.start) return;
-    process.kill(entry.kind === 'group' ? -entry.pid : entry.pid, 'SIGKILL');
+    try {
+      process.kill(entry.kind === 'group' ? -entry.pid : entry.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    if (entry.dir) rmSync(entry.dir, { recursive: true, force: true, maxRetries: 5 });
   } catch {
-    // already gone
+    // nothing more we can do
   }
 }
 
@@ -126,10 +131,10 @@ export function unregister(id: number): void {
  * Registers a child started with `detached: true` (its own process group) and unregisters it when it
  * exits, after killing what is left of its group (grandchildren it did not wait for).
  */
-export function track(child: ChildProcess): ChildProcess {
+export function track(child: ChildProcess, opts: { removeDir?: string } = {}): ChildProcess {
   const pid = child.pid;
   if (pid === undefined) return child; // spawn failed; the 'error' event says why
-  const id = register({ kind: 'group', pid, start: processStartTime(pid) });
+  const id = register({ kind: 'group', pid, start: processStartTime(pid), dir: opts.removeDir });
   child.once('exit', () => {
     try {
       process.kill(-pid, 'SIGKILL');
@@ -142,8 +147,8 @@ export function track(child: ChildProcess): ChildProcess {
 }
 
 /** spawn() in a new process group, stopped with the test process at the latest. */
-export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-  return track(spawn(command, args, { ...options, detached: true }));
+export function spawnTracked(command: string, args: readonly string[], options: SpawnOptions = {}, opts: { removeDir?: string } = {}): ChildProcess {
+  return track(spawn(command, args, { ...options, detached: true }), opts);
 }
 
 /** Kills a tracked child's whole process group (the child and everything it started). */
