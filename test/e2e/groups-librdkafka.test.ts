@@ -5,7 +5,8 @@
 // and a second instance with the same id fences the first; live members rejoin after an agent restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
+import { spawnTracked } from '../helpers/reaper.js';
 import kafkajs from 'kafkajs';
 import { decodeAssignment } from '../../protocol/index.js';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
@@ -100,12 +101,12 @@ class ConsumerProcess {
       'auto.commit.interval.ms': 200,
       ...extra,
     };
-    const child = spawn(PYTHON, ['-c', CONSUMER_PY, JSON.stringify(conf), topic], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(PYTHON, ['-c', CONSUMER_PY, JSON.stringify(conf), topic], { stdio: ['ignore', 'pipe', 'pipe'] });
     return new ConsumerProcess(clientId, child, 'python');
   }
 
   static kcat(bootstrap: string, groupId: string, topic: string, clientId: string): ConsumerProcess {
-    const child = spawn(
+    const child = spawnTracked(
       'kcat',
       // No -o: kcat would apply it to every assignment instead of resuming from committed offsets. -u: a
       // pipe would otherwise hold the last few kB of records in kcat's stdio buffer.

@@ -6,7 +6,7 @@
 // refused, and all of this still holds after the agent restarts (state read back from the log).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawnTracked } from '../helpers/reaper.js';
 import '../helpers/node22-shims.js';
 import kafkajs from 'kafkajs';
 import { Producer as PlatformaticProducer, stringSerializers } from '@platformatic/kafka';
@@ -34,11 +34,11 @@ print(json.dumps({"errors": errors}))
 
 function python(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/python3', ['-c', PRODUCER_PY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked('/usr/bin/python3', ['-c', PRODUCER_PY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });

@@ -1,12 +1,15 @@
 // Starts the real agent (`node dist/src/cli.js start`) as a child process on a free port, waits until
-// it listens, and stops it by PID. End-to-end tests talk to it with real Kafka clients.
-import { spawn, type ChildProcess } from 'node:child_process';
+// it listens, and stops it by PID. End-to-end tests talk to it with real Kafka clients. Agents are
+// registered with the reaper: one left running by a test is killed when the test process ends.
+import { type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { LOCK_FILE_NAME } from '../../src/data-dir-lock.js';
 import { projectRoot } from './paths.js';
 import { freePort } from './ports.js';
+import { processState, spawnTracked } from './reaper.js';
 
 export interface AgentHandle {
   readonly port: number;
@@ -17,8 +20,14 @@ export interface AgentHandle {
   output(): string;
   /** SIGTERM (graceful) or SIGKILL; resolves with the exit code (null when killed by a signal). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** Stops and starts again on the same port and data directory. */
+  /**
+   * Stops and starts again on the same port and data directory. With SIGKILL it restarts at once, as a
+   * supervisor does: the new agent is started while the killed one is still a zombie (not reaped:
+   * this process's event loop is held until the new agent has taken the data-dir lock).
+   */
   restart(signal?: NodeJS.Signals): Promise<AgentHandle>;
+  /** After restart('SIGKILL'): whether the previous agent was still an unreaped zombie when this one took the data-dir lock. */
+  readonly startedOverZombie?: boolean;
 }
 
 export interface StartAgentOptions {
@@ -40,7 +49,13 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
   const port = opts.port ?? (await freePort());
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'streamhouse-agent-'));
-  const child = spawn(
+  return launch(opts, port, dataDir, opts.cleanup ?? ownDir);
+}
+
+async function launch(opts: StartAgentOptions, port: number, dataDir: string, removeDir: boolean, previous?: ChildProcess): Promise<AgentHandle> {
+  // SIGKILL is delivered asynchronously: the port and the lock are free once the process is a zombie.
+  if (previous) waitUntil(() => processState(previous.pid!) !== undefined && processState(previous.pid!) !== 'Z', 10_000);
+  const child = spawnTracked(
     process.execPath,
     [cliPath(), 'start', '--host', '127.0.0.1', '--port', String(port), '--advertised-host', '127.0.0.1', '--data-dir', dataDir, ...(opts.args ?? [])],
     {
@@ -54,11 +69,14 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
+    // A killed test process leaves no data directory behind either.
+    { removeDir: removeDir ? dataDir : undefined },
   );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const startedOverZombie = previous ? holdZombieUntilLocked(previous, child, dataDir) : undefined;
 
   await waitForListening(child, port, () => out, exited, opts.startTimeoutMs ?? 60_000);
 
@@ -67,20 +85,53 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
     bootstrap: `127.0.0.1:${port}`,
     dataDir,
     pid: child.pid!,
+    startedOverZombie,
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const code = await exited;
-      if (ownDir && opts.cleanup !== false) rmSync(dataDir, { recursive: true, force: true });
+      if (removeDir) rmSync(dataDir, { recursive: true, force: true });
       return code;
     },
     async restart(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const running = child.exitCode === null && child.signalCode === null;
+      if (running) child.kill(signal);
+      if (signal === 'SIGKILL' && running) return launch(opts, port, dataDir, removeDir, child);
       await exited;
-      return startAgent({ ...opts, port, dataDir, cleanup: ownDir && opts.cleanup !== false });
+      return launch(opts, port, dataDir, removeDir);
     },
   };
   return handle;
+}
+
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Blocks while `busy()` holds, up to `timeoutMs`. */
+function waitUntil(busy: () => boolean, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  while (busy() && Date.now() < deadline) pause(2);
+}
+
+/**
+ * Blocks this process (so Node cannot reap `old`) until `next` has written its PID into the data-dir
+ * lock, or exited, or 15 s passed. Returns whether `old` was a zombie when the lock changed hands.
+ */
+function holdZombieUntilLocked(old: ChildProcess, next: ChildProcess, dataDir: string): boolean {
+  const deadline = Date.now() + 15_000;
+  const lock = join(resolve(dataDir), LOCK_FILE_NAME);
+  while (Date.now() < deadline) {
+    let holder: string | undefined;
+    try {
+      holder = readFileSync(lock, 'utf8').split('\n')[0];
+    } catch {
+      // not there yet (or between a takeover's unlink and link)
+    }
+    if (holder === String(next.pid)) return processState(old.pid!) === 'Z';
+    const state = processState(next.pid!);
+    if (state === undefined || state === 'Z') return false; // it failed to start: waitForListening says why
+    pause(5);
+  }
+  return false;
 }
 
 function canConnect(port: number): Promise<boolean> {

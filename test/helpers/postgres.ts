@@ -10,14 +10,16 @@
 // `su` and the cluster directory is chowned to it. Test clusters run with fsync=off (fast; a committed
 // transaction still survives a server crash, only not an OS crash); pass { durable: true } for
 // production-like commit costs (benchmarks). Clusters still running when the
-// process exits (or gets SIGINT/SIGTERM) are stopped; clusters left behind by a killed process are swept
-// by the next startPostgres().
+// process exits (or gets SIGINT/SIGTERM) are stopped; each cluster is also registered with the reaper,
+// whose watchdog stops it (pg_ctl stop, then the postmaster's PID) when this process is killed, and any
+// cluster left behind all the same is swept by the next startPostgres().
 import { execFile, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.js';
+import { register, unregister } from './reaper.js';
 
 export interface PostgresServer {
   /** postgres://postgres@127.0.0.1:PORT/postgres */
@@ -44,7 +46,7 @@ export interface StartPostgresOptions {
 }
 
 const DIR_PREFIX = 'streamhouse-pg-';
-const live = new Map<string, { bin: string; data: string; asRoot: boolean }>();
+const live = new Map<string, { bin: string; data: string; asRoot: boolean; reaperId: number }>();
 let hooksInstalled = false;
 
 /** The bin directory of the newest installed PostgreSQL server, or undefined. */
@@ -97,6 +99,7 @@ function stopSync(dir: string): void {
     runSync(entry.bin, 'pg_ctl', ['-D', entry.data, '-m', 'immediate', '-w', 'stop'], entry.asRoot);
   }
   rmSync(dir, { recursive: true, force: true });
+  if (entry) unregister(entry.reaperId);
 }
 
 function installHooks(): void {
@@ -168,7 +171,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   const data = join(dir, 'data');
   const log = join(dir, 'log');
-  live.set(dir, { bin, data, asRoot });
+  live.set(dir, { bin, data, asRoot, reaperId: register({ kind: 'postgres', bin, data, dir, asRoot }) });
   try {
     if (asRoot) {
       const { uid, gid } = postgresIds();
@@ -231,8 +234,10 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
         if (existsSync(join(data, 'postmaster.pid'))) {
           await run(bin, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop'], asRoot).catch(() => {});
         }
+        const entry = live.get(dir);
         live.delete(dir);
         rmSync(dir, { recursive: true, force: true });
+        if (entry) unregister(entry.reaperId);
       },
     };
   } catch (err) {

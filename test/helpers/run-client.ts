@@ -1,6 +1,7 @@
 // Runs a client program written in another language (sarama in Go, kafka-python) that prints one JSON
-// object per line, and collects those lines.
-import { spawn } from 'node:child_process';
+// object per line, and collects those lines. The client runs in its own process group (go build forks
+// compilers), killed as a whole on timeout and when the test process ends.
+import { killGroup, spawnTracked } from './reaper.js';
 
 export interface ClientRun {
   code: number | null;
@@ -12,12 +13,12 @@ export interface ClientRun {
 
 export function runClient(command: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<ClientRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, cwd: opts.cwd });
+    const child = spawnTracked(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => killGroup(child), opts.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

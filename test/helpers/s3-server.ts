@@ -1,6 +1,7 @@
 // A real S3-compatible HTTP server for tests and benchmarks: fauxqs (in memory) on a free port,
 // with one bucket. Clients reach it through @aws-sdk/client-s3 exactly as in production, with
-// static test credentials and path-style addressing.
+// static test credentials and path-style addressing. It runs inside the test process (no child process
+// to reap): it ends with it.
 import { startFauxqs } from 'fauxqs';
 import { randomBytes } from 'node:crypto';
 import { freePort } from './ports.js';

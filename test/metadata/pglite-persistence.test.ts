@@ -2,7 +2,7 @@
 // not re-applied, and the directory is locked against a second opener (same process or another one).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawnTracked } from '../helpers/reaper.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -66,7 +66,7 @@ test('PGlite: a directory locked by another live process is refused, naming that
      process.stdout.write('locked\\n');
      setInterval(() => {}, 1000);`,
   );
-  const child = spawn(process.execPath, [...(underTsx ? ['--import', 'tsx'] : []), script, join(dataDir, 'metadata')], {
+  const child = spawnTracked(process.execPath, [...(underTsx ? ['--import', 'tsx'] : []), script, join(dataDir, 'metadata')], {
     cwd: projectRoot(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -2,7 +2,8 @@
 // locks (dead holder, reused PID, our own PID from an earlier life), and a takeover race.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
+import { spawnTracked } from '../helpers/reaper.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -33,7 +34,7 @@ async function spawnLockHolder(dir: string, opts: { exitAfter?: boolean; goAt?: 
        process.exit(0);
      }`,
   );
-  const child = spawn(process.execPath, [...(underTsx ? ['--import', 'tsx'] : []), script, dir, opts.exitAfter ? 'exit' : 'hold', String(opts.goAt ?? 0)], {
+  const child = spawnTracked(process.execPath, [...(underTsx ? ['--import', 'tsx'] : []), script, dir, opts.exitAfter ? 'exit' : 'hold', String(opts.goAt ?? 0)], {
     cwd: projectRoot(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -159,7 +160,7 @@ test('data-dir lock: a holder killed with SIGKILL and not yet reaped (a zombie) 
      setInterval(() => {}, 1000);`,
   );
   const node = [process.execPath, ...(underTsx ? ['--import', 'tsx'] : [])].map((a) => `'${a}'`).join(' ');
-  const parent = spawn('sh', ['-c', `${node} '${script}' '${join(dir, 'data')}' & exec sleep 60`], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
+  const parent = spawnTracked('sh', ['-c', `${node} '${script}' '${join(dir, 'data')}' & exec sleep 60`], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(parent);
   try {
     await new Promise<void>((res, rej) => {
