@@ -21,8 +21,8 @@ import { Leadership, systemClock } from './leadership.js';
 import type { Logger } from './logger.js';
 import { AgentPartitionLog } from './partition-log.js';
 import { RetentionTask } from './retention.js';
-import { KafkaServer } from './server.js';
-import { FrameArena } from './frame-arena.js';
+import { KafkaServer } from './network/server.js';
+import { FrameArena } from './network/frame-arena.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;

@@ -2,9 +2,9 @@
 // backpressure and limits. It knows nothing about Kafka APIs: each frame goes to a FrameHandler, which
 // returns the response bytes (size prefix included) or null for "no response" (acks=0 produce).
 import { createServer, type Server, type Socket } from 'node:net';
-import { FrameDecoder } from '../protocol/framing.js';
-import { DecodeError } from '../protocol/varint.js';
-import type { Logger } from './logger.js';
+import { FrameDecoder } from '../../protocol/framing.js';
+import { DecodeError } from '../../protocol/varint.js';
+import type { Logger } from '../logger.js';
 import type { FrameArena } from './frame-arena.js';
 import { Turns } from './turns.js';
 

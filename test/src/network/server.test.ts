@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { KafkaServer, type FrameHandler } from '../../src/server.js';
-import { DecodeError } from '../../protocol/varint.js';
-import { silentLogger } from '../../src/logger.js';
-import { FrameArena } from '../../src/frame-arena.js';
+import { KafkaServer, type FrameHandler } from '../../../src/network/server.js';
+import { DecodeError } from '../../../protocol/varint.js';
+import { silentLogger } from '../../../src/logger.js';
+import { FrameArena } from '../../../src/network/frame-arena.js';
 
 const limits = { maxFrameBytes: 1024, maxConnections: 4, connectionsMaxIdleMs: 60_000, maxInflightBytes: 64 * 1024 };
 
