@@ -23,6 +23,7 @@ import { AgentPartitionLog } from './partition-log.js';
 import { RetentionTask } from './retention.js';
 import { KafkaServer } from './network/server.js';
 import { FrameArena } from './network/frame-arena.js';
+import { parseConnectionOverrides } from './network/connection-quotas.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -127,10 +128,19 @@ export class Agent {
 
     this.server = new KafkaServer(
       new Dispatcher(HANDLERS, ctx),
-      { maxFrameBytes: cfg.maxFrameBytes, maxConnections: cfg.maxConnections, connectionsMaxIdleMs: cfg.connectionsMaxIdleMs, maxInflightBytes: cfg.maxInflightBytes },
+      {
+        maxFrameBytes: cfg.maxFrameBytes,
+        maxConnections: cfg.maxConnections,
+        connectionsMaxIdleMs: cfg.connectionsMaxIdleMs,
+        maxInflightBytes: cfg.maxInflightBytes,
+        queuedMaxRequestBytes: cfg.queuedMaxRequestBytes,
+        maxConnectionsPerIp: cfg.maxConnectionsPerIp,
+        maxConnectionsPerIpOverrides: parseConnectionOverrides(cfg.maxConnectionsPerIpOverrides),
+        requestReceiveTimeoutMs: cfg.requestReceiveTimeoutMs,
+      },
       this.log,
       // Produce frames hold record bytes until their commit: recycled memory keeps them out of the GC.
-      { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] },
+      { recycling: { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] } },
     );
     this.address = await this.server.listen(cfg.port, cfg.host);
 

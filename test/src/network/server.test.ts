@@ -2,12 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { KafkaServer, type FrameHandler } from '../../../src/network/server.js';
+import { KafkaServer, type FrameHandler, type ServerLimits } from '../../../src/network/server.js';
 import { DecodeError } from '../../../protocol/varint.js';
 import { silentLogger } from '../../../src/logger.js';
 import { FrameArena } from '../../../src/network/frame-arena.js';
 
-const limits = { maxFrameBytes: 1024, maxConnections: 4, connectionsMaxIdleMs: 60_000, maxInflightBytes: 64 * 1024 };
+const limits: ServerLimits = {
+  maxFrameBytes: 1024,
+  maxConnections: 4,
+  connectionsMaxIdleMs: 60_000,
+  maxInflightBytes: 64 * 1024,
+  queuedMaxRequestBytes: 1024 * 1024,
+  maxConnectionsPerIp: 2 ** 31 - 1,
+  requestReceiveTimeoutMs: 30_000,
+};
 
 function frame(payload: Buffer): Buffer {
   const b = Buffer.alloc(4 + payload.length);
@@ -126,7 +134,7 @@ test('recycled frames stay intact until their handler settles, then all go back 
   };
   const arena = new FrameArena({ slabBytes: 64 });
   const delays = [40, 5, 25, 0, 15, 30];
-  const srv = new KafkaServer(late, limits, silentLogger(), { arena, apiKeys: delays });
+  const srv = new KafkaServer(late, limits, silentLogger(), { recycling: { arena, apiKeys: delays } });
   const { port } = await srv.listen(0, '127.0.0.1');
   try {
     const sock = connect(port, '127.0.0.1');
