@@ -166,3 +166,142 @@ test('recycled frames stay intact until their handler settles, then all go back 
     await srv.shutdown(100);
   }
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function open(port: number, localAddress?: string): Promise<Socket> {
+  const s = connect({ port, host: '127.0.0.1', localAddress });
+  s.on('error', () => undefined);
+  await once(s, 'connect');
+  return s;
+}
+
+function isClosed(sock: Socket): boolean {
+  return sock.destroyed || sock.readyState === 'closed';
+}
+
+test('a frame must arrive whole within the receive deadline; single bytes extend neither it nor the idle time', async () => {
+  let t = 0;
+  const srv = new KafkaServer(echo, { ...limits, requestReceiveTimeoutMs: 1000, connectionsMaxIdleMs: 5000 }, silentLogger(), { now: () => t, checkIntervalMs: 60_000 });
+  const { port } = await srv.listen(0, '127.0.0.1');
+  try {
+    const slow = await open(port);
+    const rs = reader(slow);
+    const idle = await open(port);
+    const ri = reader(idle);
+    idle.write(frame(Buffer.from([0, 0, 1])));
+    assert.deepEqual(await ri.next(1), [1]);
+    const f = frame(Buffer.from([0, 0, 2]));
+    slow.write(f.subarray(0, 1)); // the frame's first byte, at t = 0
+    await sleep(30);
+    for (let i = 1; i < f.length - 1; i++) {
+      t += 120; // a byte every 120 ms: each arrives well within the deadline
+      slow.write(f.subarray(i, i + 1));
+      await sleep(20);
+      srv.checkTimeouts();
+    }
+    assert.equal(t, 120 * (f.length - 2));
+    assert.ok(t < 1000 && !isClosed(slow), 'still within the deadline');
+    t = 1000;
+    srv.checkTimeouts();
+    await rs.closed; // one byte short at the deadline: closed
+
+    // The answered connection starts a frame at 4500: the idle time still counts from its last
+    // response (t = 0), not from that byte.
+    t = 4500;
+    idle.write(Buffer.from([0]));
+    await sleep(30);
+    t = 4999;
+    srv.checkTimeouts();
+    await sleep(30);
+    assert.equal(isClosed(idle), false);
+    t = 5000;
+    srv.checkTimeouts();
+    await ri.closed;
+  } finally {
+    await srv.shutdown(100);
+  }
+});
+
+test('queued.max.request.bytes: a frame that does not fit mutes its connection until memory comes back; small requests keep their share', async () => {
+  // Pool 4096: frames above 1024 bytes are large and share 3072 of it.
+  const lim = { ...limits, maxFrameBytes: 3000, queuedMaxRequestBytes: 4096 };
+  const srv = new KafkaServer(echo, lim, silentLogger());
+  const pool = srv.memoryPool;
+  const { port } = await srv.listen(0, '127.0.0.1');
+  try {
+    const big = (id: number) => frame(Buffer.concat([Buffer.from([0, 0, id]), Buffer.alloc(1997)])); // 2000-byte frame
+    const a = await open(port);
+    const ra = reader(a);
+    const fa = big(1);
+    a.write(fa.subarray(0, 1000)); // 2000 bytes reserved, half received
+    while (pool.reserved < 2000) await sleep(5);
+    const b = await open(port);
+    const rb = reader(b);
+    b.write(big(2)); // whole, but 2000 + 2000 > 3072: muted
+    while (pool.waiting < 1) await sleep(5);
+    await sleep(50);
+    assert.equal(pool.reserved, 2000);
+
+    // An ordinary request still passes.
+    const c = await open(port);
+    const rc = reader(c);
+    c.write(frame(Buffer.from([0, 0, 3])));
+    assert.deepEqual(await rc.next(1), [3]);
+
+    // A waiting connection that closes gives its place up; one receiving gives its memory back.
+    const d = await open(port);
+    d.write(big(4).subarray(0, 10));
+    while (pool.waiting < 2) await sleep(5);
+    d.destroy();
+    while (pool.waiting > 1) await sleep(5);
+
+    a.write(fa.subarray(1000));
+    assert.deepEqual(await ra.next(1), [1]);
+    assert.deepEqual(await rb.next(1), [2], 'the muted connection is read once memory is released');
+    while (pool.reserved > 0) await sleep(5);
+
+    const e = await open(port);
+    e.write(big(5).subarray(0, 100));
+    while (pool.reserved < 2000) await sleep(5);
+    e.destroy();
+    while (pool.reserved > 0) await sleep(5);
+    assert.ok(pool.peakReserved <= 3072 + 3, `peak ${pool.peakReserved}`);
+    for (const s of [a, b, c]) s.destroy();
+  } finally {
+    await srv.shutdown(100);
+  }
+});
+
+test('max.connections.per.ip and its overrides refuse extra connections at accept; other addresses still connect', async () => {
+  const srv = new KafkaServer(echo, { ...limits, maxConnections: 100, maxConnectionsPerIp: 2, maxConnectionsPerIpOverrides: new Map([['127.0.0.3', 1]]) }, silentLogger());
+  const { port } = await srv.listen(0, '127.0.0.1');
+  const socks: Socket[] = [];
+  const refusedFrom = async (addr: string) => {
+    const s = await open(port, addr);
+    const r = reader(s);
+    await r.closed;
+  };
+  const answers = async (addr: string) => {
+    const s = await open(port, addr);
+    socks.push(s);
+    const r = reader(s);
+    s.write(frame(Buffer.from([0, 0, 9])));
+    assert.deepEqual(await r.next(1), [9]);
+  };
+  try {
+    await answers('127.0.0.2');
+    await answers('127.0.0.2');
+    await refusedFrom('127.0.0.2');
+    await answers('127.0.0.3');
+    await refusedFrom('127.0.0.3');
+    await answers('127.0.0.4');
+    // A closed connection frees its place.
+    socks[0].destroy();
+    while (srv.connectionCount > 3) await sleep(5);
+    await answers('127.0.0.2');
+  } finally {
+    for (const s of socks) s.destroy();
+    await srv.shutdown(100);
+  }
+});
