@@ -214,6 +214,11 @@ export class Agent {
           commitMsPerCycle: per(s.commitMs - last.commitMs),
           maxCycleMs: Number(s.maxCycleMs.toFixed(1)),
           bufferedMB: Number((writer.bufferedBytes / 1e6).toFixed(1)),
+          // queued.max.request.bytes: what requests hold now, the most they held, connections muted for it.
+          connections: this.server?.connectionCount,
+          requestMemoryMB: this.server && Number((this.server.memoryPool.reserved / 1e6).toFixed(1)),
+          requestMemoryPeakMB: this.server && Number((this.server.memoryPool.peakReserved / 1e6).toFixed(1)),
+          waitingForMemory: this.server?.memoryPool.waiting,
           eventLoopDelayMs: { p50: Number((loop.percentile(50) / 1e6).toFixed(1)), p99: Number((loop.percentile(99) / 1e6).toFixed(1)), max: Number((loop.max / 1e6).toFixed(1)) },
           eventLoopUtilization: Number(performance.eventLoopUtilization(elu).utilization.toFixed(2)),
         },
