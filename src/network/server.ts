@@ -9,9 +9,10 @@
 //   kept for frames up to 1 MiB (memory-pool.ts).
 // - max.connections, max.connections.per.ip(.overrides): extra connections are closed at accept.
 // - request receive deadline: once a frame's first byte arrives, the whole frame must arrive within
-//   it (time the agent itself is not reading the connection does not count), so a client sending a
-//   byte at a time cannot hold its reservation; connections.max.idle.ms counts from the last complete
-//   request or response, so single bytes do not keep a connection open either.
+//   it, so a client sending a byte at a time cannot hold its reservation, nor a connection waiting for
+//   memory its place (a Kafka client has given up on a request after request.timeout.ms, 30 s, anyway);
+//   connections.max.idle.ms counts from the last complete request or response, so single bytes do not
+//   keep a connection open either.
 // Hitting a limit is logged once per client (limit-log.ts).
 import { createServer, type Server, type Socket } from 'node:net';
 import { FrameDecoder, peekClientId } from '../../protocol/framing.js';
@@ -109,9 +110,8 @@ class Connection implements ConnectionInfo {
   private closed = false;
   /** Last complete request received or response written (connections.max.idle.ms). */
   private lastActivity: number;
-  /** Receive deadline of the frame in progress: ms left, and since when the clock runs (-1: stopped). */
-  private receiveLeftMs = -1;
-  private receiveClockSince = -1;
+  /** When the first byte of the frame in progress arrived (-1: none in progress). */
+  private receiveStartedAt = -1;
 
   constructor(
     private readonly socket: Socket,
@@ -148,7 +148,7 @@ class Connection implements ConnectionInfo {
   /** Closes the connection when a timeout has passed (called periodically by the server). */
   checkTimeouts(now: number): void {
     if (this.closed) return;
-    if (this.receiveLeftMs >= 0 && this.receiveClockSince >= 0 && now - this.receiveClockSince >= this.receiveLeftMs) {
+    if (this.receiveStartedAt >= 0 && now - this.receiveStartedAt >= this.s.limits.requestReceiveTimeoutMs) {
       const received = this.decoder.bufferedBytes;
       this.reportLimit('request.receive.timeout.ms', { timeoutMs: this.s.limits.requestReceiveTimeoutMs, received }, 'request not received whole in time, closing connection');
       this.close('request receive timeout');
@@ -256,13 +256,8 @@ class Connection implements ConnectionInfo {
    * bytes left belong to a new one) and stops it when no partial frame remains.
    */
   private trackReceive(completedFrames: boolean): void {
-    if (this.decoder.bufferedBytes === 0) {
-      this.receiveLeftMs = -1;
-      this.receiveClockSince = -1;
-    } else if (completedFrames || this.receiveLeftMs < 0) {
-      this.receiveLeftMs = this.s.limits.requestReceiveTimeoutMs;
-      this.receiveClockSince = -1;
-    }
+    if (this.decoder.bufferedBytes === 0) this.receiveStartedAt = -1;
+    else if (completedFrames || this.receiveStartedAt < 0) this.receiveStartedAt = this.s.now();
   }
 
   private complete(slot: Slot, chunks: Buffer[] | null): void {
@@ -293,18 +288,12 @@ class Connection implements ConnectionInfo {
     this.updateReading();
   }
 
-  /** Reads the socket unless a limit says not to; the receive deadline runs only while reading. */
+  /** Reads the socket unless a limit says not to. */
   private updateReading(): void {
     if (this.closed) return;
     const read = !this.pausedForInflight && !this.pausedForDrain && this.memoryWait === undefined;
     if (read && this.socket.isPaused()) this.socket.resume();
     else if (!read && !this.socket.isPaused()) this.socket.pause();
-    if (read && this.receiveLeftMs >= 0 && this.receiveClockSince < 0) {
-      this.receiveClockSince = this.s.now();
-    } else if (!read && this.receiveClockSince >= 0) {
-      this.receiveLeftMs = Math.max(0, this.receiveLeftMs - (this.s.now() - this.receiveClockSince));
-      this.receiveClockSince = -1;
-    }
   }
 
   private malformed(err: unknown): void {

@@ -305,3 +305,36 @@ test('max.connections.per.ip and its overrides refuse extra connections at accep
     await srv.shutdown(100);
   }
 });
+
+test('half-sent frames hold memory, or their place in line for it, only until the receive deadline', async () => {
+  let t = 0;
+  const lim = { ...limits, maxFrameBytes: 3000, queuedMaxRequestBytes: 4096, requestReceiveTimeoutMs: 1000 };
+  const srv = new KafkaServer(echo, lim, silentLogger(), { now: () => t, checkIntervalMs: 60_000 });
+  const pool = srv.memoryPool;
+  const { port } = await srv.listen(0, '127.0.0.1');
+  try {
+    const half = frame(Buffer.alloc(2000)).subarray(0, 1000);
+    const holding = await open(port);
+    const rh = reader(holding);
+    holding.write(half);
+    while (pool.reserved < 2000) await sleep(5);
+    t = 500;
+    const waiting = await open(port);
+    const rw = reader(waiting);
+    waiting.write(half);
+    while (pool.waiting < 1) await sleep(5);
+    t = 1000;
+    srv.checkTimeouts();
+    await rh.closed;
+    // The waiting one got the memory, and its deadline still counts from its first byte (t = 500).
+    while (pool.waiting > 0) await sleep(5);
+    assert.equal(pool.reserved, 2000);
+    assert.equal(isClosed(waiting), false);
+    t = 1500;
+    srv.checkTimeouts();
+    await rw.closed;
+    while (pool.reserved > 0) await sleep(5);
+  } finally {
+    await srv.shutdown(100);
+  }
+});
