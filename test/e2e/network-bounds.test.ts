@@ -116,7 +116,7 @@ describe('network bounds under abuse (embedded)', () => {
     }
 
     // Unbounded, these connections would add 32 × 14.4 MiB = 461 MiB (measured: +465 MiB); bounded,
-    // +47-77 MiB was measured. The bound: the 48 MiB that large frames may hold, plus generous room
+    // +34-77 MiB was measured. The bound: the 48 MiB that large frames may hold, plus generous room
     // for the client traffic, the garbage collector and PGlite.
     const growth = peak - rss0;
     console.log(`agent RSS ${rss0.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB during the abuse (+${growth.toFixed(0)} MiB)`);
