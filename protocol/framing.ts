@@ -1,7 +1,8 @@
 // Splits a TCP byte stream into Kafka frames (int32 size + size bytes). Pure: chunks in, frames out.
 // Frames are views into the pushed chunks when they lie inside one chunk; a frame that spans chunks is
 // copied once, when it is complete. A size is validated as soon as its 4 bytes arrive, so a hostile
-// peer cannot make us buffer more than maxFrameBytes for one frame.
+// peer cannot make us buffer more than maxFrameBytes for one frame; with `admit`, a caller may also
+// hold a frame until it has memory for it (the server's queued.max.request.bytes pool).
 import { DecodeError } from './varint.js';
 
 /** Default largest accepted frame: 100 MiB. */
@@ -17,6 +18,11 @@ export interface FrameDecoderOptions {
    * it recycles.
    */
   frameBuffer?: (size: number, apiKey: number) => Buffer | undefined;
+  /**
+   * Called with each frame's size as its size prefix arrives (after the size checks). Returning false
+   * holds that frame: nothing more is decoded (pushed bytes are only buffered) until resume().
+   */
+  admit?: (size: number) => boolean;
 }
 
 export class FrameDecoder {
@@ -28,10 +34,24 @@ export class FrameDecoder {
   /** Size of the frame being assembled, or -1 while its size prefix is incomplete. */
   private need = -1;
   private readonly frameBuffer: FrameDecoderOptions['frameBuffer'];
+  private readonly admit: FrameDecoderOptions['admit'];
+  /** The frame of size `need` waits for resume(). */
+  private held = false;
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.frameBuffer = options.frameBuffer;
+    this.admit = options.admit;
+  }
+
+  /** Size of the frame being received (size prefix read and admitted), or -1. */
+  get receivingFrameSize(): number {
+    return this.need >= 0 && !this.held ? this.need : -1;
+  }
+
+  /** Size of the frame that admit() held, or -1. */
+  get heldFrameSize(): number {
+    return this.held ? this.need : -1;
   }
 
   /** Bytes received but not yet returned as part of a frame (including a partial size prefix). */
@@ -48,9 +68,25 @@ export class FrameDecoder {
   /** Adds received bytes; returns the frames completed by them (size prefix stripped). */
   push(chunk: Buffer): Buffer[] {
     if (this.failure !== undefined) throw this.failure;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    return this.decode();
+  }
+
+  /** Continues after admit() held a frame, now admitted by the caller; returns the frames completed. */
+  resume(): Buffer[] {
+    if (!this.held) throw new Error('FrameDecoder.resume: no frame is held');
+    this.held = false;
+    if (this.failure !== undefined) throw this.failure;
+    return this.decode();
+  }
+
+  private decode(): Buffer[] {
     const frames: Buffer[] = [];
     try {
-      this.pushInto(chunk, frames);
+      this.decodeInto(frames);
     } catch (err) {
       if (frames.length === 0 || !(err instanceof DecodeError)) throw err;
       this.failure = err;
@@ -58,11 +94,8 @@ export class FrameDecoder {
     return frames;
   }
 
-  private pushInto(chunk: Buffer, frames: Buffer[]): void {
-    if (chunk.length === 0) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    for (;;) {
+  private decodeInto(frames: Buffer[]): void {
+    while (!this.held) {
       if (this.need < 0) {
         if (this.buffered < 4) break;
         const size = this.readSize();
@@ -71,6 +104,10 @@ export class FrameDecoder {
           throw new DecodeError('frame_too_large', `frame of ${size} bytes exceeds the ${this.maxFrameBytes}-byte limit`);
         }
         this.need = size;
+        if (this.admit !== undefined && !this.admit(size)) {
+          this.held = true;
+          break;
+        }
       }
       if (this.buffered < this.need) break;
       const into = this.frameBuffer !== undefined && this.need >= 2 ? this.frameBuffer(this.need, this.peekInt16()) : undefined;
@@ -131,4 +168,16 @@ export class FrameDecoder {
     }
     return this.copyInto(Buffer.allocUnsafe(n));
   }
+}
+
+/**
+ * The client id of a request frame (header v1+: api key, version, correlation id, then a nullable
+ * int16-length string, in every header version that has one), or undefined when the frame is too short.
+ */
+export function peekClientId(frame: Buffer): string | null | undefined {
+  if (frame.length < 10) return undefined;
+  const n = frame.readInt16BE(8);
+  if (n < 0) return null;
+  if (frame.length < 10 + n) return undefined;
+  return frame.toString('utf8', 10, 10 + n);
 }

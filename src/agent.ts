@@ -21,8 +21,9 @@ import { Leadership, systemClock } from './leadership.js';
 import type { Logger } from './logger.js';
 import { AgentPartitionLog } from './partition-log.js';
 import { RetentionTask } from './retention.js';
-import { KafkaServer } from './server.js';
-import { FrameArena } from './frame-arena.js';
+import { KafkaServer } from './network/server.js';
+import { FrameArena } from './network/frame-arena.js';
+import { parseConnectionOverrides } from './network/connection-quotas.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -127,10 +128,19 @@ export class Agent {
 
     this.server = new KafkaServer(
       new Dispatcher(HANDLERS, ctx),
-      { maxFrameBytes: cfg.maxFrameBytes, maxConnections: cfg.maxConnections, connectionsMaxIdleMs: cfg.connectionsMaxIdleMs, maxInflightBytes: cfg.maxInflightBytes },
+      {
+        maxFrameBytes: cfg.maxFrameBytes,
+        maxConnections: cfg.maxConnections,
+        connectionsMaxIdleMs: cfg.connectionsMaxIdleMs,
+        maxInflightBytes: cfg.maxInflightBytes,
+        queuedMaxRequestBytes: cfg.queuedMaxRequestBytes,
+        maxConnectionsPerIp: cfg.maxConnectionsPerIp,
+        maxConnectionsPerIpOverrides: parseConnectionOverrides(cfg.maxConnectionsPerIpOverrides),
+        requestReceiveTimeoutMs: cfg.requestReceiveTimeoutMs,
+      },
       this.log,
       // Produce frames hold record bytes until their commit: recycled memory keeps them out of the GC.
-      { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] },
+      { recycling: { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] } },
     );
     this.address = await this.server.listen(cfg.port, cfg.host);
 
@@ -204,6 +214,11 @@ export class Agent {
           commitMsPerCycle: per(s.commitMs - last.commitMs),
           maxCycleMs: Number(s.maxCycleMs.toFixed(1)),
           bufferedMB: Number((writer.bufferedBytes / 1e6).toFixed(1)),
+          // queued.max.request.bytes: what requests hold now, the most they held, connections muted for it.
+          connections: this.server?.connectionCount,
+          requestMemoryMB: this.server && Number((this.server.memoryPool.reserved / 1e6).toFixed(1)),
+          requestMemoryPeakMB: this.server && Number((this.server.memoryPool.peakReserved / 1e6).toFixed(1)),
+          waitingForMemory: this.server?.memoryPool.waiting,
           eventLoopDelayMs: { p50: Number((loop.percentile(50) / 1e6).toFixed(1)), p99: Number((loop.percentile(99) / 1e6).toFixed(1)), max: Number((loop.max / 1e6).toFixed(1)) },
           eventLoopUtilization: Number(performance.eventLoopUtilization(elu).utilization.toFixed(2)),
         },

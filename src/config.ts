@@ -19,6 +19,9 @@ export interface SettingSpec<T> {
   describe: string;
 }
 
+import { parseConnectionOverrides, UNLIMITED_CONNECTIONS } from './network/connection-quotas.js';
+import { largestFrameFor } from './network/memory-pool.js';
+
 const MiB = 1024 * 1024;
 
 function int(flag: string, env: string, def: number, describe: string, range: { min?: number; max?: number; defaultText?: string } = {}): SettingSpec<number> {
@@ -58,9 +61,14 @@ export const SETTINGS = {
   tailCacheBytes: int('tail-cache-bytes', 'STREAMHOUSE_TAIL_CACHE_BYTES', 64 * MiB, 'Recently committed data kept in memory for tail consumers.', { min: 0 }),
   blockCacheBytes: int('block-cache-bytes', 'STREAMHOUSE_BLOCK_CACHE_BYTES', 64 * MiB, 'Decompressed segment blocks kept for historical reads.', { min: 0 }),
   maxFrameBytes: int('max-frame-bytes', 'STREAMHOUSE_MAX_FRAME_BYTES', 100 * MiB, 'Largest request frame accepted (socket.request.max.bytes).', { min: 1024, max: 2 ** 31 - 1 }),
-  maxConnections: int('max-connections', 'STREAMHOUSE_MAX_CONNECTIONS', 10_000, 'Concurrent client connections.', { min: 1 }),
-  connectionsMaxIdleMs: int('connections-max-idle-ms', 'STREAMHOUSE_CONNECTIONS_MAX_IDLE_MS', 600_000, 'Close connections idle for longer.', { min: 1 }),
+  queuedMaxRequestBytes: int('queued-max-request-bytes', 'STREAMHOUSE_QUEUED_MAX_REQUEST_BYTES', 256 * MiB, 'Memory for requests being received or handled, partial frames included, for the whole agent: a frame\'s size is reserved when its size prefix arrives and released when it is answered; a connection whose frame does not fit is not read until memory is released (queued.max.request.bytes). Frames above 1 MiB share three quarters of it, the rest is kept for smaller requests; at least 4/3 of max-frame-bytes.', { min: 1024, max: 2 ** 53 - 1 }),
+  requestReceiveTimeoutMs: int('request-receive-timeout-ms', 'STREAMHOUSE_REQUEST_RECEIVE_TIMEOUT_MS', 30_000, 'Once the first byte of a request arrives, the whole request must arrive within this, else the connection is closed (waiting for request memory included).', { min: 1 }),
+  maxConnections: int('max-connections', 'STREAMHOUSE_MAX_CONNECTIONS', 10_000, 'Concurrent client connections (max.connections).', { min: 1 }),
+  maxConnectionsPerIp: int('max-connections-per-ip', 'STREAMHOUSE_MAX_CONNECTIONS_PER_IP', UNLIMITED_CONNECTIONS, 'Concurrent connections from one IP address; more are closed at accept (max.connections.per.ip).', { min: 0, max: UNLIMITED_CONNECTIONS, defaultText: `${UNLIMITED_CONNECTIONS} (no limit, as Kafka)` }),
+  maxConnectionsPerIpOverrides: str('max-connections-per-ip-overrides', 'STREAMHOUSE_MAX_CONNECTIONS_PER_IP_OVERRIDES', '', 'Per-address exceptions to max-connections-per-ip: `ip:count,ip:count` (max.connections.per.ip.overrides; IP addresses, not host names).'),
+  connectionsMaxIdleMs: int('connections-max-idle-ms', 'STREAMHOUSE_CONNECTIONS_MAX_IDLE_MS', 600_000, 'Close connections with no complete request or response for longer (connections.max.idle.ms); bytes of an incomplete request do not count.', { min: 1 }),
   maxInflightBytes: int('max-inflight-bytes', 'STREAMHOUSE_MAX_INFLIGHT_BYTES', 64 * MiB, 'Per connection: stop reading while unanswered requests hold more bytes.', { min: 1024 }),
+  fetchMaxBytes: int('fetch-max-bytes', 'STREAMHOUSE_FETCH_MAX_BYTES', 57_671_680, 'Largest Fetch response: the smaller of this and the request\'s max_bytes, still at least one batch (fetch.max.bytes, 55 MiB).', { min: 1024, max: 2 ** 31 - 1 }),
   autoCreateTopics: bool('auto-create-topics', 'STREAMHOUSE_AUTO_CREATE_TOPICS', true, 'Create unknown topics when a Metadata request names them (auto.create.topics.enable).'),
   numPartitions: int('num-partitions', 'STREAMHOUSE_NUM_PARTITIONS', 1, 'Partitions of auto-created topics and of CreateTopics with -1.', { min: 1, max: 100_000 }),
   leaseTtlMs: int('lease-ttl-ms', 'STREAMHOUSE_LEASE_TTL_MS', 30_000, 'Partition lease duration; renewed every third of it.', { min: 1000 }),
@@ -145,6 +153,15 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
   if (cfg.advertisedPort === -1) cfg.advertisedPort = cfg.port;
   if (cfg.agentId === '') cfg.agentId = `${cfg.advertisedHost}:${cfg.advertisedPort}`;
   if (cfg.flushMs === -1) cfg.flushMs = cfg.s3Bucket === '' ? 5 : 100;
+  if (largestFrameFor(cfg.queuedMaxRequestBytes) < cfg.maxFrameBytes) {
+    throw new ConfigError(`setting queued-max-request-bytes (${cfg.queuedMaxRequestBytes}) must be at least 4/3 of max-frame-bytes (${cfg.maxFrameBytes}): a quarter of it is kept for requests up to 1 MiB`);
+  }
+  try {
+    parseConnectionOverrides(cfg.maxConnectionsPerIpOverrides);
+  } catch (err) {
+    const spec = SETTINGS.maxConnectionsPerIpOverrides;
+    throw new ConfigError(`setting ${spec.flag} (--${spec.flag} / ${spec.env}): ${(err as Error).message}`);
+  }
   if (cfg.dbPoolMin > cfg.dbPoolMax) throw new ConfigError(`setting db-pool-min (${cfg.dbPoolMin}) exceeds db-pool-max (${cfg.dbPoolMax})`);
   if (cfg.groupMinSessionTimeoutMs > cfg.groupMaxSessionTimeoutMs) {
     throw new ConfigError(`setting group-min-session-timeout-ms exceeds group-max-session-timeout-ms`);

@@ -14,7 +14,7 @@ import {
   type ErrorCodeValue,
 } from '../protocol/index.js';
 import type { BrokerContext } from './context.js';
-import type { FrameHandler, ConnectionInfo } from './server.js';
+import type { FrameHandler, ConnectionInfo } from './network/server.js';
 import { NO_RESPONSE, type Handler, type HandlerResult, type RequestContext } from './handlers/types.js';
 
 export class Dispatcher implements FrameHandler {

@@ -396,9 +396,13 @@ export function brokerConfigEntries(broker: Pick<BrokerContext, 'config' | 'node
     e('group.max.session.timeout.ms', c.groupMaxSessionTimeoutMs, 'INT', sourceOf(c, 'groupMaxSessionTimeoutMs'), 'Largest session timeout a member may ask for.'),
     e('group.min.session.timeout.ms', c.groupMinSessionTimeoutMs, 'INT', sourceOf(c, 'groupMinSessionTimeoutMs'), 'Smallest session timeout a member may ask for.'),
     e('listeners', `PLAINTEXT://${c.host}:${c.port}`, 'STRING', sourceOf(c, 'host', 'port'), 'Address the Kafka listener binds to.'),
+    e('fetch.max.bytes', c.fetchMaxBytes, 'INT', sourceOf(c, 'fetchMaxBytes'), 'Largest Fetch response, still at least one batch.'),
     e('max.connections', c.maxConnections, 'INT', sourceOf(c, 'maxConnections'), 'Concurrent client connections.'),
+    e('max.connections.per.ip', c.maxConnectionsPerIp, 'INT', sourceOf(c, 'maxConnectionsPerIp'), 'Concurrent connections from one IP address.'),
+    e('max.connections.per.ip.overrides', c.maxConnectionsPerIpOverrides, 'STRING', sourceOf(c, 'maxConnectionsPerIpOverrides'), 'Per-address exceptions to max.connections.per.ip (ip:count,ip:count).'),
     e('node.id', broker.nodeId, 'INT', sourceOf(c, 'nodeId'), 'Node id of this agent.'),
     e('num.partitions', c.numPartitions, 'INT', sourceOf(c, 'numPartitions'), 'Partitions of auto-created topics and of CreateTopics with -1.'),
+    e('queued.max.request.bytes', c.queuedMaxRequestBytes, 'LONG', sourceOf(c, 'queuedMaxRequestBytes'), 'Memory for requests being received or handled, for the whole agent.'),
     e('socket.request.max.bytes', c.maxFrameBytes, 'INT', sourceOf(c, 'maxFrameBytes'), 'Largest request accepted.'),
   ];
   const seen = new Set(entries.map((x) => x.name));

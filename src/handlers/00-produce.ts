@@ -1,9 +1,9 @@
 // Produce: validate each partition's record batch (Kafka's checks, CRC included), stamp
 // LogAppendTime where the topic asks for it, append through the partition log, and answer only after
 // the flush commit (acks=1/-1). acks=0 requests are written the same way and never answered.
-// Pipelined requests of one connection append in arrival order (src/turns.ts): lookups, validation
+// Pipelined requests of one connection append in arrival order (src/network/turns.ts): lookups, validation
 // and leases run concurrently, the appends themselves in turn.
-// The request frame lives in recycled memory (src/frame-arena.ts) released when handle() settles:
+// The request frame lives in recycled memory (src/network/frame-arena.ts) released when handle() settles:
 // nothing here may keep a view into it beyond that.
 // Versions 0-2 (message format v0/v1) are advertised for old librdkafka feature checks only.
 import {

@@ -1,6 +1,8 @@
 // Fetch: whole committed batches from each requested partition, as Buffer views (never copied, never
 // decoded). Kafka's size rules: the response's first batch is always returned whole even above
 // max_bytes / partition_max_bytes; after that a batch that does not fit is left for the next fetch.
+// The response budget is the smaller of the request's max_bytes and the broker's fetch.max.bytes, as
+// in Kafka; partition_max_bytes has no broker cap (Kafka has none either): the response budget bounds it.
 // Long poll: when fewer than min_bytes are ready, wait (up to max_wait_ms) for a flush commit that
 // adds data, then read again. Fetch sessions are declined (session id 0): clients send full fetches.
 // Versions 0-3 (message format v0/v1, down-conversion) are advertised for old librdkafka feature
@@ -128,7 +130,12 @@ async function fetch(req: FetchRequest, ctx: RequestContext) {
   if (ctx.apiVersion >= 7 && sessionEpoch > 0) return errorResponse(req, ErrorCode.INVALID_FETCH_SESSION_EPOCH, ctx);
 
   const topics = await resolveTopics(req, ctx);
-  const maxBytes = ctx.apiVersion >= 3 ? (req.maxBytes ?? 0x7fffffff) : 0x7fffffff;
+  const requested = ctx.apiVersion >= 3 ? (req.maxBytes ?? 0x7fffffff) : 0x7fffffff;
+  const cap = ctx.broker.config.fetchMaxBytes;
+  if (requested > cap) {
+    ctx.conn.reportLimit?.('fetch.max.bytes', { requestedMaxBytes: requested, fetchMaxBytes: cap }, 'Fetch max_bytes above the broker cap: responses are capped', 'info');
+  }
+  const maxBytes = Math.min(requested, cap);
   const deadline = ctx.broker.clock.now() + Math.max(0, req.maxWaitMs);
   let { results, bytes } = await readAll(topics, maxBytes, ctx);
   for (;;) {

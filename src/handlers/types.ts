@@ -2,7 +2,7 @@
 // how it reports an error for everything a request asked about. Handlers get a context, never a socket.
 import type { ApiKeyValue, ApiRequest, ApiResponseInput, ErrorCodeValue } from '../../protocol/index.js';
 import type { RequestHeader } from '../../protocol/generated/messages/request-header.js';
-import type { ConnectionInfo } from '../server.js';
+import type { ConnectionInfo } from '../network/server.js';
 import type { BrokerContext } from '../context.js';
 
 /** Returned by a handler when the request gets no response at all (Produce with acks=0). */

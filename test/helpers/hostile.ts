@@ -137,7 +137,8 @@ export async function partialFrames(port: number, count: number, frameBytes: num
     s.on('error', () => undefined);
     s.on('close', () => closed++);
     sockets.push(s);
-    const gone = once(s, 'close').then(() => false);
+    // Not once(s, 'close'): it rejects on the ECONNRESET a broker closing a muted connection causes.
+    const gone = new Promise<boolean>((r) => s.once('close', () => r(false)));
     s.once('connect', async () => {
       s.write(head);
       let left = toSend;
@@ -183,7 +184,7 @@ export async function garbageFrames(port: number, count: number, seed = 7): Prom
     s.on('data', (d: Buffer) => (got += d.length));
     s.write(frame);
     const outcome = await Promise.race([
-      once(s, 'close').then(() => 'closed' as const),
+      new Promise<'closed'>((r) => s.once('close', () => r('closed'))),
       new Promise<'open'>((r) => setTimeout(() => r('open'), 2000)),
     ]);
     if (outcome === 'closed') closed++;

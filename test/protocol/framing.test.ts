@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_MAX_FRAME_BYTES, DecodeError, FrameDecoder } from '../../protocol/index.js';
+import { peekClientId } from '../../protocol/framing.js';
 import { rng, int } from './schema-values.js';
 
 const isDecodeError = (kind: string) => (e: unknown) => e instanceof DecodeError && e.kind === kind;
@@ -98,4 +99,39 @@ test('a bad size after complete frames returns those frames first, then fails', 
   assert.deepEqual(frames.map(String), ['ok']);
   assert.ok(d.failure instanceof DecodeError);
   assert.throws(() => d.push(Buffer.from('more')), isDecodeError('invalid_length'));
+});
+
+test('admit() holds a frame at its size prefix: nothing more is decoded until resume()', () => {
+  const admitted: number[] = [];
+  let allow = false;
+  const d = new FrameDecoder({ admit: (size) => (admitted.push(size), allow) });
+  const f1 = Buffer.concat([Buffer.from([0, 0, 0, 3]), Buffer.from('abc')]);
+  const f2 = Buffer.concat([Buffer.from([0, 0, 0, 2]), Buffer.from('de')]);
+  assert.deepEqual(d.push(Buffer.concat([f1, f2])), []);
+  assert.deepEqual(admitted, [3]);
+  assert.equal(d.heldFrameSize, 3);
+  assert.equal(d.receivingFrameSize, -1);
+  assert.deepEqual(d.push(Buffer.from([0, 0])), [], 'bytes pushed while held are only buffered');
+  allow = true;
+  assert.deepEqual(d.resume().map(String), ['abc', 'de']);
+  assert.deepEqual(admitted, [3, 2], 'a held frame is admitted once');
+  assert.equal(d.receivingFrameSize, -1, 'a partial size prefix is not a frame yet');
+  assert.deepEqual(d.push(Buffer.from([0, 5, 1])), []);
+  assert.equal(d.receivingFrameSize, 5);
+  assert.throws(() => d.resume(), /no frame is held/);
+});
+
+test('peekClientId reads the client id of a request header, null when absent', () => {
+  const header = (id: string | null) => {
+    const b = Buffer.alloc(10 + (id === null ? 0 : Buffer.byteLength(id)));
+    b.writeInt16BE(3, 0);
+    b.writeInt16BE(12, 2);
+    b.writeInt32BE(7, 4);
+    b.writeInt16BE(id === null ? -1 : Buffer.byteLength(id), 8);
+    if (id !== null) b.write(id, 10);
+    return b;
+  };
+  assert.equal(peekClientId(header('rdkafka')), 'rdkafka');
+  assert.equal(peekClientId(header(null)), null);
+  assert.equal(peekClientId(header('x').subarray(0, 9)), undefined);
 });

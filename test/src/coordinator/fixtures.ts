@@ -17,7 +17,7 @@ import type { BrokerContext, BrokerInfo } from '../../../src/context.js';
 import { GroupCoordinator, type CoordinatorStore } from '../../../src/coordinator/index.js';
 import { NO_RESPONSE, type Handler, type RequestContext } from '../../../src/handlers/types.js';
 import { silentLogger } from '../../../src/logger.js';
-import { Turns } from '../../../src/turns.js';
+import { Turns } from '../../../src/network/turns.js';
 import { FakeTimers, MemoryGroupStore } from './fakes.js';
 
 export interface TestCoordinator {

@@ -23,7 +23,7 @@ import type { CreateTopicInput, MetadataStore, PartitionRecord, TopicRecord } fr
 import { resolveConfig, type Config } from '../../../src/config.js';
 import type { BrokerContext, BrokerInfo } from '../../../src/context.js';
 import { silentLogger } from '../../../src/logger.js';
-import { Turns } from '../../../src/turns.js';
+import { Turns } from '../../../src/network/turns.js';
 import { NO_RESPONSE, type Handler, type RequestContext } from '../../../src/handlers/types.js';
 
 /** The topic half of MetadataStore in memory; everything else throws. */

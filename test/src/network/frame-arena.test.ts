@@ -2,7 +2,7 @@
 // in them is back, and misuse is loud.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameArena } from '../../src/frame-arena.js';
+import { FrameArena } from '../../../src/network/frame-arena.js';
 
 test('live frames never share bytes; a slab is reused once all its frames are released', () => {
   const arena = new FrameArena({ slabBytes: 1024, maxFreeSlabs: 2 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Turns } from '../../src/turns.js';
+import { Turns } from '../../../src/network/turns.js';
 
 const settled = async (p: Promise<void>) => {
   let done = false;
