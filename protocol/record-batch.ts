@@ -2,7 +2,7 @@
 // Batches travel as Buffer views. The broker parses the 61-byte header, checks the CRC-32C and
 // rewrites a few header fields in place; it never re-encodes records on the produce path. Records are
 // only walked (and, for compressed batches, decompressed) when a feature needs them.
-import { codecFor, CompressionType, type CompressionTypeValue } from './compression.js';
+import { codecFor, CompressionType, DEFAULT_MAX_DECOMPRESSED_BYTES, type CompressionTypeValue } from './compression.js';
 import { crc32c } from './crc32c.js';
 import { ErrorCode, type ErrorCodeValue } from './errors.js';
 import {
@@ -395,17 +395,20 @@ export function* iterateRecords(batch: Buffer, recordsBytes?: Buffer): Generator
   }
 }
 
-/** The uncompressed records bytes of a batch: a view if uncompressed, else a new decompressed Buffer. */
-export async function decompressBatchRecords(batch: Buffer): Promise<Buffer> {
+/**
+ * The uncompressed records bytes of a batch: a view if uncompressed, else a new decompressed Buffer
+ * of at most maxBytes (more is DecompressedTooLargeError, a DecodeError of kind 'too_large').
+ */
+export async function decompressBatchRecords(batch: Buffer, maxBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Promise<Buffer> {
   const header = readBatchHeader(batch);
   const body = batch.subarray(RECORDS_OFFSET, batchEnd(batch));
   if (header.compression === CompressionType.none) return body;
-  return codecFor(header.compression).decompress(body);
+  return codecFor(header.compression).decompress(body, maxBytes);
 }
 
-/** Convenience for consumers and tests: every record of a batch, decompressing if needed. */
-export async function readBatchRecords(batch: Buffer): Promise<BatchRecord[]> {
-  return [...iterateRecords(batch, await decompressBatchRecords(batch))];
+/** Convenience for consumers and tests: every record of a batch, decompressing (bounded) if needed. */
+export async function readBatchRecords(batch: Buffer, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Promise<BatchRecord[]> {
+  return [...iterateRecords(batch, await decompressBatchRecords(batch, maxDecompressedBytes))];
 }
 
 export interface ControlRecord {
@@ -430,7 +433,14 @@ export function readControlRecord(record: Pick<BatchRecord, 'key' | 'value'>): C
 
 // --- produce validation -------------------------------------------------------------------------
 
-export type BatchValidationFailure = { ok: false; errorCode: ErrorCodeValue; message: string };
+/** One bad record of a refused batch (Produce v8+ record_errors, KIP-467). */
+export interface RecordError {
+  /** Index of the record inside its batch. */
+  batchIndex: number;
+  message: string | null;
+}
+
+export type BatchValidationFailure = { ok: false; errorCode: ErrorCodeValue; message: string; recordErrors?: RecordError[] };
 export type ProduceValidationResult =
   | { ok: true; batch: Buffer; header: RecordBatchHeader; recordsChecked: boolean; recordsMaxTimestamp?: number }
   | BatchValidationFailure;
@@ -450,13 +460,19 @@ export interface ProduceValidationOptions extends RecordChecks {
   maxMessageBytes: number;
   /**
    * Walk the records of an uncompressed batch too (default true). Compressed batches are never
-   * walked here; use validateBatchRecords after decompressing if the records matter.
+   * walked here; validateProduceBatch decompresses and walks them.
    */
   checkRecords?: boolean;
 }
 
-function fail(errorCode: ErrorCodeValue, message: string): BatchValidationFailure {
-  return { ok: false, errorCode, message };
+/**
+ * record_errors lists at most this many records: a batch of millions of bad records must not turn
+ * into a response of millions of entries. The batch fails as a whole either way.
+ */
+export const MAX_RECORD_ERRORS = 1000;
+
+function fail(errorCode: ErrorCodeValue, message: string, recordErrors?: RecordError[]): BatchValidationFailure {
+  return recordErrors === undefined ? { ok: false, errorCode, message } : { ok: false, errorCode, message, recordErrors };
 }
 
 /** True when `buf` from `pos` holds at least one complete batch-shaped frame. */
@@ -470,7 +486,8 @@ function looksLikeCompleteBatch(buf: Buffer, pos: number): boolean {
 /**
  * Kafka's checks on the `records` of one partition in a Produce request (v3+), in Kafka's order:
  * request-level checks (one batch, magic 2, zstd needs v7), then size, CRC and the batch-level rules
- * of LogValidator. Pure, no copies: on success `batch` is a view of `records`.
+ * of LogValidator; the records of an uncompressed batch too. Pure, no copies: on success `batch` is a
+ * view of `records`. Compressed batches need validateProduceBatch (it decompresses).
  *
  * Codec ids 5-7 get INVALID_RECORD. Kafka itself throws IllegalArgumentException there, which
  * surfaces as UNKNOWN_SERVER_ERROR; INVALID_RECORD says what is wrong and, unlike CORRUPT_MESSAGE,
@@ -523,6 +540,11 @@ export function validateProduceRecords(records: Buffer | null, opts: ProduceVali
   if (header.producerId >= 0 && header.baseSequence < 0) {
     return fail(ErrorCode.INVALID_RECORD, `producerId ${header.producerId} with invalid baseSequence ${header.baseSequence}`);
   }
+  // LogAppendTime is the broker's to set. Kafka refuses it per record (INVALID_TIMESTAMP) except in
+  // one corner (CreateTime topic, valid maxTimestamp) where it would then keep the producer's value.
+  if (header.timestampType === TimestampType.logAppendTime) {
+    return fail(ErrorCode.INVALID_TIMESTAMP, 'producers may not set the LogAppendTime timestamp type');
+  }
   if (opts.checkRecords === false || header.compression !== CompressionType.none) {
     return { ok: true, batch, header, recordsChecked: false };
   }
@@ -531,11 +553,50 @@ export function validateProduceRecords(records: Buffer | null, opts: ProduceVali
   return { ok: true, batch, header, recordsChecked: true, recordsMaxTimestamp: checked.maxTimestamp };
 }
 
+export interface ProduceBatchOptions extends ProduceValidationOptions {
+  /** Most bytes a compressed batch may decompress to; more is MESSAGE_TOO_LARGE. */
+  maxDecompressedBytes: number;
+}
+
+/**
+ * validateProduceRecords plus, for a compressed batch, its records: decompressed (bounded) and
+ * walked like an uncompressed one. A batch that would decompress to more than maxDecompressedBytes
+ * is MESSAGE_TOO_LARGE (not retriable; Java producers split such a batch and resend the halves);
+ * one that does not decompress is CORRUPT_MESSAGE, as in Kafka.
+ */
+export async function validateProduceBatch(records: Buffer | null, opts: ProduceBatchOptions): Promise<ProduceValidationResult> {
+  const first = validateProduceRecords(records, opts);
+  if (!first.ok || first.recordsChecked || opts.checkRecords === false) return first;
+  let data: Buffer;
+  try {
+    data = await codecFor(first.header.compression).decompress(first.batch.subarray(RECORDS_OFFSET, batchEnd(first.batch)), opts.maxDecompressedBytes);
+  } catch (err) {
+    if (err instanceof DecodeError) {
+      return fail(err.kind === 'too_large' ? ErrorCode.MESSAGE_TOO_LARGE : ErrorCode.CORRUPT_MESSAGE, err.message);
+    }
+    throw err;
+  }
+  const checked = validateBatchRecords(first.batch, first.header, data, opts);
+  if (!checked.ok) return checked;
+  return { ok: true, batch: first.batch, header: first.header, recordsChecked: true, recordsMaxTimestamp: checked.maxTimestamp };
+}
+
+/** The record_errors answer: INVALID_TIMESTAMP if any record has a bad timestamp, as in Kafka. */
+function recordsFailure(errors: RecordError[], badTimestamps: number, bad: number, count: number): BatchValidationFailure {
+  const shown = errors.slice(0, 3).map((e) => `record ${e.batchIndex}: ${e.message}`).join('; ');
+  const code = badTimestamps > 0 ? ErrorCode.INVALID_TIMESTAMP : ErrorCode.INVALID_RECORD;
+  return fail(code, `${bad} of ${count} records rejected (${shown}${bad > 3 ? '; …' : ''})`, errors);
+}
+
 /**
  * Record-level checks (LogValidator): records parse and fill the batch exactly, offset deltas run
  * 0, 1, 2…, plus the optional key and timestamp rules. For a compressed batch pass the decompressed
  * bytes. Returns the real max timestamp: for CreateTime topics Kafka rewrites maxTimestamp when the
  * producer's differs (setMaxTimestamp).
+ *
+ * Like Kafka, every record is checked and each bad one is named (record_errors, at most
+ * MAX_RECORD_ERRORS of them); a record that does not parse ends the walk. Timestamps must also be
+ * safe integers (|t| < 2^53): offsets and timestamps are JS numbers in storage and metadata.
  */
 export function validateBatchRecords(
   batch: Buffer,
@@ -551,46 +612,75 @@ export function validateBatchRecords(
     throw err;
   }
   const window = checks.timestampWindow;
+  const count = header.recordsCount;
   const scan = newScan();
   let maxTimestamp = NO_TIMESTAMP;
   let pos = 0;
-  for (let i = 0; i < header.recordsCount; i++) {
-    if (pos >= data.length) return fail(ErrorCode.INVALID_RECORD, `batch declares ${header.recordsCount} records, found ${i}`);
+  let errors: RecordError[] | undefined;
+  let bad = 0;
+  let badTimestamps = 0;
+  const reject = (i: number, message: string) => {
+    bad++;
+    errors ??= [];
+    if (errors.length < MAX_RECORD_ERRORS) errors.push({ batchIndex: i, message });
+  };
+  for (let i = 0; i < count; i++) {
+    if (pos >= data.length) {
+      return errors === undefined
+        ? fail(ErrorCode.INVALID_RECORD, `batch declares ${count} records, found ${i}`)
+        : recordsFailure(errors, badTimestamps, bad, count);
+    }
     try {
       pos = scanRecord(data, pos, scan);
     } catch (err) {
-      if (err instanceof DecodeError) return fail(ErrorCode.INVALID_RECORD, `record ${i}: ${err.message}`);
-      throw err;
+      if (!(err instanceof DecodeError)) throw err;
+      reject(i, `malformed record: ${err.message}`);
+      return recordsFailure(errors!, badTimestamps, bad, count);
     }
-    if (scan.offsetDelta !== i) return fail(ErrorCode.INVALID_RECORD, `record ${i} has offsetDelta ${scan.offsetDelta}`);
+    if (scan.offsetDelta !== i) {
+      reject(i, `offsetDelta ${scan.offsetDelta}, expected ${i}`);
+      continue;
+    }
     if (checks.requireKeys && scan.keyLength < 0) {
-      return fail(ErrorCode.INVALID_RECORD, `record ${i} has no key; compacted topics need one`);
+      reject(i, 'no key; compacted topics need one');
+      continue;
     }
     const timestamp = header.baseTimestamp + scan.timestampDelta;
-    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    // Beyond Kafka's window check: storage holds timestamps as JS numbers, exact below 2^53.
+    if (!Number.isSafeInteger(timestamp)) {
+      badTimestamps++;
+      reject(i, `timestamp ${timestamp} is out of the range this broker stores`);
+      continue;
+    }
+    // Kafka's arithmetic: now - t against before.max.ms, t - now against after.max.ms.
     if (window && timestamp !== NO_TIMESTAMP
       && (window.nowMs - timestamp > window.beforeMaxMs || timestamp - window.nowMs > window.afterMaxMs)) {
-      return fail(ErrorCode.INVALID_TIMESTAMP, `record ${i} timestamp ${timestamp} is outside the allowed window`);
+      badTimestamps++;
+      reject(i, `timestamp ${timestamp} is out of range [${window.nowMs - window.beforeMaxMs}, ${window.nowMs + window.afterMaxMs}]`);
+      continue;
     }
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
   }
+  if (errors !== undefined) return recordsFailure(errors, badTimestamps, bad, count);
   if (pos !== data.length) return fail(ErrorCode.INVALID_RECORD, `${data.length - pos} bytes left after the declared records`);
   return { ok: true, maxTimestamp };
 }
 
 /**
- * validateBatchRecords for any codec: decompresses first. Records that do not decompress are
- * CORRUPT_MESSAGE.
+ * validateBatchRecords for any codec: decompresses first (at most maxDecompressedBytes). Records
+ * that do not decompress are CORRUPT_MESSAGE, too many bytes MESSAGE_TOO_LARGE.
  */
 export async function validateBatchRecordsAsync(
   batch: Buffer,
   header: RecordBatchHeader,
   checks: RecordChecks = {},
+  maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
 ): Promise<{ ok: true; maxTimestamp: number } | BatchValidationFailure> {
   let data: Buffer;
   try {
-    data = await decompressBatchRecords(batch);
+    data = await decompressBatchRecords(batch, maxDecompressedBytes);
   } catch (err) {
-    if (err instanceof DecodeError) return fail(ErrorCode.CORRUPT_MESSAGE, err.message);
+    if (err instanceof DecodeError) return fail(err.kind === 'too_large' ? ErrorCode.MESSAGE_TOO_LARGE : ErrorCode.CORRUPT_MESSAGE, err.message);
     throw err;
   }
   return validateBatchRecords(batch, header, data, checks);

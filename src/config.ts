@@ -60,6 +60,7 @@ export const SETTINGS = {
   maxFrameBytes: int('max-frame-bytes', 'STREAMHOUSE_MAX_FRAME_BYTES', 100 * MiB, 'Largest request frame accepted (socket.request.max.bytes).', { min: 1024, max: 2 ** 31 - 1 }),
   maxConnections: int('max-connections', 'STREAMHOUSE_MAX_CONNECTIONS', 10_000, 'Concurrent client connections.', { min: 1 }),
   connectionsMaxIdleMs: int('connections-max-idle-ms', 'STREAMHOUSE_CONNECTIONS_MAX_IDLE_MS', 600_000, 'Close connections idle for longer.', { min: 1 }),
+  maxDecompressedBytes: int('max-decompressed-bytes', 'STREAMHOUSE_MAX_DECOMPRESSED_BYTES', 64 * MiB, 'Most bytes one compressed record batch may decompress to (Produce validation, ListOffsets by timestamp). Produce: MESSAGE_TOO_LARGE above it.', { min: 1024, max: 2 ** 31 - 1 }),
   maxInflightBytes: int('max-inflight-bytes', 'STREAMHOUSE_MAX_INFLIGHT_BYTES', 64 * MiB, 'Per connection: stop reading while unanswered requests hold more bytes.', { min: 1024 }),
   autoCreateTopics: bool('auto-create-topics', 'STREAMHOUSE_AUTO_CREATE_TOPICS', true, 'Create unknown topics when a Metadata request names them (auto.create.topics.enable).'),
   numPartitions: int('num-partitions', 'STREAMHOUSE_NUM_PARTITIONS', 1, 'Partitions of auto-created topics and of CreateTopics with -1.', { min: 1, max: 100_000 }),
