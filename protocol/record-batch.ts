@@ -283,15 +283,54 @@ function newScan(): ScannedRecord {
   };
 }
 
-/** Reads a nullable length (-1 = null) for `what`, bounded by `end`. */
-function readLength(data: Buffer, pos: number, end: number, what: string, nullable: boolean): { value: number; next: number } {
-  const r = readVarint(data, pos);
-  if (r.next > end) throw new DecodeError('corrupt_batch', `${what} length at ${pos} runs past its record`);
-  if (r.value < (nullable ? -1 : 0)) throw new DecodeError('invalid_length', `${what} length ${r.value} at ${pos}`);
-  if (r.value > 0 && r.value > end - r.next) {
-    throw new DecodeError('corrupt_batch', `${what} of ${r.value} bytes at ${pos} runs past its record`);
+// The record walk runs for every produced record, so its varint reads allocate nothing: each returns
+// the value and leaves the position after it in `varintEnd`.
+let varintEnd = 0;
+
+/** Zig-zag signed 32-bit varint at `pos`; sets varintEnd. Same rules as readVarint. */
+function scanVarint(data: Buffer, pos: number): number {
+  // One and two bytes (values below 8192: lengths of records up to 8 KiB) inline; longer ones, and
+  // every error, through readVarint.
+  if (pos + 1 < data.length) {
+    const b0 = data[pos]!;
+    if (b0 < 0x80) {
+      varintEnd = pos + 1;
+      return (b0 >>> 1) ^ -(b0 & 1);
+    }
+    const b1 = data[pos + 1]!;
+    if (b1 < 0x80) {
+      const u = (b0 & 0x7f) | (b1 << 7);
+      varintEnd = pos + 2;
+      return (u >>> 1) ^ -(u & 1);
+    }
   }
-  return r;
+  const r = readVarint(data, pos);
+  varintEnd = r.next;
+  return r.value;
+}
+
+/** Zig-zag signed varlong at `pos` as a JS number; sets varintEnd. Same rules as readVarlong. */
+function scanVarlong(data: Buffer, pos: number): number {
+  const b0 = pos < data.length ? data[pos]! : -1;
+  if (b0 >= 0 && b0 < 0x80) {
+    varintEnd = pos + 1;
+    return (b0 >>> 1) ^ -(b0 & 1);
+  }
+  const r = readVarlong(data, pos);
+  varintEnd = r.next;
+  return r.value;
+}
+
+/** Reads a nullable length (-1 = null) for `what`, bounded by `end`; sets varintEnd. */
+function scanLength(data: Buffer, pos: number, end: number, what: string, nullable: boolean): number {
+  const value = scanVarint(data, pos);
+  const next = varintEnd;
+  if (next > end) throw new DecodeError('corrupt_batch', `${what} length at ${pos} runs past its record`);
+  if (value < (nullable ? -1 : 0)) throw new DecodeError('invalid_length', `${what} length ${value} at ${pos}`);
+  if (value > 0 && value > end - next) {
+    throw new DecodeError('corrupt_batch', `${what} of ${value} bytes at ${pos} runs past its record`);
+  }
+  return value;
 }
 
 /**
@@ -299,38 +338,34 @@ function readLength(data: Buffer, pos: number, end: number, what: string, nullab
  * within the record's declared length and use it exactly.
  */
 function scanRecord(data: Buffer, pos: number, out: ScannedRecord): number {
-  const len = readVarint(data, pos);
-  if (len.value < 0) throw new DecodeError('invalid_length', `record length ${len.value} at ${pos}`);
-  const start = len.next;
-  const end = start + len.value;
-  if (end > data.length) throw new DecodeError('truncated', `record at ${pos} needs ${len.value} bytes, ${data.length - start} left`);
-  if (len.value < 1) throw new DecodeError('corrupt_batch', `record at ${pos} is empty`);
-  out.attributes = data.readInt8(start);
-  const ts = readVarlong(data, start + 1);
-  if (ts.next > end) throw new DecodeError('corrupt_batch', `record at ${pos}: timestampDelta runs past the record`);
-  out.timestampDelta = ts.value;
-  const od = readVarint(data, ts.next);
-  if (od.next > end) throw new DecodeError('corrupt_batch', `record at ${pos}: offsetDelta runs past the record`);
-  out.offsetDelta = od.value;
-  const k = readLength(data, od.next, end, 'key', true);
-  out.keyStart = k.next;
-  out.keyLength = k.value;
-  let p = k.next + Math.max(k.value, 0);
-  const v = readLength(data, p, end, 'value', true);
-  out.valueStart = v.next;
-  out.valueLength = v.value;
-  p = v.next + Math.max(v.value, 0);
-  const hc = readLength(data, p, end, 'headers count', false);
-  p = hc.next;
+  const length = scanVarint(data, pos);
+  if (length < 0) throw new DecodeError('invalid_length', `record length ${length} at ${pos}`);
+  const start = varintEnd;
+  const end = start + length;
+  if (end > data.length) throw new DecodeError('truncated', `record at ${pos} needs ${length} bytes, ${data.length - start} left`);
+  if (length < 1) throw new DecodeError('corrupt_batch', `record at ${pos} is empty`);
+  out.attributes = (data[start]! << 24) >> 24; // int8
+  out.timestampDelta = scanVarlong(data, start + 1);
+  if (varintEnd > end) throw new DecodeError('corrupt_batch', `record at ${pos}: timestampDelta runs past the record`);
+  out.offsetDelta = scanVarint(data, varintEnd);
+  if (varintEnd > end) throw new DecodeError('corrupt_batch', `record at ${pos}: offsetDelta runs past the record`);
+  out.keyLength = scanLength(data, varintEnd, end, 'key', true);
+  out.keyStart = varintEnd;
+  let p = varintEnd + Math.max(out.keyLength, 0);
+  out.valueLength = scanLength(data, p, end, 'value', true);
+  out.valueStart = varintEnd;
+  p = varintEnd + Math.max(out.valueLength, 0);
+  const headersCount = scanLength(data, p, end, 'headers count', false);
+  p = varintEnd;
   out.headersStart = p;
-  out.headersCount = hc.value;
-  for (let i = 0; i < hc.value; i++) {
-    const hk = readLength(data, p, end, 'header key', false);
-    p = hk.next + hk.value;
-    const hv = readLength(data, p, end, 'header value', true);
-    p = hv.next + Math.max(hv.value, 0);
+  out.headersCount = headersCount;
+  for (let i = 0; i < headersCount; i++) {
+    const hk = scanLength(data, p, end, 'header key', false);
+    p = varintEnd + hk;
+    const hv = scanLength(data, p, end, 'header value', true);
+    p = varintEnd + Math.max(hv, 0);
   }
-  if (p !== end) throw new DecodeError('corrupt_batch', `record at ${pos}: fields use ${p - start} of ${len.value} bytes`);
+  if (p !== end) throw new DecodeError('corrupt_batch', `record at ${pos}: fields use ${p - start} of ${length} bytes`);
   return end;
 }
 
