@@ -19,7 +19,7 @@ import {
   type ProduceResponsePartitionProduceResponse,
 } from '../../protocol/index.js';
 import {
-  setLogAppendTime, setMaxTimestamp, validateProduceBatch, type BatchValidationFailure, type RecordError,
+  ATTRIBUTES_OFFSET, BatchAttributes, setLogAppendTime, setMaxTimestamp, validateProduceBatch, type BatchValidationFailure, type RecordError,
 } from '../../protocol/record-batch.js';
 import type { TopicRecord } from '../../metadata/types.js';
 import { resolveTopicConfig, type ResolvedTopicConfig } from '../topics.js';
@@ -32,6 +32,32 @@ function partitionError(index: number, errorCode: ErrorCodeValue, errorMessage: 
   // record_errors exist from v8; the codec leaves them out of older versions.
   const errors = recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }));
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: errors, errorMessage };
+}
+
+/**
+ * Compressed batches validated at once. Each may expand to --max-decompressed-bytes while its
+ * records are walked; without a limit, a client pipelining many small bombs would hold one bound per
+ * batch in flight. With it, validation holds at most this many bounds, however many requests wait.
+ */
+const DECOMPRESSIONS_AT_ONCE = 2;
+let decompressing = 0;
+const waitingToDecompress: Array<() => void> = [];
+
+async function withDecompressionSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (decompressing < DECOMPRESSIONS_AT_ONCE) decompressing++;
+  else await new Promise<void>((resolve) => waitingToDecompress.push(resolve));
+  try {
+    return await fn();
+  } finally {
+    // Hand the slot straight to the next waiter, or give it back.
+    const next = waitingToDecompress.shift();
+    if (next !== undefined) next();
+    else decompressing--;
+  }
+}
+
+function isCompressed(records: Buffer | null): boolean {
+  return records !== null && records.length > ATTRIBUTES_OFFSET + 1 && (records.readInt16BE(ATTRIBUTES_OFFSET) & BatchAttributes.compressionMask) !== 0;
 }
 
 export interface CheckBatchOptions {
@@ -54,7 +80,7 @@ export async function checkProducedBatch(
 ): Promise<{ ok: true; batch: Buffer; logAppendTimeMs: number } | BatchValidationFailure> {
   const { config, nowMs } = opts;
   const logAppendTime = config.messageTimestampType === 'LogAppendTime';
-  const checked = await validateProduceBatch(records, {
+  const validate = () => validateProduceBatch(records, {
     apiVersion: opts.apiVersion,
     maxMessageBytes: config.maxMessageBytes,
     maxDecompressedBytes: opts.maxDecompressedBytes,
@@ -62,6 +88,7 @@ export async function checkProducedBatch(
     requireKeys: config.compacted,
     timestampWindow: logAppendTime ? undefined : { nowMs, beforeMaxMs: config.messageTimestampBeforeMaxMs, afterMaxMs: config.messageTimestampAfterMaxMs },
   });
+  const checked = isCompressed(records) && opts.checkRecords !== false ? await withDecompressionSlot(validate) : await validate();
   if (!checked.ok) return checked;
   if (logAppendTime) {
     setLogAppendTime(checked.batch, nowMs);

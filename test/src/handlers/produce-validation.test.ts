@@ -49,3 +49,13 @@ test('LogAppendTime topics stamp the broker clock; refused batches are left alon
   assert.deepEqual(!refused.ok && [refused.errorCode, refused.recordErrors?.map((e) => e.batchIndex)], [ErrorCode.INVALID_RECORD, [0]]);
   assert.deepEqual(keyless, copy);
 });
+
+test('many compressed batches at once all settle, refused ones included (validation slots are handed on)', async () => {
+  const good = await buildRecordBatch({ compression: CompressionType.gzip, records: [{ key: 'k', value: 'x'.repeat(1000), timestamp: NOW }] });
+  const bomb = await buildRecordBatch({ compression: CompressionType.gzip, records: [{ key: 'k', value: 'x'.repeat(2 * 1024 * 1024), timestamp: NOW }] });
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => checkProducedBatch(Buffer.from(i % 3 === 0 ? bomb : good), opts())));
+  assert.deepEqual(
+    results.map((r) => (r.ok ? ErrorCode.NONE : r.errorCode)),
+    Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? ErrorCode.MESSAGE_TOO_LARGE : ErrorCode.NONE)),
+  );
+});
