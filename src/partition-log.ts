@@ -3,7 +3,8 @@
 // also wakes long-polling fetches when a flush commit advances a high watermark.
 import type { MetadataStore } from '../metadata/types.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
+import { CompressionType, DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
+import { withDecompressionSlot } from './decompression-slots.js';
 import { TimestampType, readBatchHeader, readBatchRecords, type BatchRecord } from '../protocol/record-batch.js';
 import { DecodeError } from '../protocol/varint.js';
 import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup } from '../storage/index.js';
@@ -223,7 +224,9 @@ async function firstRecordAtOrAfter(partition: string, hit: TimestampLookup, tar
   }
   let records: BatchRecord[];
   try {
-    records = await readBatchRecords(hit.batch, maxDecompressedBytes);
+    records = h.compression === CompressionType.none
+      ? await readBatchRecords(hit.batch, maxDecompressedBytes)
+      : await withDecompressionSlot(() => readBatchRecords(hit.batch, maxDecompressedBytes));
   } catch (err) {
     if (err instanceof DecodeError) throw new Error(`${partition}: reading the batch at offset ${h.baseOffset} for a timestamp: ${err.message}`, { cause: err });
     throw err;

@@ -23,6 +23,7 @@ import {
 } from '../../protocol/record-batch.js';
 import type { TopicRecord } from '../../metadata/types.js';
 import { resolveTopicConfig, type ResolvedTopicConfig } from '../topics.js';
+import { withDecompressionSlot } from '../decompression-slots.js';
 import { defineHandler, NO_RESPONSE, type RequestContext } from './types.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
@@ -32,28 +33,6 @@ function partitionError(index: number, errorCode: ErrorCodeValue, errorMessage: 
   // record_errors exist from v8; the codec leaves them out of older versions.
   const errors = recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }));
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: errors, errorMessage };
-}
-
-/**
- * Compressed batches validated at once. Each may expand to --max-decompressed-bytes while its
- * records are walked; without a limit, a client pipelining many small bombs would hold one bound per
- * batch in flight. With it, validation holds at most this many bounds, however many requests wait.
- */
-const DECOMPRESSIONS_AT_ONCE = 2;
-let decompressing = 0;
-const waitingToDecompress: Array<() => void> = [];
-
-async function withDecompressionSlot<T>(fn: () => Promise<T>): Promise<T> {
-  if (decompressing < DECOMPRESSIONS_AT_ONCE) decompressing++;
-  else await new Promise<void>((resolve) => waitingToDecompress.push(resolve));
-  try {
-    return await fn();
-  } finally {
-    // Hand the slot straight to the next waiter, or give it back.
-    const next = waitingToDecompress.shift();
-    if (next !== undefined) next();
-    else decompressing--;
-  }
 }
 
 function isCompressed(records: Buffer | null): boolean {
