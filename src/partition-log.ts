@@ -4,12 +4,12 @@
 import type { MetadataStore } from '../metadata/types.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { CompressionType, DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
-import { withDecompressionSlot } from './decompression-slots.js';
 import { TimestampType, readBatchHeader, readBatchRecords, type BatchRecord } from '../protocol/record-batch.js';
 import { DecodeError } from '../protocol/varint.js';
 import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup } from '../storage/index.js';
 import type { PartitionLog, PartitionView } from './context.js';
 import type { Leadership, LeadershipListener } from './leadership.js';
+import { withDecompressionSlot } from './decompression-slots.js';
 
 const key = (topic: string, partitionId: number) => `${topic}\u0000${partitionId}`;
 
