@@ -3,7 +3,9 @@
 // the same batches: "header" checks size, CRC and the batch header only (what compressed batches got
 // before), "full" also decompresses (bounded) and walks every record. The two sides alternate batch
 // by batch; figures are medians over the rounds, with each round's cost.
-import { CompressionType, buildRecordBatch } from '../protocol/record-batch.js';
+import {
+  CompressionType, buildRecordBatch, readBatchHeader, validateBatchRecords, validateProduceRecords,
+} from '../protocol/record-batch.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
 import { checkProducedBatch } from '../src/handlers/00-produce.js';
 import { resolveTopicConfig } from '../src/topics.js';
@@ -70,6 +72,29 @@ async function rates(batches: Buffer[], ms: number): Promise<{ header: number; f
   return { header: n / (headerMs / 1000), full: n / (fullMs / 1000) };
 }
 
+/**
+ * Uncompressed only, without the async steps around them: the header checks (size, CRC, header) and
+ * the record walk alone, timed in alternating synchronous loops over the same batches.
+ */
+function syncSplit(batches: Buffer[], ms: number): { headerUs: number; walkUs: number } {
+  const headers = batches.map(readBatchHeader);
+  const checks = { timestampWindow: { nowMs: Date.now(), beforeMaxMs: config.messageTimestampBeforeMaxMs, afterMaxMs: config.messageTimestampAfterMaxMs } };
+  let headerMs = 0;
+  let walkMs = 0;
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    const t0 = performance.now();
+    for (const b of batches) if (!validateProduceRecords(b, { apiVersion: 9, maxMessageBytes: config.maxMessageBytes, checkRecords: false }).ok) throw new Error('refused');
+    const t1 = performance.now();
+    for (let i = 0; i < batches.length; i++) if (!validateBatchRecords(batches[i]!, headers[i]!, undefined, checks).ok) throw new Error('refused');
+    walkMs += performance.now() - t1;
+    headerMs += t1 - t0;
+    n += batches.length;
+  }
+  return { headerUs: (headerMs * 1000) / n, walkUs: (walkMs * 1000) / n };
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -93,6 +118,12 @@ export async function run(args: string[]): Promise<void> {
       header.push(h);
       full.push(f);
       costs.push(1 - f / h);
+    }
+    if (codec === CompressionType.none) {
+      const splits = Array.from({ length: rounds }, () => syncSplit(batches, ms / 2));
+      const hUs = median(splits.map((x) => x.headerUs));
+      const wUs = median(splits.map((x) => x.walkUs));
+      console.log(`      synchronous split: header checks ${hUs.toFixed(1)} µs, record walk ${wUs.toFixed(1)} µs per batch (walk = ${((wUs / hUs) * 100).toFixed(1)} % of the header checks)`);
     }
     const mb = (batchesPerS: number) => (batchesPerS * recordBytes) / 1e6;
     const h = median(header);
