@@ -2,7 +2,7 @@
 // Batches travel as Buffer views. The broker parses the 61-byte header, checks the CRC-32C and
 // rewrites a few header fields in place; it never re-encodes records on the produce path. Records are
 // only walked (and, for compressed batches, decompressed) when a feature needs them.
-import { codecFor, CompressionType, type CompressionTypeValue } from './compression.js';
+import { codecFor, CompressionType, DEFAULT_MAX_DECOMPRESSED_BYTES, type CompressionTypeValue } from './compression.js';
 import { crc32c } from './crc32c.js';
 import { ErrorCode, type ErrorCodeValue } from './errors.js';
 import {
@@ -283,15 +283,54 @@ function newScan(): ScannedRecord {
   };
 }
 
-/** Reads a nullable length (-1 = null) for `what`, bounded by `end`. */
-function readLength(data: Buffer, pos: number, end: number, what: string, nullable: boolean): { value: number; next: number } {
-  const r = readVarint(data, pos);
-  if (r.next > end) throw new DecodeError('corrupt_batch', `${what} length at ${pos} runs past its record`);
-  if (r.value < (nullable ? -1 : 0)) throw new DecodeError('invalid_length', `${what} length ${r.value} at ${pos}`);
-  if (r.value > 0 && r.value > end - r.next) {
-    throw new DecodeError('corrupt_batch', `${what} of ${r.value} bytes at ${pos} runs past its record`);
+// The record walk runs for every produced record, so its varint reads allocate nothing: each returns
+// the value and leaves the position after it in `varintEnd`.
+let varintEnd = 0;
+
+/** Zig-zag signed 32-bit varint at `pos`; sets varintEnd. Same rules as readVarint. */
+function scanVarint(data: Buffer, pos: number): number {
+  // One and two bytes (values below 8192: lengths of records up to 8 KiB) inline; longer ones, and
+  // every error, through readVarint.
+  if (pos + 1 < data.length) {
+    const b0 = data[pos]!;
+    if (b0 < 0x80) {
+      varintEnd = pos + 1;
+      return (b0 >>> 1) ^ -(b0 & 1);
+    }
+    const b1 = data[pos + 1]!;
+    if (b1 < 0x80) {
+      const u = (b0 & 0x7f) | (b1 << 7);
+      varintEnd = pos + 2;
+      return (u >>> 1) ^ -(u & 1);
+    }
   }
-  return r;
+  const r = readVarint(data, pos);
+  varintEnd = r.next;
+  return r.value;
+}
+
+/** Zig-zag signed varlong at `pos` as a JS number; sets varintEnd. Same rules as readVarlong. */
+function scanVarlong(data: Buffer, pos: number): number {
+  const b0 = pos < data.length ? data[pos]! : -1;
+  if (b0 >= 0 && b0 < 0x80) {
+    varintEnd = pos + 1;
+    return (b0 >>> 1) ^ -(b0 & 1);
+  }
+  const r = readVarlong(data, pos);
+  varintEnd = r.next;
+  return r.value;
+}
+
+/** Reads a nullable length (-1 = null) for `what`, bounded by `end`; sets varintEnd. */
+function scanLength(data: Buffer, pos: number, end: number, what: string, nullable: boolean): number {
+  const value = scanVarint(data, pos);
+  const next = varintEnd;
+  if (next > end) throw new DecodeError('corrupt_batch', `${what} length at ${pos} runs past its record`);
+  if (value < (nullable ? -1 : 0)) throw new DecodeError('invalid_length', `${what} length ${value} at ${pos}`);
+  if (value > 0 && value > end - next) {
+    throw new DecodeError('corrupt_batch', `${what} of ${value} bytes at ${pos} runs past its record`);
+  }
+  return value;
 }
 
 /**
@@ -299,39 +338,99 @@ function readLength(data: Buffer, pos: number, end: number, what: string, nullab
  * within the record's declared length and use it exactly.
  */
 function scanRecord(data: Buffer, pos: number, out: ScannedRecord): number {
-  const len = readVarint(data, pos);
-  if (len.value < 0) throw new DecodeError('invalid_length', `record length ${len.value} at ${pos}`);
-  const start = len.next;
-  const end = start + len.value;
-  if (end > data.length) throw new DecodeError('truncated', `record at ${pos} needs ${len.value} bytes, ${data.length - start} left`);
-  if (len.value < 1) throw new DecodeError('corrupt_batch', `record at ${pos} is empty`);
-  out.attributes = data.readInt8(start);
-  const ts = readVarlong(data, start + 1);
-  if (ts.next > end) throw new DecodeError('corrupt_batch', `record at ${pos}: timestampDelta runs past the record`);
-  out.timestampDelta = ts.value;
-  const od = readVarint(data, ts.next);
-  if (od.next > end) throw new DecodeError('corrupt_batch', `record at ${pos}: offsetDelta runs past the record`);
-  out.offsetDelta = od.value;
-  const k = readLength(data, od.next, end, 'key', true);
-  out.keyStart = k.next;
-  out.keyLength = k.value;
-  let p = k.next + Math.max(k.value, 0);
-  const v = readLength(data, p, end, 'value', true);
-  out.valueStart = v.next;
-  out.valueLength = v.value;
-  p = v.next + Math.max(v.value, 0);
-  const hc = readLength(data, p, end, 'headers count', false);
-  p = hc.next;
+  const length = scanVarint(data, pos);
+  if (length < 0) throw new DecodeError('invalid_length', `record length ${length} at ${pos}`);
+  const start = varintEnd;
+  const end = start + length;
+  if (end > data.length) throw new DecodeError('truncated', `record at ${pos} needs ${length} bytes, ${data.length - start} left`);
+  if (length < 1) throw new DecodeError('corrupt_batch', `record at ${pos} is empty`);
+  out.attributes = (data[start]! << 24) >> 24; // int8
+  out.timestampDelta = scanVarlong(data, start + 1);
+  if (varintEnd > end) throw new DecodeError('corrupt_batch', `record at ${pos}: timestampDelta runs past the record`);
+  out.offsetDelta = scanVarint(data, varintEnd);
+  if (varintEnd > end) throw new DecodeError('corrupt_batch', `record at ${pos}: offsetDelta runs past the record`);
+  out.keyLength = scanLength(data, varintEnd, end, 'key', true);
+  out.keyStart = varintEnd;
+  let p = varintEnd + Math.max(out.keyLength, 0);
+  out.valueLength = scanLength(data, p, end, 'value', true);
+  out.valueStart = varintEnd;
+  p = varintEnd + Math.max(out.valueLength, 0);
+  const headersCount = scanLength(data, p, end, 'headers count', false);
+  p = varintEnd;
   out.headersStart = p;
-  out.headersCount = hc.value;
-  for (let i = 0; i < hc.value; i++) {
-    const hk = readLength(data, p, end, 'header key', false);
-    p = hk.next + hk.value;
-    const hv = readLength(data, p, end, 'header value', true);
-    p = hv.next + Math.max(hv.value, 0);
+  out.headersCount = headersCount;
+  for (let i = 0; i < headersCount; i++) {
+    const hk = scanLength(data, p, end, 'header key', false);
+    p = varintEnd + hk;
+    const hv = scanLength(data, p, end, 'header value', true);
+    p = varintEnd + Math.max(hv, 0);
   }
-  if (p !== end) throw new DecodeError('corrupt_batch', `record at ${pos}: fields use ${p - start} of ${len.value} bytes`);
+  if (p !== end) throw new DecodeError('corrupt_batch', `record at ${pos}: fields use ${p - start} of ${length} bytes`);
   return end;
+}
+
+/**
+ * Zig-zag varint of at most 4 bytes at `pos`, below `end`; sets varintEnd. NaN for anything else
+ * (longer, or running past `end`): the fast walk then leaves the batch to the full one.
+ */
+function shortVarint(data: Buffer, pos: number, end: number): number {
+  let u = 0;
+  for (let shift = 0; shift <= 21; shift += 7) {
+    if (pos >= end) return NaN;
+    const b = data[pos++]!;
+    u |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      varintEnd = pos;
+      return (u >>> 1) ^ -(u & 1);
+    }
+  }
+  return NaN;
+}
+
+/**
+ * The walk of a batch with nothing to report, in one tight loop: the records' max timestamp if every
+ * record is well formed and passes the checks, else NaN, and validateBatchRecords walks again to say
+ * what is wrong. Accepts only what the full walk accepts (it bails out on anything unusual, such as
+ * varints longer than 4 bytes), so the two agree.
+ */
+function fastWalk(data: Buffer, count: number, baseTimestamp: number, checks: RecordChecks): number {
+  const n = data.length;
+  const requireKeys = checks.requireKeys === true;
+  const window = checks.timestampWindow;
+  let maxTimestamp = NO_TIMESTAMP;
+  let p = 0;
+  for (let i = 0; i < count; i++) {
+    const length = shortVarint(data, p, n);
+    if (!(length > 0)) return NaN;
+    const start = varintEnd;
+    const end = start + length;
+    if (end > n) return NaN;
+    const timestampDelta = shortVarint(data, start + 1, end);
+    if (timestampDelta !== timestampDelta) return NaN;
+    if (shortVarint(data, varintEnd, end) !== i) return NaN;
+    const keyLength = shortVarint(data, varintEnd, end);
+    if (!(keyLength >= -1) || (requireKeys && keyLength < 0)) return NaN;
+    const valueLength = shortVarint(data, varintEnd + (keyLength > 0 ? keyLength : 0), end);
+    if (!(valueLength >= -1)) return NaN;
+    const headersCount = shortVarint(data, varintEnd + (valueLength > 0 ? valueLength : 0), end);
+    if (!(headersCount >= 0)) return NaN;
+    let q = varintEnd;
+    for (let h = 0; h < headersCount; h++) {
+      const keyBytes = shortVarint(data, q, end);
+      if (!(keyBytes >= 0)) return NaN;
+      const valueBytes = shortVarint(data, varintEnd + keyBytes, end);
+      if (!(valueBytes >= -1)) return NaN;
+      q = varintEnd + (valueBytes > 0 ? valueBytes : 0);
+    }
+    if (q !== end) return NaN;
+    const timestamp = baseTimestamp + timestampDelta;
+    if (!Number.isSafeInteger(timestamp)) return NaN;
+    if (window && timestamp !== NO_TIMESTAMP
+      && (window.nowMs - timestamp > window.beforeMaxMs || timestamp - window.nowMs > window.afterMaxMs)) return NaN;
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    p = end;
+  }
+  return p === n ? maxTimestamp : NaN;
 }
 
 /** Materialises the headers of an already-scanned record (bounds were checked by scanRecord). */
@@ -395,17 +494,20 @@ export function* iterateRecords(batch: Buffer, recordsBytes?: Buffer): Generator
   }
 }
 
-/** The uncompressed records bytes of a batch: a view if uncompressed, else a new decompressed Buffer. */
-export async function decompressBatchRecords(batch: Buffer): Promise<Buffer> {
+/**
+ * The uncompressed records bytes of a batch: a view if uncompressed, else a new decompressed Buffer
+ * of at most maxBytes (more is DecompressedTooLargeError, a DecodeError of kind 'too_large').
+ */
+export async function decompressBatchRecords(batch: Buffer, maxBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Promise<Buffer> {
   const header = readBatchHeader(batch);
   const body = batch.subarray(RECORDS_OFFSET, batchEnd(batch));
   if (header.compression === CompressionType.none) return body;
-  return codecFor(header.compression).decompress(body);
+  return codecFor(header.compression).decompress(body, maxBytes);
 }
 
-/** Convenience for consumers and tests: every record of a batch, decompressing if needed. */
-export async function readBatchRecords(batch: Buffer): Promise<BatchRecord[]> {
-  return [...iterateRecords(batch, await decompressBatchRecords(batch))];
+/** Convenience for consumers and tests: every record of a batch, decompressing (bounded) if needed. */
+export async function readBatchRecords(batch: Buffer, maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Promise<BatchRecord[]> {
+  return [...iterateRecords(batch, await decompressBatchRecords(batch, maxDecompressedBytes))];
 }
 
 export interface ControlRecord {
@@ -430,7 +532,14 @@ export function readControlRecord(record: Pick<BatchRecord, 'key' | 'value'>): C
 
 // --- produce validation -------------------------------------------------------------------------
 
-export type BatchValidationFailure = { ok: false; errorCode: ErrorCodeValue; message: string };
+/** One bad record of a refused batch (Produce v8+ record_errors, KIP-467). */
+export interface RecordError {
+  /** Index of the record inside its batch. */
+  batchIndex: number;
+  message: string | null;
+}
+
+export type BatchValidationFailure = { ok: false; errorCode: ErrorCodeValue; message: string; recordErrors?: RecordError[] };
 export type ProduceValidationResult =
   | { ok: true; batch: Buffer; header: RecordBatchHeader; recordsChecked: boolean; recordsMaxTimestamp?: number }
   | BatchValidationFailure;
@@ -450,13 +559,19 @@ export interface ProduceValidationOptions extends RecordChecks {
   maxMessageBytes: number;
   /**
    * Walk the records of an uncompressed batch too (default true). Compressed batches are never
-   * walked here; use validateBatchRecords after decompressing if the records matter.
+   * walked here; validateProduceBatch decompresses and walks them.
    */
   checkRecords?: boolean;
 }
 
-function fail(errorCode: ErrorCodeValue, message: string): BatchValidationFailure {
-  return { ok: false, errorCode, message };
+/**
+ * record_errors lists at most this many records: a batch of millions of bad records must not turn
+ * into a response of millions of entries. The batch fails as a whole either way.
+ */
+export const MAX_RECORD_ERRORS = 1000;
+
+function fail(errorCode: ErrorCodeValue, message: string, recordErrors?: RecordError[]): BatchValidationFailure {
+  return recordErrors === undefined ? { ok: false, errorCode, message } : { ok: false, errorCode, message, recordErrors };
 }
 
 /** True when `buf` from `pos` holds at least one complete batch-shaped frame. */
@@ -470,7 +585,8 @@ function looksLikeCompleteBatch(buf: Buffer, pos: number): boolean {
 /**
  * Kafka's checks on the `records` of one partition in a Produce request (v3+), in Kafka's order:
  * request-level checks (one batch, magic 2, zstd needs v7), then size, CRC and the batch-level rules
- * of LogValidator. Pure, no copies: on success `batch` is a view of `records`.
+ * of LogValidator; the records of an uncompressed batch too. Pure, no copies: on success `batch` is a
+ * view of `records`. Compressed batches need validateProduceBatch (it decompresses).
  *
  * Codec ids 5-7 get INVALID_RECORD. Kafka itself throws IllegalArgumentException there, which
  * surfaces as UNKNOWN_SERVER_ERROR; INVALID_RECORD says what is wrong and, unlike CORRUPT_MESSAGE,
@@ -523,6 +639,11 @@ export function validateProduceRecords(records: Buffer | null, opts: ProduceVali
   if (header.producerId >= 0 && header.baseSequence < 0) {
     return fail(ErrorCode.INVALID_RECORD, `producerId ${header.producerId} with invalid baseSequence ${header.baseSequence}`);
   }
+  // LogAppendTime is the broker's to set. Kafka refuses it per record (INVALID_TIMESTAMP) except in
+  // one corner (CreateTime topic, valid maxTimestamp) where it would then keep the producer's value.
+  if (header.timestampType === TimestampType.logAppendTime) {
+    return fail(ErrorCode.INVALID_TIMESTAMP, 'producers may not set the LogAppendTime timestamp type');
+  }
   if (opts.checkRecords === false || header.compression !== CompressionType.none) {
     return { ok: true, batch, header, recordsChecked: false };
   }
@@ -531,11 +652,50 @@ export function validateProduceRecords(records: Buffer | null, opts: ProduceVali
   return { ok: true, batch, header, recordsChecked: true, recordsMaxTimestamp: checked.maxTimestamp };
 }
 
+export interface ProduceBatchOptions extends ProduceValidationOptions {
+  /** Most bytes a compressed batch may decompress to; more is MESSAGE_TOO_LARGE. */
+  maxDecompressedBytes: number;
+}
+
+/**
+ * validateProduceRecords plus, for a compressed batch, its records: decompressed (bounded) and
+ * walked like an uncompressed one. A batch that would decompress to more than maxDecompressedBytes
+ * is MESSAGE_TOO_LARGE (not retriable; Java producers split such a batch and resend the halves);
+ * one that does not decompress is CORRUPT_MESSAGE, as in Kafka.
+ */
+export async function validateProduceBatch(records: Buffer | null, opts: ProduceBatchOptions): Promise<ProduceValidationResult> {
+  const first = validateProduceRecords(records, opts);
+  if (!first.ok || first.recordsChecked || opts.checkRecords === false) return first;
+  let data: Buffer;
+  try {
+    data = await codecFor(first.header.compression).decompress(first.batch.subarray(RECORDS_OFFSET, batchEnd(first.batch)), opts.maxDecompressedBytes);
+  } catch (err) {
+    if (err instanceof DecodeError) {
+      return fail(err.kind === 'too_large' ? ErrorCode.MESSAGE_TOO_LARGE : ErrorCode.CORRUPT_MESSAGE, err.message);
+    }
+    throw err;
+  }
+  const checked = validateBatchRecords(first.batch, first.header, data, opts);
+  if (!checked.ok) return checked;
+  return { ok: true, batch: first.batch, header: first.header, recordsChecked: true, recordsMaxTimestamp: checked.maxTimestamp };
+}
+
+/** The record_errors answer: INVALID_TIMESTAMP if any record has a bad timestamp, as in Kafka. */
+function recordsFailure(errors: RecordError[], badTimestamps: number, bad: number, count: number): BatchValidationFailure {
+  const shown = errors.slice(0, 3).map((e) => `record ${e.batchIndex}: ${e.message}`).join('; ');
+  const code = badTimestamps > 0 ? ErrorCode.INVALID_TIMESTAMP : ErrorCode.INVALID_RECORD;
+  return fail(code, `${bad} of ${count} records rejected (${shown}${bad > 3 ? '; …' : ''})`, errors);
+}
+
 /**
  * Record-level checks (LogValidator): records parse and fill the batch exactly, offset deltas run
  * 0, 1, 2…, plus the optional key and timestamp rules. For a compressed batch pass the decompressed
  * bytes. Returns the real max timestamp: for CreateTime topics Kafka rewrites maxTimestamp when the
  * producer's differs (setMaxTimestamp).
+ *
+ * Like Kafka, every record is checked and each bad one is named (record_errors, at most
+ * MAX_RECORD_ERRORS of them); a record that does not parse ends the walk. Timestamps must also be
+ * safe integers (|t| < 2^53): offsets and timestamps are JS numbers in storage and metadata.
  */
 export function validateBatchRecords(
   batch: Buffer,
@@ -550,47 +710,78 @@ export function validateBatchRecords(
     if (err instanceof DecodeError) return fail(ErrorCode.CORRUPT_MESSAGE, err.message);
     throw err;
   }
+  const count = header.recordsCount;
+  const fast = fastWalk(data, count, header.baseTimestamp, checks);
+  if (fast === fast) return { ok: true, maxTimestamp: fast };
   const window = checks.timestampWindow;
   const scan = newScan();
   let maxTimestamp = NO_TIMESTAMP;
   let pos = 0;
-  for (let i = 0; i < header.recordsCount; i++) {
-    if (pos >= data.length) return fail(ErrorCode.INVALID_RECORD, `batch declares ${header.recordsCount} records, found ${i}`);
+  let errors: RecordError[] | undefined;
+  let bad = 0;
+  let badTimestamps = 0;
+  const reject = (i: number, message: string) => {
+    bad++;
+    errors ??= [];
+    if (errors.length < MAX_RECORD_ERRORS) errors.push({ batchIndex: i, message });
+  };
+  for (let i = 0; i < count; i++) {
+    if (pos >= data.length) {
+      return errors === undefined
+        ? fail(ErrorCode.INVALID_RECORD, `batch declares ${count} records, found ${i}`)
+        : recordsFailure(errors, badTimestamps, bad, count);
+    }
     try {
       pos = scanRecord(data, pos, scan);
     } catch (err) {
-      if (err instanceof DecodeError) return fail(ErrorCode.INVALID_RECORD, `record ${i}: ${err.message}`);
-      throw err;
+      if (!(err instanceof DecodeError)) throw err;
+      reject(i, `malformed record: ${err.message}`);
+      return recordsFailure(errors!, badTimestamps, bad, count);
     }
-    if (scan.offsetDelta !== i) return fail(ErrorCode.INVALID_RECORD, `record ${i} has offsetDelta ${scan.offsetDelta}`);
+    if (scan.offsetDelta !== i) {
+      reject(i, `offsetDelta ${scan.offsetDelta}, expected ${i}`);
+      continue;
+    }
     if (checks.requireKeys && scan.keyLength < 0) {
-      return fail(ErrorCode.INVALID_RECORD, `record ${i} has no key; compacted topics need one`);
+      reject(i, 'no key; compacted topics need one');
+      continue;
     }
     const timestamp = header.baseTimestamp + scan.timestampDelta;
-    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    // Beyond Kafka's window check: storage holds timestamps as JS numbers, exact below 2^53.
+    if (!Number.isSafeInteger(timestamp)) {
+      badTimestamps++;
+      reject(i, `timestamp ${timestamp} is out of the range this broker stores`);
+      continue;
+    }
+    // Kafka's arithmetic: now - t against before.max.ms, t - now against after.max.ms.
     if (window && timestamp !== NO_TIMESTAMP
       && (window.nowMs - timestamp > window.beforeMaxMs || timestamp - window.nowMs > window.afterMaxMs)) {
-      return fail(ErrorCode.INVALID_TIMESTAMP, `record ${i} timestamp ${timestamp} is outside the allowed window`);
+      badTimestamps++;
+      reject(i, `timestamp ${timestamp} is out of range [${window.nowMs - window.beforeMaxMs}, ${window.nowMs + window.afterMaxMs}]`);
+      continue;
     }
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
   }
+  if (errors !== undefined) return recordsFailure(errors, badTimestamps, bad, count);
   if (pos !== data.length) return fail(ErrorCode.INVALID_RECORD, `${data.length - pos} bytes left after the declared records`);
   return { ok: true, maxTimestamp };
 }
 
 /**
- * validateBatchRecords for any codec: decompresses first. Records that do not decompress are
- * CORRUPT_MESSAGE.
+ * validateBatchRecords for any codec: decompresses first (at most maxDecompressedBytes). Records
+ * that do not decompress are CORRUPT_MESSAGE, too many bytes MESSAGE_TOO_LARGE.
  */
 export async function validateBatchRecordsAsync(
   batch: Buffer,
   header: RecordBatchHeader,
   checks: RecordChecks = {},
+  maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
 ): Promise<{ ok: true; maxTimestamp: number } | BatchValidationFailure> {
   let data: Buffer;
   try {
-    data = await decompressBatchRecords(batch);
+    data = await decompressBatchRecords(batch, maxDecompressedBytes);
   } catch (err) {
-    if (err instanceof DecodeError) return fail(ErrorCode.CORRUPT_MESSAGE, err.message);
+    if (err instanceof DecodeError) return fail(err.kind === 'too_large' ? ErrorCode.MESSAGE_TOO_LARGE : ErrorCode.CORRUPT_MESSAGE, err.message);
     throw err;
   }
   return validateBatchRecords(batch, header, data, checks);

@@ -11,7 +11,8 @@ export type DecodeErrorKind =
   | 'unsupported_version'
   | 'trailing_bytes'
   | 'invalid_value'
-  | 'corrupt_batch';
+  | 'corrupt_batch'
+  | 'too_large';
 
 /** The one error type the protocol layer throws for bad input. */
 export class DecodeError extends Error {

@@ -100,7 +100,7 @@ export class Agent {
       logger: this.log,
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
-    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader));
+    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes));
     const leadership = (this.leadership = new Leadership({ metadata, agentId: cfg.agentId, ttlMs: cfg.leaseTtlMs, log: this.log, listener: partitions }));
     partitions.attach(leadership);
     const cluster = new ClusterView(

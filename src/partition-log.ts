@@ -3,10 +3,13 @@
 // also wakes long-polling fetches when a flush commit advances a high watermark.
 import type { MetadataStore } from '../metadata/types.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
-import { TimestampType, readBatchHeader, readBatchRecords } from '../protocol/record-batch.js';
+import { CompressionType, DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
+import { TimestampType, readBatchHeader, readBatchRecords, type BatchRecord } from '../protocol/record-batch.js';
+import { DecodeError } from '../protocol/varint.js';
 import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup } from '../storage/index.js';
 import type { PartitionLog, PartitionView } from './context.js';
 import type { Leadership, LeadershipListener } from './leadership.js';
+import { withDecompressionSlot } from './decompression-slots.js';
 
 const key = (topic: string, partitionId: number) => `${topic}\u0000${partitionId}`;
 
@@ -34,6 +37,8 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     private readonly metadata: Pick<MetadataStore, 'getPartition' | 'setLogStartOffset'>,
     private readonly writer: SegmentWriter,
     private readonly reader: SegmentReader,
+    /** Bound on decompressing a stored batch (--max-decompressed-bytes). */
+    private readonly maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
   ) {
     writer.onCommit((e) => this.committed(e));
     writer.onRollback((e) => this.rolledBack(e));
@@ -185,14 +190,14 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     const st = await this.state(topic, partitionId);
     const hit = await this.reader.offsetForTimestamp(topic, partitionId, timestamp, { highWatermark: st.highWatermark, fromOffset: st.logStartOffset });
     if (hit === undefined) return undefined;
-    return firstRecordAtOrAfter(hit, timestamp, st.logStartOffset);
+    return firstRecordAtOrAfter(`${topic}-${partitionId}`, hit, timestamp, st.logStartOffset, this.maxDecompressedBytes);
   }
 
   async maxTimestamp(topic: string, partitionId: number): Promise<{ offset: number; timestamp: number } | undefined> {
     const st = await this.state(topic, partitionId);
     const hit = await this.reader.maxTimestampOffset(topic, partitionId, { highWatermark: st.highWatermark, fromOffset: st.logStartOffset });
     if (hit === undefined) return undefined;
-    return firstRecordAtOrAfter(hit, hit.timestamp, st.logStartOffset);
+    return firstRecordAtOrAfter(`${topic}-${partitionId}`, hit, hit.timestamp, st.logStartOffset, this.maxDecompressedBytes);
   }
 
   forgetTopic(topic: string): void {
@@ -205,14 +210,28 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   }
 }
 
-/** Record precision inside the batch the reader found: the first record with timestamp ≥ target. */
-async function firstRecordAtOrAfter(hit: TimestampLookup, target: number, logStartOffset: number): Promise<{ offset: number; timestamp: number }> {
+/**
+ * Record precision inside the batch the reader found: the first record with timestamp ≥ target.
+ * A compressed batch is decompressed within the bound: one stored before the bound was lowered, or
+ * by a writer that slipped past it, fails this partition's answer (logged by the handler), never the
+ * agent's memory.
+ */
+async function firstRecordAtOrAfter(partition: string, hit: TimestampLookup, target: number, logStartOffset: number, maxDecompressedBytes: number): Promise<{ offset: number; timestamp: number }> {
   const h = readBatchHeader(hit.batch);
   if (h.timestampType === TimestampType.logAppendTime) {
     // LogAppendTime: every record carries the batch's maxTimestamp.
     return { offset: Math.max(h.baseOffset, logStartOffset), timestamp: h.maxTimestamp };
   }
-  for (const r of await readBatchRecords(hit.batch)) {
+  let records: BatchRecord[];
+  try {
+    records = h.compression === CompressionType.none
+      ? await readBatchRecords(hit.batch, maxDecompressedBytes)
+      : await withDecompressionSlot(() => readBatchRecords(hit.batch, maxDecompressedBytes));
+  } catch (err) {
+    if (err instanceof DecodeError) throw new Error(`${partition}: reading the batch at offset ${h.baseOffset} for a timestamp: ${err.message}`, { cause: err });
+    throw err;
+  }
+  for (const r of records) {
     if (r.offset >= logStartOffset && r.timestamp >= target) return { offset: r.offset, timestamp: r.timestamp };
   }
   return { offset: hit.offset, timestamp: hit.timestamp };

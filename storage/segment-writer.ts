@@ -327,6 +327,7 @@ export class SegmentWriter {
       const key = partitionKey(topic, partitionId);
       const log = this.appendable(key, topic, partitionId);
       const infos = scanProducedBatches(batch);
+      refuseUnstorable(infos);
       if (this.tryReserve(batch.length)) return this.enqueue(log, batch, infos);
       return this.waitForRoom(batch.length).then(() => {
         let now: PartitionLog;
@@ -836,5 +837,19 @@ export class SegmentWriter {
         this.log.error({ err: String(err) }, 'segment writer listener threw');
       }
     }
+  }
+}
+
+/**
+ * Defence in depth behind Produce validation: header values the segment format and the metadata
+ * commit cannot hold are refused here, for this append alone. Found later, while encoding, they
+ * would fail the whole flush cycle and with it every producer whose batches share it.
+ */
+function refuseUnstorable(infos: readonly BatchInfo[]): void {
+  for (const i of infos) {
+    if (!Number.isSafeInteger(i.maxTimestamp)) {
+      throw new KafkaError(ErrorCode.INVALID_TIMESTAMP, `record batch maxTimestamp ${i.maxTimestamp} cannot be stored`);
+    }
+    if (i.recordsCount < 0) throw new KafkaError(ErrorCode.INVALID_RECORD, `record batch declares ${i.recordsCount} records`);
   }
 }

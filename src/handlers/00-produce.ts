@@ -1,6 +1,9 @@
-// Produce: validate each partition's record batch (Kafka's checks, CRC included), stamp
-// LogAppendTime where the topic asks for it, append through the partition log, and answer only after
-// the flush commit (acks=1/-1). acks=0 requests are written the same way and never answered.
+// Produce: validate each partition's record batch (Kafka's LogValidator checks: CRC, header, every
+// record, compressed ones decompressed within --max-decompressed-bytes), fix maxTimestamp from the
+// records or stamp LogAppendTime, append through the partition log, and answer only after the flush
+// commit (acks=1/-1). acks=0 requests are written the same way and never answered. Everything that
+// can refuse a batch happens here, before it joins a flush cycle: one producer's bytes never fail
+// a cycle shared with others.
 // Pipelined requests of one connection append in arrival order (src/network/turns.ts): lookups, validation
 // and leases run concurrently, the appends themselves in turn.
 // The request frame lives in recycled memory (src/network/frame-arena.ts) released when handle() settles:
@@ -15,16 +18,63 @@ import {
   type ProduceRequestPartitionProduceData,
   type ProduceResponsePartitionProduceResponse,
 } from '../../protocol/index.js';
-import { setLogAppendTime, validateProduceRecords } from '../../protocol/record-batch.js';
+import {
+  ATTRIBUTES_OFFSET, BatchAttributes, setLogAppendTime, setMaxTimestamp, validateProduceBatch, type BatchValidationFailure, type RecordError,
+} from '../../protocol/record-batch.js';
 import type { TopicRecord } from '../../metadata/types.js';
-import { resolveTopicConfig } from '../topics.js';
+import { resolveTopicConfig, type ResolvedTopicConfig } from '../topics.js';
+import { withDecompressionSlot } from '../decompression-slots.js';
 import { defineHandler, NO_RESPONSE, type RequestContext } from './types.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
 
 
-function partitionError(index: number, errorCode: ErrorCodeValue, errorMessage: string | null = null): PartitionResponse {
-  return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [], errorMessage };
+function partitionError(index: number, errorCode: ErrorCodeValue, errorMessage: string | null = null, recordErrors: RecordError[] = []): PartitionResponse {
+  // record_errors exist from v8; the codec leaves them out of older versions.
+  const errors = recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }));
+  return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: errors, errorMessage };
+}
+
+function isCompressed(records: Buffer | null): boolean {
+  return records !== null && records.length > ATTRIBUTES_OFFSET + 1 && (records.readInt16BE(ATTRIBUTES_OFFSET) & BatchAttributes.compressionMask) !== 0;
+}
+
+export interface CheckBatchOptions {
+  apiVersion: number;
+  config: ResolvedTopicConfig;
+  nowMs: number;
+  maxDecompressedBytes: number;
+  /** false: header and CRC checks only (the benchmark's baseline). */
+  checkRecords?: boolean;
+}
+
+/**
+ * One partition's records, validated and made ready to append: maxTimestamp set from the records
+ * (CreateTime; Kafka does the same, so a producer's header cannot mislead retention or ListOffsets)
+ * or stamped with the broker time (LogAppendTime), the CRC recomputed when that changed a byte.
+ */
+export async function checkProducedBatch(
+  records: Buffer | null,
+  opts: CheckBatchOptions,
+): Promise<{ ok: true; batch: Buffer; logAppendTimeMs: number } | BatchValidationFailure> {
+  const { config, nowMs } = opts;
+  const logAppendTime = config.messageTimestampType === 'LogAppendTime';
+  const validate = () => validateProduceBatch(records, {
+    apiVersion: opts.apiVersion,
+    maxMessageBytes: config.maxMessageBytes,
+    maxDecompressedBytes: opts.maxDecompressedBytes,
+    checkRecords: opts.checkRecords,
+    requireKeys: config.compacted,
+    timestampWindow: logAppendTime ? undefined : { nowMs, beforeMaxMs: config.messageTimestampBeforeMaxMs, afterMaxMs: config.messageTimestampAfterMaxMs },
+  });
+  const checked = isCompressed(records) && opts.checkRecords !== false ? await withDecompressionSlot(validate) : await validate();
+  if (!checked.ok) return checked;
+  if (logAppendTime) {
+    setLogAppendTime(checked.batch, nowMs);
+    return { ok: true, batch: checked.batch, logAppendTimeMs: nowMs };
+  }
+  if (checked.recordsMaxTimestamp !== undefined) setMaxTimestamp(checked.batch, checked.recordsMaxTimestamp);
+  return { ok: true, batch: checked.batch, logAppendTimeMs: -1 };
 }
 
 function errorOf(err: unknown, ctx: RequestContext): { code: ErrorCodeValue; message: string | null } {
@@ -38,28 +88,20 @@ type Prepared = { index: number; batch: Buffer; logAppendTimeMs: number } | Part
 
 async function preparePartition(topic: TopicRecord, p: ProduceRequestPartitionProduceData, ctx: RequestContext): Promise<Prepared> {
   if (p.index < 0 || p.index >= topic.partitionCount) return partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-  const config = resolveTopicConfig(topic);
-  const now = ctx.broker.clock.now();
-  const logAppendTime = config.messageTimestampType === 'LogAppendTime';
-  const checked = validateProduceRecords(p.records, {
+  const checked = await checkProducedBatch(p.records, {
     apiVersion: ctx.apiVersion,
-    maxMessageBytes: config.maxMessageBytes,
-    requireKeys: config.compacted,
-    timestampWindow: logAppendTime ? undefined : { nowMs: now, beforeMaxMs: config.messageTimestampBeforeMaxMs, afterMaxMs: config.messageTimestampAfterMaxMs },
+    config: resolveTopicConfig(topic),
+    nowMs: ctx.broker.clock.now(),
+    maxDecompressedBytes: ctx.broker.config.maxDecompressedBytes,
   });
-  if (!checked.ok) return partitionError(p.index, checked.errorCode, checked.message);
-  let logAppendTimeMs = -1;
-  if (logAppendTime) {
-    logAppendTimeMs = now;
-    setLogAppendTime(checked.batch, logAppendTimeMs);
-  }
+  if (!checked.ok) return partitionError(p.index, checked.errorCode, checked.message, checked.recordErrors);
   try {
     await ctx.broker.partitions.lead(topic.name, p.index);
   } catch (err) {
     const { code, message } = errorOf(err, ctx);
     return partitionError(p.index, code, message);
   }
-  return { index: p.index, batch: checked.batch, logAppendTimeMs };
+  return { index: p.index, batch: checked.batch, logAppendTimeMs: checked.logAppendTimeMs };
 }
 
 async function appendPartition(topic: string, p: Prepared, ctx: RequestContext): Promise<PartitionResponse> {

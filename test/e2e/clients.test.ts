@@ -18,7 +18,7 @@ function register(kafkajsType: number, ours: CompressionTypeValue): void {
   const codec = codecFor(ours);
   (CompressionCodecs as Record<number, () => unknown>)[kafkajsType] = () => ({
     compress: (encoder: { buffer: Buffer }) => codec.compress(encoder.buffer),
-    decompress: (buf: Buffer) => codec.decompress(buf),
+    decompress: (buf: Buffer) => codec.decompress(buf, 64 * 1024 * 1024),
   });
 }
 register(CompressionTypes.Snappy, CompressionType.snappy);

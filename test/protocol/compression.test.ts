@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { compressSync as rawSnappy } from 'snappy';
-import { codecFor, CompressionType, type CompressionTypeName } from '../../protocol/compression.js';
+import { codecFor, CompressionType, DEFAULT_MAX_DECOMPRESSED_BYTES as MAX, type CompressionTypeName } from '../../protocol/compression.js';
 import { DecodeError } from '../../protocol/varint.js';
 
 const CODECS: CompressionTypeName[] = ['gzip', 'snappy', 'lz4', 'zstd'];
@@ -29,35 +29,35 @@ for (const name of CODECS) {
     assert.equal(codec.type, CompressionType[name]);
     for (const data of [Buffer.alloc(0), Buffer.from('x'), sample(1000), sample(200_000)]) {
       const compressed = await codec.compress(data);
-      assert.deepEqual(await codec.decompress(compressed), data, `${name} ${data.length} bytes`);
+      assert.deepEqual(await codec.decompress(compressed, MAX), data, `${name} ${data.length} bytes`);
     }
     // Inputs that are views into a larger ArrayBuffer (how batches arrive).
     const pool = Buffer.concat([Buffer.alloc(37, 1), sample(5000), Buffer.alloc(11, 2)]);
     const view = pool.subarray(37, 37 + 5000);
     const compressed = await codec.compress(view);
     const framed = Buffer.concat([Buffer.alloc(13, 9), compressed, Buffer.alloc(5, 9)]);
-    assert.deepEqual(await codec.decompress(framed.subarray(13, 13 + compressed.length)), view);
+    assert.deepEqual(await codec.decompress(framed.subarray(13, 13 + compressed.length), MAX), view);
   });
 
   test(`${name}: malformed input is DecodeError('corrupt_batch')`, async () => {
     const codec = codecFor(CompressionType[name]);
-    await assert.rejects(codec.decompress(Buffer.from('definitely not compressed data, no magic here')), isCorrupt);
+    await assert.rejects(codec.decompress(Buffer.from('definitely not compressed data, no magic here'), MAX), isCorrupt);
     const good = await codec.compress(sample(5000));
     const flipped = Buffer.from(good);
     for (let i = 4; i < Math.min(flipped.length, 40); i++) flipped[i] ^= 0x5a;
-    await assert.rejects(codec.decompress(flipped), isCorrupt);
+    await assert.rejects(codec.decompress(flipped, MAX), isCorrupt);
   });
 }
 
 test('gzip: truncated stream is a DecodeError', async () => {
   const good = await codecFor(CompressionType.gzip).compress(sample(5000));
-  await assert.rejects(codecFor(CompressionType.gzip).decompress(good.subarray(0, good.length - 10)), isCorrupt);
+  await assert.rejects(codecFor(CompressionType.gzip).decompress(good.subarray(0, good.length - 10), MAX), isCorrupt);
 });
 
 test('gzip: reads streams from other writers (zlib sync, multi-member)', async () => {
   const a = sample(300);
   const b = sample(700);
-  const out = await codecFor(CompressionType.gzip).decompress(Buffer.concat([gzipSync(a), gzipSync(b)]));
+  const out = await codecFor(CompressionType.gzip).decompress(Buffer.concat([gzipSync(a), gzipSync(b)]), MAX);
   assert.deepEqual(out, Buffer.concat([a, b]));
 });
 
@@ -82,28 +82,28 @@ test('snappy: compress writes the xerial framing with 32 KiB blocks', async () =
 test('snappy: decompress accepts raw snappy and concatenated xerial streams', async () => {
   const codec = codecFor(CompressionType.snappy);
   const data = sample(10_000);
-  assert.deepEqual(await codec.decompress(rawSnappy(data)), data);
+  assert.deepEqual(await codec.decompress(rawSnappy(data), MAX), data);
   const twice = Buffer.concat([await codec.compress(data), await codec.compress(data)]);
-  assert.deepEqual(await codec.decompress(twice), Buffer.concat([data, data]));
+  assert.deepEqual(await codec.decompress(twice, MAX), Buffer.concat([data, data]));
   // Header only: an empty stream.
-  assert.equal((await codec.decompress((await codec.compress(Buffer.alloc(0))))).length, 0);
+  assert.equal((await codec.decompress((await codec.compress(Buffer.alloc(0))), MAX)).length, 0);
 });
 
 test('snappy: broken xerial framing is a DecodeError', async () => {
   const codec = codecFor(CompressionType.snappy);
   const good = await codec.compress(sample(10_000));
-  await assert.rejects(codec.decompress(good.subarray(0, good.length - 3)), isCorrupt); // block runs past the end
-  await assert.rejects(codec.decompress(good.subarray(0, 18)), isCorrupt); // partial block length
+  await assert.rejects(codec.decompress(good.subarray(0, good.length - 3), MAX), isCorrupt); // block runs past the end
+  await assert.rejects(codec.decompress(good.subarray(0, 18), MAX), isCorrupt); // partial block length
   const negative = Buffer.from(good);
   negative.writeInt32BE(-5, 16);
-  await assert.rejects(codec.decompress(negative), isCorrupt);
-  await assert.rejects(codec.decompress(Buffer.alloc(0)), isCorrupt); // raw snappy needs a length preamble
+  await assert.rejects(codec.decompress(negative, MAX), isCorrupt);
+  await assert.rejects(codec.decompress(Buffer.alloc(0), MAX), isCorrupt); // raw snappy needs a length preamble
 });
 
 test('codecFor: none is the identity, 5-7 are not codecs', async () => {
   const none = codecFor(CompressionType.none);
   const data = Buffer.from('abc');
   assert.equal(await none.compress(data), data);
-  assert.equal(await none.decompress(data), data);
+  assert.equal(await none.decompress(data, MAX), data);
   for (const id of [5, 6, 7, -1, 1.5]) assert.throws(() => codecFor(id), isCorrupt);
 });
