@@ -743,7 +743,7 @@ export class SegmentWriter {
       leaderEpoch: log.leaseEpoch,
       baseOffset: c.baseOffset,
       highWatermark: c.lastOffset + 1,
-      batches: owned ? p.batches! : [],
+      batches: owned ? p.batches ?? [] : [],
     });
   }
 
@@ -784,6 +784,7 @@ export class SegmentWriter {
     this.log.error({ key, err: String(cause) }, 'flush commit outcome unknown; partitions paused until it is known');
     for (const p of parts) {
       this.rejectAll(p.pendings.splice(0), err);
+      p.batches = undefined; // answered: their request buffers are no longer ours, even to keep alive
       const log = p.log;
       if (log.state !== 'open' || this.logs.get(log.key) !== log) continue;
       log.generation++;

@@ -3,11 +3,21 @@
 // learns the commit applied, the Produce handler has settled and its request frame is released
 // (the arena overwrites it with 0xdd in tests): nothing may read those bytes any more. And the
 // producer's retry of that batch must get the offsets it has, or be written once if it did not commit.
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openMetadataStore } from '../../metadata/index.js';
+import { CachedMetadataStore } from '../../metadata/cache.js';
+import type { MetadataStore } from '../../metadata/types.js';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { buildRecordBatchSync } from '../../protocol/record-batch.js';
-import type { SegmentWriter } from '../../storage/segment-writer.js';
+import { LocalObjectStore } from '../../storage/local-store.js';
+import { SegmentReader } from '../../storage/segment-reader.js';
+import { SegmentWriter } from '../../storage/segment-writer.js';
+import { findPostgresBinaries, startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { PgCuttingProxy } from './pg-cutting-proxy.js';
 import { rig } from './setup.js';
 
 function isKafka(code: number) {
@@ -108,4 +118,60 @@ test('an idempotent retry of a batch whose unknown commit did not apply is writt
   } finally {
     await r.cleanup();
   }
+});
+
+describe('on PostgreSQL, through a connection lost after the commit applied', { skip: findPostgresBinaries() === undefined ? 'PostgreSQL server binaries not installed' : false }, () => {
+  let pgServer: PostgresServer;
+  let proxy: PgCuttingProxy;
+  let store: MetadataStore;
+  let dir: string;
+  before(async () => {
+    pgServer = await startPostgres();
+    const url = new URL(await pgServer.createDatabase());
+    proxy = await PgCuttingProxy.start(pgServer.port);
+    url.port = String(proxy.port);
+    store = await openMetadataStore({ databaseUrl: url.toString(), dataDir: '' });
+    dir = await mkdtemp(join(tmpdir(), 'streamhouse-unknown-commit-'));
+  });
+  after(async () => {
+    await store?.close();
+    await proxy?.stop();
+    await pgServer?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the retry gets the batch its offsets, consumers read it back, and it is stored once', async () => {
+    const meta = new CachedMetadataStore(store);
+    const objects = new LocalObjectStore({ kind: 'local', dir, fsync: false });
+    const topic = 'unknown-commit';
+    await meta.createTopic({ name: topic, partitionCount: 1 });
+    const writer = new SegmentWriter({ objectStore: objects, metadata: meta, agentId: 'agent-a', flushMs: 2, commitRetryDelayMs: 5, commitResolveTimeoutMs: 300 });
+    const reader = new SegmentReader({ objectStore: objects, metadata: meta });
+    writer.onCommit((e) => reader.onCommitted(e));
+    const lease = await meta.acquirePartitionLease(topic, 0, 'agent-a', 60_000);
+    assert.ok(lease);
+    writer.openPartition(topic, 0, { leaseEpoch: lease.epoch, highWatermark: 0 });
+    try {
+      const first = idem(0);
+      assert.deepEqual(await writer.append(topic, 0, first), { baseOffset: 0, lastOffset: 1 });
+      proxy.cutAfter('sh_commit_flush');
+      const frame = idem(2);
+      await assert.rejects(writer.append(topic, 0, frame), isKafka(ErrorCode.REQUEST_TIMED_OUT));
+      assert.equal(proxy.cuts, 1, 'the commit answer was lost');
+      const stored = Buffer.from(frame);
+      release(frame);
+      await assert.rejects(writer.append(topic, 0, idem(2)), isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
+      proxy.up();
+      for (let i = 0; i < 400 && !writer.isOpen(topic, 0); i++) await new Promise((res) => setTimeout(res, 5));
+      assert.equal(writer.isOpen(topic, 0), true, 'the partition resynced');
+      assert.equal(writer.highWatermark(topic, 0), 4, 'the commit had applied');
+      assert.deepEqual(await writer.append(topic, 0, idem(2)), { baseOffset: 2, lastOffset: 3 }, 'the retry gets the offsets it has');
+      const next = idem(4);
+      assert.deepEqual(await writer.append(topic, 0, next), { baseOffset: 4, lastOffset: 5 });
+      assert.deepEqual((await store.listSegments(topic, 0)).map((s) => [s.baseOffset, s.endOffset]), [[0, 1], [2, 3], [4, 5]], 'every batch once');
+      assert.deepEqual(await reader.read(topic, 0, 0, 1 << 20, 6), [first, stored, next]);
+    } finally {
+      await writer.close();
+    }
+  });
 });
