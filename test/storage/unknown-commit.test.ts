@@ -29,9 +29,10 @@ function release(frame: Buffer): void {
   frame.fill(0xdd);
 }
 
-async function untilOpen(writer: SegmentWriter): Promise<void> {
-  for (let i = 0; i < 400 && !writer.isOpen('t', 0); i++) await new Promise((res) => setTimeout(res, 5));
-  assert.equal(writer.isOpen('t', 0), true, 'the partition resynced');
+/** Waits for the background check to learn the outcome and reopen the partition. */
+async function untilOpen(writer: SegmentWriter, topic = 't'): Promise<void> {
+  for (let i = 0; i < 2000 && !writer.isOpen(topic, 0); i++) await new Promise((res) => setTimeout(res, 5));
+  assert.equal(writer.isOpen(topic, 0), true, 'the partition resynced');
 }
 
 /** Three records whose values are `fill` repeated: batches of the same length for every fill. */
@@ -57,6 +58,7 @@ test('a commit found applied after its produce was answered: tail readers get it
     release(frame);
     // The arena hands the memory to the next request: a batch as long, for partition 1 (offsets 3-5 there).
     const reuse = batchOf('d');
+    assert.equal(reuse.length, frame.length);
     reuse.copy(frame);
     assert.deepEqual(await r.writer.append('t', 1, frame), { baseOffset: 3, lastOffset: 5 });
     const reused = Buffer.from(frame);
@@ -162,8 +164,7 @@ describe('on PostgreSQL, through a connection lost after the commit applied', { 
       release(frame);
       await assert.rejects(writer.append(topic, 0, idem(2)), isKafka(ErrorCode.KAFKA_STORAGE_ERROR));
       proxy.up();
-      for (let i = 0; i < 400 && !writer.isOpen(topic, 0); i++) await new Promise((res) => setTimeout(res, 5));
-      assert.equal(writer.isOpen(topic, 0), true, 'the partition resynced');
+      await untilOpen(writer, topic);
       assert.equal(writer.highWatermark(topic, 0), 4, 'the commit had applied');
       assert.deepEqual(await writer.append(topic, 0, idem(2)), { baseOffset: 2, lastOffset: 3 }, 'the retry gets the offsets it has');
       const next = idem(4);
