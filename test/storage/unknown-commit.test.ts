@@ -17,7 +17,7 @@ import { LocalObjectStore } from '../../storage/local-store.js';
 import { SegmentReader } from '../../storage/segment-reader.js';
 import { SegmentWriter } from '../../storage/segment-writer.js';
 import { findPostgresBinaries, startPostgres, type PostgresServer } from '../helpers/postgres.js';
-import { PgCuttingProxy } from './pg-cutting-proxy.js';
+import { PgCuttingProxy } from '../helpers/pg-cutting-proxy.js';
 import { rig } from './setup.js';
 
 function isKafka(code: number) {
