@@ -155,6 +155,17 @@ export class ProducerStateTable {
     if (list.length > PRODUCER_BATCH_WINDOW) list.splice(0, list.length - PRODUCER_BATCH_WINDOW);
   }
 
+  /**
+   * The batches at offsets baseOffset..lastOffset turned out committed after their appends had been
+   * answered with an error (a flush commit whose outcome was unknown, found applied later): a retry
+   * of one of them is a duplicate answered with its offsets, not with that error again.
+   */
+  committed(baseOffset: number, lastOffset: number): void {
+    for (const { batches } of this.producers.values()) {
+      for (const b of batches) if (b.baseOffset >= baseOffset && b.lastOffset <= lastOffset) b.written = Promise.resolve();
+    }
+  }
+
   /** The log end went back to `offset` (a flush failed): forget the batches at or after it. */
   rewind(offset: number): void {
     for (const [producerId, { batches: list }] of this.producers) {

@@ -93,7 +93,11 @@ export interface CommitEvent {
   baseOffset: number;
   /** The new high watermark (last committed offset + 1). */
   highWatermark: number;
-  /** The committed batches, in offset order: views of the appended buffers, valid only during the listener call (copy to keep). */
+  /**
+   * The committed batches, in offset order: views of the appended buffers, valid only during the
+   * listener call (copy to keep). Empty when the commit was found applied after its appends had been
+   * answered (an unknown outcome, resolved later): those buffers are no longer ours to read.
+   */
   batches: Buffer[];
 }
 
@@ -727,6 +731,10 @@ export class SegmentWriter {
     if (c.lastOffset + 1 > log.committedHW) log.committedHW = c.lastOffset + 1;
     this.stats.committedBytes += c.sizeBytes;
     this.stats.committedBatches += c.batchCount;
+    // The part's batches are views of request buffers, ours only while their appends are unsettled:
+    // a commit found applied after they were answered (resync) must not hand them out (the frames
+    // may already hold other requests); its batches are read from storage instead.
+    const owned = p.pendings.length > 0;
     for (const pd of p.pendings.splice(0)) this.settle(pd);
     // The appended buffers themselves (offsets assigned in place): listeners run now, before any
     // append's continuation can let its request buffer go.
@@ -736,7 +744,7 @@ export class SegmentWriter {
       leaderEpoch: log.leaseEpoch,
       baseOffset: c.baseOffset,
       highWatermark: c.lastOffset + 1,
-      batches: p.batches!,
+      batches: owned ? p.batches ?? [] : [],
     });
   }
 
@@ -777,6 +785,7 @@ export class SegmentWriter {
     this.log.error({ key, err: String(cause) }, 'flush commit outcome unknown; partitions paused until it is known');
     for (const p of parts) {
       this.rejectAll(p.pendings.splice(0), err);
+      p.batches = undefined; // answered: their request buffers are no longer ours, even to keep alive
       const log = p.log;
       if (log.state !== 'open' || this.logs.get(log.key) !== log) continue;
       log.generation++;
@@ -794,6 +803,8 @@ export class SegmentWriter {
       if (r === undefined) continue;
       if (r.committed.length > 0) {
         this.partCommitted(p); // visible now; let tail caches and long polls know
+        // Its appends were answered REQUEST_TIMED_OUT: a producer's retry is a duplicate of a written batch.
+        log.producers.committed(p.chunk!.baseOffset, p.chunk!.lastOffset);
         this.log.warn({ key, topic: log.topic, partitionId: log.partitionId }, 'unknown flush commit turned out applied');
       }
       if (log.state === 'resyncing') {

@@ -134,3 +134,28 @@ test('producers idle longer than the expiration are forgotten; active ones are k
   // Forgotten means unknown: its next batch is accepted at any sequence, as in Kafka.
   assert.equal(appendTo(t, log, batch(1, 0, 77), 1600).kind, 'append');
 });
+
+test('batches found committed after their appends failed answer a retry with their offsets', async () => {
+  const t = new ProducerStateTable();
+  const timedOut = Promise.reject(new KafkaError(ErrorCode.REQUEST_TIMED_OUT, 'outcome unknown'));
+  timedOut.catch(() => undefined);
+  const record = (buf: Buffer, baseOffset: number, written: Promise<unknown>) => {
+    const infos = scanProducedBatches(buf);
+    const r = t.check(buf, infos);
+    assert.equal(r.kind, 'append');
+    infos[0]!.baseOffset = baseOffset;
+    infos[0]!.lastOffset = baseOffset + infos[0]!.offsetCount - 1;
+    if (r.kind === 'append') t.record(r, written, 0);
+  };
+  record(batch(2, 0, 0), 0, Promise.resolve()); // offsets 0-2
+  record(batch(2, 0, 3), 3, timedOut); // offsets 3-5: answered REQUEST_TIMED_OUT, later found committed
+  record(batch(2, 0, 6), 6, timedOut); // offsets 6-8: not in that commit
+  t.committed(3, 5);
+  const dup = t.check(batch(2, 0, 3), scanProducedBatches(batch(2, 0, 3)));
+  if (dup.kind !== 'duplicate') assert.fail('the retry is a duplicate');
+  assert.deepEqual([dup.of.baseOffset, dup.of.lastOffset], [3, 5]);
+  await dup.of.written; // resolves: the retry is answered with those offsets
+  const other = t.check(batch(2, 0, 6), scanProducedBatches(batch(2, 0, 6)));
+  if (other.kind !== 'duplicate') assert.fail('the later batch is still remembered');
+  await assert.rejects(other.of.written, (e: unknown) => e instanceof KafkaError && e.code === ErrorCode.REQUEST_TIMED_OUT);
+});
