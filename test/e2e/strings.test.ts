@@ -3,11 +3,12 @@
 // non-retriable answer at once. kafkajs consumes in a group whose id, client id and assignor name hold
 // NUL and commits metadata holding NUL; a raw OffsetFetch reads the metadata back (admin.fetchOffsets
 // does not return it); a raw OffsetCommit of 4097 characters of metadata is OFFSET_METADATA_TOO_LARGE
-// for that partition while the others commit; a config value with NUL is INVALID_CONFIG.
+// for that partition while the others commit; a config value with NUL is INVALID_CONFIG; invalid UTF-8
+// is decoded with replacement, as Kafka does; a group id too long for the store is INVALID_GROUP_ID.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
-import { ApiKey, ErrorCode } from '../../protocol/index.js';
+import { ApiKey, ErrorCode, decodeResponse, encodeRequest } from '../../protocol/index.js';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -118,6 +119,42 @@ for (const backendName of BACKENDS) {
       });
       assert.deepEqual(commit.topics[0]!.partitions.map((p) => p.errorCode), [ErrorCode.OFFSET_METADATA_TOO_LARGE, ErrorCode.NONE, ErrorCode.NONE]);
       assert.deepEqual(await rawFetchOffsets(raw, group), [[0, -1, '', ErrorCode.NONE], [1, 6, '\u0000'.repeat(4096), ErrorCode.NONE], [2, 7, '', ErrorCode.NONE]]);
+    });
+
+    test('invalid UTF-8 in a group id and in metadata is read with replacement characters, as Kafka does, and stored', async () => {
+      // Strings are encoded from JS (always valid UTF-8), so the bytes are patched into the frame.
+      const frame = Buffer.concat(encodeRequest(ApiKey.OffsetCommit, 2, 1, 'raw', {
+        groupId: 'utf8-GGGG',
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        retentionTimeMs: -1,
+        topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 3, committedMetadata: 'MMMMM' }] }],
+      }));
+      Buffer.from([0xc3, 0x28, 0x00, 0xed]).copy(frame, frame.indexOf('GGGG'));
+      Buffer.from([0xff, 0xfe, 0x00, 0xf0, 0x9f]).copy(frame, frame.indexOf('MMMMM'));
+      const c = await RawClient.connect(agent.port);
+      try {
+        c.writeRaw(frame);
+        const res = decodeResponse(ApiKey.OffsetCommit, 2, (await c.nextFrame())!).body;
+        assert.equal(res.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+      } finally {
+        c.close();
+      }
+      assert.deepEqual((await rawFetchOffsets(raw, 'utf8-\ufffd(\u0000\ufffd'))[0], [0, 3, '\ufffd\ufffd\u0000\ufffd', ErrorCode.NONE]);
+    });
+
+    test('a group id too long for the store is INVALID_GROUP_ID, not a retriable error', async () => {
+      const group = 'g'.repeat(2000);
+      const commit = await raw.request(ApiKey.OffsetCommit, 8, {
+        groupId: group,
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        groupInstanceId: null,
+        topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }],
+      });
+      assert.equal(commit.topics[0]!.partitions[0]!.errorCode, ErrorCode.INVALID_GROUP_ID);
+      const fetched = await raw.request(ApiKey.OffsetFetch, 5, { groupId: group, topics: [{ name: TOPIC, partitionIndexes: [0] }] });
+      assert.equal(fetched.errorCode, ErrorCode.INVALID_GROUP_ID);
     });
 
     test('a config value or name with NUL is INVALID_CONFIG, at once, in CreateTopics, AlterConfigs and IncrementalAlterConfigs', async () => {
