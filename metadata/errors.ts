@@ -1,7 +1,8 @@
 // Maps database and driver failures to KafkaErrors. Losing the database is retriable for clients
-// (KAFKA_STORAGE_ERROR: producers and consumers refresh metadata and retry); constraint violations that
-// mean "no such topic-partition" or "bad input" get their Kafka codes; anything else is a bug and is
-// rethrown unchanged (it becomes UNKNOWN_SERVER_ERROR at the handler boundary).
+// (KAFKA_STORAGE_ERROR: producers and consumers refresh metadata and retry); constraint violations and
+// data errors that mean "no such topic-partition" or "bad input" get their Kafka codes, never retriable
+// ones; anything else is a bug and is rethrown unchanged (it becomes UNKNOWN_SERVER_ERROR at the handler
+// boundary).
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 
 /** The code callers get when the metadata database is unreachable or the connection broke. */
@@ -76,14 +77,20 @@ export function toKafkaError(err: unknown, operation: string): unknown {
       cause: err,
     });
   }
-  switch (sqlState(e)) {
+  const state = sqlState(e);
+  // Class 22 (data exception: a character the encoding refuses, a value out of range, malformed json)
+  // and 54000 (program_limit_exceeded: an index entry too large) are caused by the request's values:
+  // asking again cannot help, so the client gets a non-retriable error instead of retrying forever.
+  if (state !== undefined && (state.startsWith('22') || state === '54000')) {
+    return new KafkaError(ErrorCode.INVALID_REQUEST, `${operation}: ${messageOf(e)}`, { cause: err });
+  }
+  switch (state) {
     case '23503': // foreign_key_violation: the topic-partition does not exist (or was just deleted)
       return new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${operation}: unknown topic or partition`, {
         cause: err,
       });
     case '23505': // unique_violation (e.g. a segment id used twice)
     case '23514': // check_violation
-    case '22003': // numeric_value_out_of_range
     case '23502': // not_null_violation
       return new KafkaError(ErrorCode.INVALID_REQUEST, `${operation}: ${messageOf(e)}`, { cause: err });
     case '40001':

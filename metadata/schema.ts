@@ -9,7 +9,7 @@ import {
   foreignKey,
   index,
   integer,
-  jsonb,
+  json,
   pgSequence,
   pgTable,
   primaryKey,
@@ -29,7 +29,9 @@ export const topics = pgTable(
     retentionMs: ms('retention_ms'),
     createdAt: ms('created_at').notNull(),
     updatedAt: ms('updated_at').notNull(),
-    config: jsonb('config').$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+    // json, not jsonb: json keeps the text as written, so strings with NUL (\u0000) round-trip; jsonb
+    // refuses them. Nothing queries inside these documents.
+    config: json('config').$type<Record<string, string>>().notNull().default(sql`'{}'::json`),
   },
   (t) => [
     uniqueIndex('topics_topic_id_key').on(t.topicId),
@@ -93,7 +95,8 @@ export const consumerGroups = pgTable('consumer_groups', {
   protocolName: text('protocol_name'),
   generation: integer('generation').notNull().default(0),
   leaderId: text('leader_id'),
-  members: jsonb('members').$type<unknown[]>().notNull().default(sql`'[]'::jsonb`),
+  /** json, not jsonb (see topics.config): member and client ids may hold any string. */
+  members: json('members').$type<unknown[]>().notNull().default(sql`'[]'::json`),
   createdAt: ms('created_at').notNull(),
   updatedAt: ms('updated_at').notNull(),
 });

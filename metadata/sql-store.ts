@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { statement, type Driver, type Row } from './driver.js';
 import { rootCause } from './errors.js';
+import { fromStored, fromStoredOrNull, toStored, toStoredOrNull } from './stored-text.js';
 import { TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
 import type {
   AgentRecord,
@@ -73,7 +74,7 @@ const S = {
     'sh_create_topic',
     `WITH t AS (
        INSERT INTO topics (name, partition_count, retention_ms, config, created_at, updated_at)
-       VALUES ($1, $2, $3, $4::jsonb, ${NOW_MS}, ${NOW_MS})
+       VALUES ($1, $2, $3, $4::json, ${NOW_MS}, ${NOW_MS})
        ON CONFLICT (name) DO NOTHING
        RETURNING *
      ), p AS (
@@ -109,7 +110,7 @@ const S = {
   ),
   updateTopicConfig: statement(
     'sh_update_topic_config',
-    `UPDATE topics SET config = $2::jsonb,
+    `UPDATE topics SET config = $2::json,
        retention_ms = CASE WHEN $3::boolean THEN $4::bigint ELSE retention_ms END,
        updated_at = ${NOW_MS}
      WHERE name = $1 RETURNING ${TOPIC_COLS}`,
@@ -288,7 +289,7 @@ const S = {
     `WITH g AS (
        INSERT INTO consumer_groups AS cg
          (group_id, state, protocol_type, protocol_name, generation, leader_id, members, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, COALESCE($8::bigint, ${NOW_MS}), ${NOW_MS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7::json, COALESCE($8::bigint, ${NOW_MS}), ${NOW_MS})
        ON CONFLICT (group_id) DO UPDATE SET state = EXCLUDED.state, protocol_type = EXCLUDED.protocol_type,
          protocol_name = EXCLUDED.protocol_name, generation = EXCLUDED.generation, leader_id = EXCLUDED.leader_id,
          members = EXCLUDED.members, updated_at = EXCLUDED.updated_at
@@ -309,7 +310,7 @@ const S = {
     'sh_get_group',
     `SELECT ${GROUP_COLS} FROM consumer_groups WHERE group_id = $1
      UNION ALL
-     SELECT $1::text, 'Empty', NULL, NULL, 0, NULL, '[]'::jsonb, min(committed_at), max(committed_at)
+     SELECT $1::text, 'Empty', NULL, NULL, 0, NULL, '[]'::json, min(committed_at), max(committed_at)
      FROM consumer_offsets
      WHERE group_id = $1 AND NOT EXISTS (SELECT 1 FROM consumer_groups WHERE group_id = $1)
      HAVING count(*) > 0`,
@@ -319,7 +320,7 @@ const S = {
     'sh_list_groups',
     `SELECT ${GROUP_COLS} FROM consumer_groups
      UNION ALL
-     SELECT o.group_id, 'Empty', NULL, NULL, 0, NULL, '[]'::jsonb, min(o.committed_at), max(o.committed_at)
+     SELECT o.group_id, 'Empty', NULL, NULL, 0, NULL, '[]'::json, min(o.committed_at), max(o.committed_at)
      FROM consumer_offsets o
      WHERE NOT EXISTS (SELECT 1 FROM consumer_groups g WHERE g.group_id = o.group_id)
      GROUP BY o.group_id
@@ -491,11 +492,29 @@ function offsetArrays(offsets: OffsetCommitInput[]): OffsetArrays {
     a.partitions.push(o.partitionId);
     a.offsets.push(o.offset);
     a.epochs.push(o.leaderEpoch ?? -1);
-    a.metadata.push(o.metadata ?? null);
+    a.metadata.push(toStoredOrNull(o.metadata, 'offset metadata'));
     a.timestamps.push(o.commitTimestamp ?? null);
   }
   return a;
 }
+
+// Rows as the caller sees them: client strings unescaped (stored-text.ts).
+function offsetFromRow(r: CommittedOffset): CommittedOffset {
+  r.groupId = fromStored(r.groupId);
+  r.metadata = fromStoredOrNull(r.metadata);
+  return r;
+}
+
+function groupFromRow(r: GroupRecord): GroupRecord {
+  r.groupId = fromStored(r.groupId);
+  r.protocolType = fromStoredOrNull(r.protocolType);
+  r.protocolName = fromStoredOrNull(r.protocolName);
+  r.leaderId = fromStoredOrNull(r.leaderId);
+  return r;
+}
+
+/** The stored form of a (validated) group id. */
+const storedGroupId = (groupId: string) => toStored(groupId, 'group id');
 
 function partitionArrays(partitions: Array<{ topic: string; partitionId: number }>): [string[], number[]] {
   if (!Array.isArray(partitions)) throw invalid('partitions must be an array');
@@ -802,7 +821,7 @@ export class SqlMetadataStore implements MetadataStore {
     assertGroupId(groupId);
     const a = offsetArrays([offset]);
     await this.q(S.commitOffset, [
-      groupId,
+      storedGroupId(groupId),
       a.topics[0],
       a.partitions[0],
       a.offsets[0],
@@ -816,7 +835,7 @@ export class SqlMetadataStore implements MetadataStore {
     assertGroupId(groupId);
     const a = offsetArrays(offsets);
     if (a.topics.length === 0) return;
-    await this.q(S.commitOffsets, [groupId, a.topics, a.partitions, a.offsets, a.epochs, a.metadata, a.timestamps]);
+    await this.q(S.commitOffsets, [storedGroupId(groupId), a.topics, a.partitions, a.offsets, a.epochs, a.metadata, a.timestamps]);
   }
 
   async fetchOffsets(
@@ -824,23 +843,24 @@ export class SqlMetadataStore implements MetadataStore {
     partitions?: Array<{ topic: string; partitionId: number }>,
   ): Promise<CommittedOffset[]> {
     assertGroupId(groupId);
-    if (partitions === undefined) return this.q<CommittedOffset>(S.fetchAllOffsets, [groupId]);
+    const stored = storedGroupId(groupId);
+    if (partitions === undefined) return (await this.q<CommittedOffset>(S.fetchAllOffsets, [stored])).map(offsetFromRow);
     const [topics, ids] = partitionArrays(partitions);
     if (topics.length === 0) return [];
-    return this.q<CommittedOffset>(S.fetchOffsets, [groupId, topics, ids]);
+    return (await this.q<CommittedOffset>(S.fetchOffsets, [stored, topics, ids])).map(offsetFromRow);
   }
 
   async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void> {
     assertGroupId(groupId);
     const [topics, ids] = partitionArrays(partitions);
     if (topics.length === 0) return;
-    await this.q(S.deleteOffsets, [groupId, topics, ids]);
+    await this.q(S.deleteOffsets, [storedGroupId(groupId), topics, ids]);
   }
 
   async listGroupsWithOffsetsBefore(committedBefore: number): Promise<string[]> {
     assertNonNegative(committedBefore, 'commit time');
     const rows = await this.q<{ groupId: string }>(S.groupsWithOffsetsBefore, [committedBefore]);
-    return rows.map((r) => r.groupId);
+    return rows.map((r) => fromStored(r.groupId));
   }
 
   async expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number> {
@@ -848,7 +868,7 @@ export class SqlMetadataStore implements MetadataStore {
     assertNonNegative(committedBefore, 'commit time');
     if (topics !== undefined && (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string'))) throw invalid('topics must be an array of names');
     if (topics !== undefined && topics.length === 0) return 0;
-    const [row] = await this.q<{ n: number }>(S.expireOffsets, [groupId, committedBefore, topics ?? null]);
+    const [row] = await this.q<{ n: number }>(S.expireOffsets, [storedGroupId(groupId), committedBefore, topics ?? null]);
     return row!.n;
   }
 
@@ -859,12 +879,12 @@ export class SqlMetadataStore implements MetadataStore {
     if (!Array.isArray(group.members)) throw invalid('group members must be an array');
     const a = offsetArrays(offsets);
     await this.q(S.saveGroup, [
-      group.groupId,
+      storedGroupId(group.groupId),
       group.state,
-      group.protocolType ?? null,
-      group.protocolName ?? null,
+      toStoredOrNull(group.protocolType, 'protocol type'),
+      toStoredOrNull(group.protocolName, 'protocol name'),
       group.generation,
-      group.leaderId ?? null,
+      toStoredOrNull(group.leaderId, 'leader id'),
       JSON.stringify(group.members),
       group.createdAt > 0 ? group.createdAt : null,
       a.topics,
@@ -878,17 +898,17 @@ export class SqlMetadataStore implements MetadataStore {
 
   async getGroup(groupId: string): Promise<GroupRecord | undefined> {
     if (typeof groupId !== 'string' || groupId.length === 0) return undefined;
-    const [row] = await this.q<GroupRecord>(S.getGroup, [groupId]);
-    return row;
+    const [row] = await this.q<GroupRecord>(S.getGroup, [toStored(groupId, 'group id')]);
+    return row && groupFromRow(row);
   }
 
-  listGroups(): Promise<GroupRecord[]> {
-    return this.q<GroupRecord>(S.listGroups);
+  async listGroups(): Promise<GroupRecord[]> {
+    return (await this.q<GroupRecord>(S.listGroups)).map(groupFromRow);
   }
 
   async deleteGroup(groupId: string): Promise<boolean> {
     if (typeof groupId !== 'string' || groupId.length === 0) return false;
-    const [row] = await this.q<{ n: number }>(S.deleteGroup, [groupId]);
+    const [row] = await this.q<{ n: number }>(S.deleteGroup, [toStored(groupId, 'group id')]);
     return row!.n > 0;
   }
 

@@ -10,6 +10,12 @@ export const MAX_TOPIC_NAME_LENGTH = 249;
  */
 export const MAX_PARTITIONS_PER_TOPIC = 100_000;
 export const MAX_INT32 = 2 ** 31 - 1;
+/**
+ * Longest group id, in UTF-8 bytes. Kafka sets no limit, but a group id is part of two primary keys and
+ * a btree entry holds at most 2704 bytes: 1024 bytes stay below it even when every character is one the
+ * store escapes into two (stored-text.ts) and the topic name has its 249.
+ */
+export const MAX_GROUP_ID_BYTES = 1024;
 
 const LEGAL_TOPIC_CHARS = /^[a-zA-Z0-9._-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -110,6 +116,12 @@ export function assertTopicConfig(config: unknown): asserts config is Record<str
 export function assertGroupId(groupId: unknown): asserts groupId is string {
   if (typeof groupId !== 'string' || groupId.length === 0) {
     throw new KafkaError(ErrorCode.INVALID_GROUP_ID, 'group id must be a non-empty string');
+  }
+  if (groupId.length > MAX_GROUP_ID_BYTES / 3 && Buffer.byteLength(groupId, 'utf8') > MAX_GROUP_ID_BYTES) {
+    throw new KafkaError(
+      ErrorCode.INVALID_GROUP_ID,
+      `group id is ${Buffer.byteLength(groupId, 'utf8')} bytes long (UTF-8); the limit is ${MAX_GROUP_ID_BYTES}`,
+    );
   }
 }
 

@@ -79,6 +79,7 @@ export const SETTINGS = {
   groupInitialRebalanceDelayMs: int('group-initial-rebalance-delay-ms', 'STREAMHOUSE_GROUP_INITIAL_REBALANCE_DELAY_MS', 3_000, 'group.initial.rebalance.delay.ms', { min: 0 }),
   groupMinSessionTimeoutMs: int('group-min-session-timeout-ms', 'STREAMHOUSE_GROUP_MIN_SESSION_TIMEOUT_MS', 6_000, 'group.min.session.timeout.ms', { min: 1 }),
   groupMaxSessionTimeoutMs: int('group-max-session-timeout-ms', 'STREAMHOUSE_GROUP_MAX_SESSION_TIMEOUT_MS', 1_800_000, 'group.max.session.timeout.ms', { min: 1 }),
+  offsetMetadataMaxBytes: int('offset-metadata-max-bytes', 'STREAMHOUSE_OFFSET_METADATA_MAX_BYTES', 4096, 'Longest metadata an OffsetCommit may attach to an offset, counted as Kafka does (string length, UTF-16 units); longer is answered OFFSET_METADATA_TOO_LARGE for that partition (offset.metadata.max.bytes).', { min: 0, max: 2 ** 31 - 1 }),
   offsetsRetentionMs: int('offsets-retention-ms', 'STREAMHOUSE_OFFSETS_RETENTION_MS', 604_800_000, 'Committed offsets older than this are deleted once their group has been Empty as long, or when no member subscribes to their topic (offsets.retention.minutes, 7 days).', { min: 1000 }),
   offsetsRetentionCheckIntervalMs: int('offsets-retention-check-interval-ms', 'STREAMHOUSE_OFFSETS_RETENTION_CHECK_INTERVAL_MS', 600_000, 'How often each agent expires offsets of the groups it coordinates (offsets.retention.check.interval.ms).', { min: 100 }),
   logLevel: str('log-level', 'STREAMHOUSE_LOG_LEVEL', 'info', 'Log level: fatal, error, warn, info, debug, trace, silent.'),

@@ -26,8 +26,6 @@ import type { GroupStateName } from './state.js';
 import { systemTimers, type Timers } from './timers.js';
 import { GroupWriteQueue } from './write-queue.js';
 
-/** offset.metadata.max.bytes (Kafka counts characters). */
-export const OFFSET_METADATA_MAX_SIZE = 4096;
 /** FindCoordinator key types. */
 export const COORDINATOR_KEY_GROUP = 0;
 export const COORDINATOR_KEY_TRANSACTION = 1;
@@ -57,6 +55,8 @@ export interface GroupCoordinatorOptions {
     groupInitialRebalanceDelayMs: number;
     groupMinSessionTimeoutMs: number;
     groupMaxSessionTimeoutMs: number;
+    /** offset.metadata.max.bytes: Kafka compares it with String.length(), UTF-16 units as in JS. */
+    offsetMetadataMaxBytes: number;
   };
   log: Logger;
   timers?: Timers;
@@ -345,7 +345,7 @@ export class GroupCoordinator {
     for (const [ti, pi] of valid) {
       const q = p.topics[ti].partitions[pi];
       const metadata = q.committedMetadata ?? '';
-      if (metadata.length > OFFSET_METADATA_MAX_SIZE) {
+      if (metadata.length > this.opts.config.offsetMetadataMaxBytes) {
         out[ti].partitions[pi].errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
         continue;
       }

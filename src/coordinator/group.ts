@@ -7,7 +7,7 @@
 // replaced) happens only after its write. Timers (session, rebalance, initial delay, pending sync) come
 // from `deps.timers`.
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, decodeSubscription, type ErrorCodeValue } from '../../protocol/index.js';
+import { ErrorCode, KafkaError, decodeSubscription, type ErrorCodeValue } from '../../protocol/index.js';
 import type { GroupRecord } from '../../metadata/types.js';
 import type { Logger } from '../logger.js';
 import { transition, type GroupState, type GroupStateName } from './state.js';
@@ -184,9 +184,10 @@ function syncError(errorCode: ErrorCodeValue): SyncResult {
   return { errorCode, protocolType: null, protocolName: null, assignment: EMPTY };
 }
 
-/** The error a client gets when a group write failed: retriable, so it finds the coordinator again. */
-export function persistErrorCode(_err: unknown): ErrorCodeValue {
-  return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+/** The error a client gets when a group write failed: retriable, so it finds the coordinator again;
+ * but a value the store refuses (a group id too long) keeps its non-retriable code: retrying cannot help. */
+export function persistErrorCode(err: unknown): ErrorCodeValue {
+  return err instanceof KafkaError && !err.retriable ? err.code : ErrorCode.COORDINATOR_NOT_AVAILABLE;
 }
 
 export class ClassicGroup {

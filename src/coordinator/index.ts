@@ -1,6 +1,6 @@
 // The classic consumer group coordinator: group state machine, placement of groups on brokers, and the
 // coordinator the group handlers call.
-export { GroupCoordinator, OFFSET_METADATA_MAX_SIZE, COORDINATOR_KEY_GROUP, COORDINATOR_KEY_TRANSACTION } from './coordinator.js';
+export { GroupCoordinator, COORDINATOR_KEY_GROUP, COORDINATOR_KEY_TRANSACTION } from './coordinator.js';
 export type {
   GroupCoordinatorOptions,
   CoordinatorStore,

@@ -590,6 +590,95 @@ export function metadataContract(ctx: ContractContext): void {
     assert.equal(await store.getGroup(unique('never')), undefined);
   });
 
+  // --- client strings (issue 12) ------------------------------------------------------------------
+  // Kafka strings may hold any character. NUL is the one PostgreSQL's text refuses; U+0001 is the
+  // store's escape character; the others check that nothing else is transformed on the way.
+  const ODD = ['nul\u0000inside', '\u0000', '\u0001', '\u00010', '\u00011', '\u0001\u0000\u0001', '\u0000\u0000', 'back\\slash \\u0000 "quoted"', '\ufffd é 😀 \u2028', ' spaced '];
+
+  it('committed offsets round-trip any group id and metadata, NUL included', async () => {
+    const { store } = ctx;
+    const t = unique('odd-offsets');
+    const groups = ODD.map((s) => `${unique('g')}${s}`);
+    for (const [i, group] of groups.entries()) {
+      const offsets = ODD.map((metadata, p) => ({ topic: t, partitionId: p, offset: 100 + p, leaderEpoch: 1, metadata, commitTimestamp: 1_000 + i }));
+      await store.commitOffsets(group, offsets);
+      const back = await store.fetchOffsets(group);
+      assert.deepEqual(back.map((o) => [o.groupId, o.partitionId, o.offset, o.metadata]), offsets.map((o) => [group, o.partitionId, o.offset, o.metadata]));
+      await store.commitOffset(group, { topic: t, partitionId: 0, offset: 7, leaderEpoch: 1, metadata: `${ODD[i]}!` });
+      const [one] = await store.fetchOffsets(group, [{ topic: t, partitionId: 0 }]);
+      assert.equal(one!.metadata, `${ODD[i]}!`);
+      assert.equal((await store.getGroup(group))?.groupId, group, 'a group with only offsets reads back under its id');
+    }
+    // Ids that differ only where an escape would be ambiguous are different groups.
+    const twins = [`${t}\u0000`, `${t}\u00010`, `${t}\u0001`, `${t}\u00011`];
+    for (const [i, g] of twins.entries()) await store.commitOffset(g, { topic: t, partitionId: 0, offset: i, leaderEpoch: -1, metadata: null });
+    for (const [i, g] of twins.entries()) assert.deepEqual((await store.fetchOffsets(g)).map((o) => o.offset), [i], JSON.stringify(g));
+    const listed = await store.listGroupsWithOffsetsBefore(1_000 + groups.length);
+    for (const g of groups) assert.ok(listed.includes(g), JSON.stringify(g));
+    const all = await store.listGroups();
+    for (const g of [...groups, ...twins]) assert.ok(all.some((x) => x.groupId === g), JSON.stringify(g));
+    await store.deleteOffsets(groups[0]!, [{ topic: t, partitionId: 1 }]);
+    assert.equal((await store.fetchOffsets(groups[0]!)).length, ODD.length - 1);
+    assert.equal(await store.expireOffsets(groups[1]!, 1_000 + groups.length, [t]), ODD.length - 1, 'all but the recommitted partition 0');
+    for (const g of [...groups, ...twins]) assert.equal(await store.deleteGroup(g), true, JSON.stringify(g));
+    assert.deepEqual(await store.fetchOffsets(groups[0]!), []);
+  });
+
+  it('group records round-trip any protocol, leader, member and client string', async () => {
+    const { store } = ctx;
+    for (const s of ODD) {
+      const groupId = `${unique('cg-odd')}${s}`;
+      const members = [{ memberId: `m${s}`, groupInstanceId: s, clientId: s, clientHost: `/${s}`, protocols: [s, 'range'], subscription: 'AAEC', assignment: '' }];
+      const record = { groupId, state: 'Stable', protocolType: `consumer${s}`, protocolName: s, generation: 2, leaderId: `m${s}`, members, createdAt: 0, updatedAt: 0 };
+      await store.saveGroup(record, [{ topic: unique('cg-odd-t'), partitionId: 0, offset: 1, leaderEpoch: -1, metadata: s }]);
+      const g = (await store.getGroup(groupId))!;
+      assert.deepEqual([g.groupId, g.protocolType, g.protocolName, g.leaderId, g.members], [groupId, record.protocolType, s, `m${s}`, members]);
+      assert.ok((await store.listGroups()).some((x) => x.groupId === groupId && x.protocolName === s && x.leaderId === `m${s}`));
+      assert.equal((await store.fetchOffsets(groupId))[0]!.metadata, s);
+      assert.equal(await store.deleteGroup(groupId), true);
+    }
+  });
+
+  it('topic configs round-trip any name and value', async () => {
+    const { store } = ctx;
+    const name = unique('conf-odd');
+    const config = Object.fromEntries(ODD.map((s, i) => [`k${i}${s}`, s]));
+    assert.deepEqual((await store.createTopic({ name, partitionCount: 1, config })).config, config);
+    assert.deepEqual((await ctx.raw.getTopic(name))!.config, config);
+    const next = { 'v\u0000': '\u0000\u0001' };
+    assert.deepEqual((await store.updateTopicConfig(name, next)).config, next);
+    assert.deepEqual((await ctx.raw.getTopic(name))!.config, next);
+  });
+
+  it('huge metadata, the longest group id and strings without a UTF-8 form: stored whole or refused, never retriable', async () => {
+    const { store } = ctx;
+    const t = unique('odd-limits');
+    // Far beyond offset.metadata.max.bytes (the coordinator's check), still stored whole.
+    const big = '\u0000\u0001x😀'.repeat(50_000);
+    const group = unique('big');
+    await store.commitOffset(group, { topic: t, partitionId: 0, offset: 1, leaderEpoch: -1, metadata: big });
+    assert.equal((await store.fetchOffsets(group))[0]!.metadata, big);
+    // 1024 bytes of characters that are all escaped, so the stored key is as long as it gets, with the
+    // longest topic name next to it in the offsets' primary key.
+    let longest = '';
+    for (let i = 0; i < 1024; i++) longest += Math.random() < 0.5 ? '\u0000' : '\u0001';
+    const longTopic = `${t}-${'x'.repeat(249 - t.length - 1)}`;
+    await store.commitOffset(longest, { topic: longTopic, partitionId: 0, offset: 3, leaderEpoch: -1, metadata: null });
+    assert.deepEqual((await store.fetchOffsets(longest)).map((o) => [o.groupId, o.topic, o.offset]), [[longest, longTopic, 3]]);
+    await store.saveGroup({ groupId: longest, state: 'Empty', protocolType: null, protocolName: null, generation: 1, leaderId: null, members: [], createdAt: 0, updatedAt: 0 });
+    assert.equal((await store.getGroup(longest))!.generation, 1);
+    assert.equal(await store.deleteGroup(longest), true);
+    const tooLong = 'é'.repeat(513);
+    await rejectsWith(store.commitOffset(tooLong, { topic: t, partitionId: 0, offset: 1, leaderEpoch: -1, metadata: null }), ErrorCode.INVALID_GROUP_ID, /1026 bytes/);
+    await rejectsWith(store.saveGroup({ groupId: tooLong, state: 'Empty', protocolType: null, protocolName: null, generation: 1, leaderId: null, members: [], createdAt: 0, updatedAt: 0 }), ErrorCode.INVALID_GROUP_ID);
+    assert.equal(await store.getGroup(tooLong), undefined);
+    // A lone surrogate cannot come off the wire (UTF-8 is decoded with replacement) and is refused
+    // rather than stored altered.
+    await rejectsWith(store.commitOffset(group, { topic: t, partitionId: 1, offset: 1, leaderEpoch: -1, metadata: 'a\ud800b' }), ErrorCode.INVALID_REQUEST, /surrogate/);
+    await rejectsWith(store.commitOffset(`${group}\udc00`, { topic: t, partitionId: 1, offset: 1, leaderEpoch: -1, metadata: null }), ErrorCode.INVALID_REQUEST, /surrogate/);
+    assert.deepEqual((await store.fetchOffsets(group)).map((o) => o.partitionId), [0]);
+  });
+
   // --- agents --------------------------------------------------------------------------------------
 
   it('registers agents with stable node ids, heartbeats, lists the live ones', async () => {

@@ -10,6 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { MigrationError, openMetadataStore } from '../../metadata/index.js';
 import { statement } from '../../metadata/driver.js';
+import { rootCause } from '../../metadata/errors.js';
 import { writeBrokenMigrations } from './contract.js';
 import { PgliteWorkerDriver, deserializeError, serializeError } from '../../metadata/pglite-worker-driver.js';
 import type { SqlMetadataStore } from '../../metadata/sql-store.js';
@@ -105,7 +106,9 @@ describe('PGlite worker', () => {
     const div = statement('test_prepared_div', 'SELECT 60 / $1::int AS q, cardinality($2::text[]) AS n, $2::text[] AS a');
     assert.deepEqual(await driver.query(div, [5, ['x', null, 'y "z"']]), [{ q: 12, n: 3, a: ['x', null, 'y "z"'] }]);
     await assert.rejects(driver.query(div, [0, []]), (err: unknown) => {
-      assert.equal((err as { code?: string }).code, '22012'); // division_by_zero, from the prepared statement
+      // division_by_zero, from the prepared statement: a data error, so a non-retriable INVALID_REQUEST
+      assert.ok(err instanceof KafkaError && err.code === ErrorCode.INVALID_REQUEST, String(err));
+      assert.equal((rootCause(err) as { code?: string }).code, '22012');
       return true;
     });
     assert.deepEqual(await driver.query(div, [4, ['only']]), [{ q: 15, n: 1, a: ['only'] }]);

@@ -2,7 +2,7 @@
 // other argument checks, run against a driver that records every statement it is asked to run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode } from '../../protocol/errors.js';
+import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import type { Driver, Statement } from '../../metadata/driver.js';
 import { SqlMetadataStore } from '../../metadata/sql-store.js';
 import { MAX_PARTITIONS_PER_TOPIC, isValidTopicName, topicNameProblem } from '../../metadata/validate.js';
@@ -79,4 +79,20 @@ test('driver errors: connection failures become retriable KafkaErrors; constrain
   assert.equal((toKafkaError(wrapped, 'op') as { code: number }).code, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const bug = Object.assign(new Error('syntax error'), { code: '42601' });
   assert.equal(toKafkaError(bug, 'op'), bug, 'programming errors are not disguised');
+});
+
+test('data errors caused by a request\'s values are non-retriable INVALID_REQUEST, never a database outage', () => {
+  for (const [code, message] of [
+    ['22021', 'invalid byte sequence for encoding "UTF8": 0x00'],
+    ['22P05', 'unsupported Unicode escape sequence'],
+    ['22P02', 'invalid input syntax for type json'],
+    ['22003', 'value out of range'],
+    ['54000', 'index row size 3016 exceeds btree version 4 maximum 2704'],
+  ] as const) {
+    const k = toKafkaError(new Error('Failed query', { cause: Object.assign(new Error(message), { code }) }), 'op') as KafkaError;
+    assert.ok(k instanceof KafkaError, code);
+    assert.equal(k.code, ErrorCode.INVALID_REQUEST, code);
+    assert.equal(k.retriable, false, code);
+    assert.equal(isConnectionError(k), false, code);
+  }
 });
