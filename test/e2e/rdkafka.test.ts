@@ -1,6 +1,6 @@
 // Current librdkafka (node-rdkafka 3.6.1, librdkafka 2.12.0) against the real agent, on both
 // configurations: its all-topics Metadata v12 (three bytes after the body), plain and idempotent
-// producers, full metadata, the admin client, commits, pause/resume/seek and
+// producers, full metadata, the admin client, offsetsForTimes, commits, pause/resume/seek and
 // offset-out-of-range recovery. One agent per configuration; every test has its own topics.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,7 @@ import {
   deleteTopic,
   disconnect,
   getMetadata,
+  offsetsForTimes,
   seek,
   type KafkaConsumer,
 } from '../helpers/rdkafka.js';
@@ -174,6 +175,35 @@ for (const backendName of BACKENDS) {
         await kadmin.disconnect();
         await p.disconnect();
       }
+    });
+
+    test('offsetsForTimes on partitions never led yet, an unknown partition and an unknown topic', async () => {
+      // A fresh topic: Metadata names a leader epoch for partitions no agent leads yet, and current
+      // librdkafka sends it back as ListOffsets' currentLeaderEpoch (one fenced partition fails the call).
+      const topic = `rdk-times-${tag}`;
+      await newTopic(topic, 4);
+      const before = Date.now();
+      await produceAll(topic, 0, ['a', 'b', 'c']);
+      const c = await consumer();
+      const t0 = Date.now();
+      const result = await offsetsForTimes(c, [
+        ...[0, 1, 2, 3].map((partition) => ({ topic, partition, offset: before - 1 })),
+        { topic, partition: 9, offset: before },
+      ]);
+      assert.ok(Date.now() - t0 < 5000, `offsetsForTimes took ${Date.now() - t0} ms`);
+      const byPartition = new Map(result.map((r) => [r.partition, r]));
+      assert.equal(byPartition.get(0)?.offset, 0);
+      // Empty partitions: no record at or after the timestamp, so the end (-1).
+      for (const partition of [1, 2, 3]) assert.equal(byPartition.get(partition)?.offset, -1, `partition ${partition}`);
+      // node-rdkafka puts a failed partition's error (message only) in its place in the result.
+      const failed = (result as unknown[]).filter((r): r is Error => r instanceof Error);
+      assert.deepEqual(failed.map((e) => e.message), ['Local: Unknown partition']);
+
+      // A topic that does not exist: librdkafka finds no leader for it and fails the call itself.
+      await assert.rejects(offsetsForTimes(c, [{ topic: `rdk-times-missing-${tag}`, partition: 0, offset: before }]), /Unknown partition/);
+      // A later timestamp than every record: the end of the log.
+      const [late] = await offsetsForTimes(c, [{ topic, partition: 0, offset: Date.now() + 60_000 }]);
+      assert.equal(late.offset, -1);
     });
 
     test('pause, resume and seek', async () => {
