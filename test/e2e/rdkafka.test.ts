@@ -4,6 +4,10 @@
 // offset-out-of-range recovery. One agent per configuration; every test has its own topics.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
 import { ApiKey, decodeResponse, encodeRequest } from '../../protocol/index.js';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
@@ -29,6 +33,62 @@ import { waitFor } from '../helpers/wait.js';
 
 const { logLevel } = kafkajs;
 const ERR = Kafka.CODES.ERRORS;
+const PYTHON = '/usr/bin/python3';
+// The librdkafka node-rdkafka runs on (its TopicPartition has no metadata field, so commits with
+// metadata go through librdkafka's C API from Python's ctypes).
+const LIBRDKAFKA = join(dirname(createRequire(import.meta.url).resolve('node-rdkafka/package.json')), 'build', 'deps', 'librdkafka.so.1');
+
+// rd_kafka_commit (sync) of offsets 10, 11, … with the given metadata bytes (hex) on partitions 0, 1, …,
+// then rd_kafka_committed: prints the error names, the commit's duration and what was read back.
+const COMMIT_METADATA_PY = `
+import ctypes, json, sys, time
+lib = ctypes.CDLL(sys.argv[1]); libc = ctypes.CDLL(None); libc.malloc.restype = ctypes.c_void_p
+class TP(ctypes.Structure):
+    _fields_ = [("topic", ctypes.c_char_p), ("partition", ctypes.c_int32), ("offset", ctypes.c_int64), ("metadata", ctypes.c_void_p),
+                ("metadata_size", ctypes.c_size_t), ("opaque", ctypes.c_void_p), ("err", ctypes.c_int), ("_private", ctypes.c_void_p)]
+class TPL(ctypes.Structure):
+    _fields_ = [("cnt", ctypes.c_int), ("size", ctypes.c_int), ("elems", ctypes.POINTER(TP))]
+V = ctypes.c_void_p
+for n, r, a in [("rd_kafka_conf_new", V, []), ("rd_kafka_conf_set", ctypes.c_int, [V, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]),
+                ("rd_kafka_new", V, [ctypes.c_int, V, ctypes.c_char_p, ctypes.c_size_t]), ("rd_kafka_topic_partition_list_new", ctypes.POINTER(TPL), [ctypes.c_int]),
+                ("rd_kafka_topic_partition_list_add", ctypes.POINTER(TP), [ctypes.POINTER(TPL), ctypes.c_char_p, ctypes.c_int32]),
+                ("rd_kafka_commit", ctypes.c_int, [V, ctypes.POINTER(TPL), ctypes.c_int]), ("rd_kafka_committed", ctypes.c_int, [V, ctypes.POINTER(TPL), ctypes.c_int]),
+                ("rd_kafka_err2name", ctypes.c_char_p, [ctypes.c_int]), ("rd_kafka_consumer_close", ctypes.c_int, [V]), ("rd_kafka_destroy", None, [V])]:
+    f = getattr(lib, n); f.restype = r; f.argtypes = a
+conf, topic, metas = json.loads(sys.argv[2]), sys.argv[3].encode(), [bytes.fromhex(h) for h in json.loads(sys.argv[4])]
+c = lib.rd_kafka_conf_new(); errstr = ctypes.create_string_buffer(512)
+for k, v in conf.items():
+    assert lib.rd_kafka_conf_set(c, k.encode(), str(v).encode(), errstr, 512) == 0, errstr.value
+rk = lib.rd_kafka_new(1, c, errstr, 512); assert rk, errstr.value
+name = lambda e: lib.rd_kafka_err2name(e).decode()
+def plist():
+    l = lib.rd_kafka_topic_partition_list_new(len(metas))
+    return l, [lib.rd_kafka_topic_partition_list_add(l, topic, i) for i in range(len(metas))]
+l, ps = plist()
+for i, m in enumerate(metas):
+    buf = libc.malloc(max(1, len(m))); ctypes.memmove(buf, m, len(m))
+    ps[i].contents.offset = 10 + i; ps[i].contents.metadata = buf; ps[i].contents.metadata_size = len(m)
+t = time.time(); e = lib.rd_kafka_commit(rk, l, 0)
+out = {"commit": name(e), "ms": int((time.time() - t) * 1000), "errors": [name(l.contents.elems[i].err) for i in range(len(metas))]}
+l2, _ = plist(); out["committed"] = name(lib.rd_kafka_committed(rk, l2, 10000)); el = l2.contents.elems
+out["read"] = [[el[i].offset, ctypes.string_at(el[i].metadata, el[i].metadata_size).hex() if el[i].metadata else None] for i in range(len(metas))]
+print(json.dumps(out)); sys.stdout.flush()
+lib.rd_kafka_consumer_close(rk); lib.rd_kafka_destroy(rk)
+`;
+
+interface MetadataCommit {
+  commit: string;
+  ms: number;
+  errors: string[];
+  committed: string;
+  read: Array<[number, string | null]>;
+}
+
+async function commitWithMetadata(bootstrap: string, groupId: string, topic: string, metadata: Buffer[]): Promise<MetadataCommit> {
+  const conf = { 'bootstrap.servers': bootstrap, 'group.id': groupId, 'enable.auto.commit': 'false' };
+  const { stdout } = await promisify(execFile)(PYTHON, ['-c', COMMIT_METADATA_PY, LIBRDKAFKA, JSON.stringify(conf), topic, JSON.stringify(metadata.map((m) => m.toString('hex')))], { timeout: 120_000 });
+  return JSON.parse(stdout) as MetadataCommit;
+}
 
 for (const backendName of BACKENDS) {
   describe(`node-rdkafka / librdkafka ${Kafka.librdkafkaVersion} (${backendName})`, () => {
@@ -260,6 +320,37 @@ for (const backendName of BACKENDS) {
       const fresh = await consumeRecords(latest, 1);
       assert.deepEqual(fresh.map((m) => [m.offset, m.value!.toString()]), [[10, 'new']]);
       latest.unassign();
+    });
+
+    test('commits with metadata (librdkafka C API): text, UTF-8, empty and invalid UTF-8 come back as Kafka returns them', async () => {
+      const topic = `rdk-meta-${tag}`;
+      await newTopic(topic, 4);
+      const metadata = [Buffer.from('consumer=a;gen=7 ' + 'm'.repeat(200)), Buffer.from('é ✓ 日本'), Buffer.alloc(0), Buffer.from([0x61, 0xff, 0x62])];
+      const r = await commitWithMetadata(agent.bootstrap, `rdk-meta-${tag}`, topic, metadata);
+      assert.equal(r.commit, 'NO_ERROR');
+      assert.ok(r.ms < 5000, `commit took ${r.ms} ms`);
+      assert.deepEqual(r.errors, ['NO_ERROR', 'NO_ERROR', 'NO_ERROR', 'NO_ERROR']);
+      assert.equal(r.committed, 'NO_ERROR');
+      assert.deepEqual(r.read, [
+        [10, metadata[0].toString('hex')],
+        [11, metadata[1].toString('hex')],
+        [12, null], // librdkafka reads empty metadata as none
+        // Metadata is a protocol string: bytes that are not UTF-8 are replaced, as Kafka's broker does.
+        [13, Buffer.from('a\uFFFDb').toString('hex')],
+      ]);
+    });
+
+    // For the lead: NUL bytes in metadata need the `strings` branch (PostgreSQL text refuses 0x00).
+    // Until then the commit fails at once with UNKNOWN_SERVER_ERROR (before: COORDINATOR_NOT_AVAILABLE,
+    // on which librdkafka held commits for up to session.timeout.ms); drop `todo` once it is merged.
+    test('commits with metadata holding NUL bytes round-trip', { todo: 'needs the strings branch (NUL in PostgreSQL text)' }, async () => {
+      const topic = `rdk-meta-nul-${tag}`;
+      await newTopic(topic, 1);
+      const metadata = [Buffer.from('metadata\u0000', 'utf8')]; // librdkafka's own test commits sizeof "metadata", NUL included
+      const r = await commitWithMetadata(agent.bootstrap, `rdk-meta-nul-${tag}`, topic, metadata);
+      assert.ok(r.ms < 5000, `commit took ${r.ms} ms`);
+      assert.equal(r.commit, 'NO_ERROR');
+      assert.deepEqual(r.read, [[10, metadata[0].toString('hex')]]);
     });
 
     test('commits of partitions the consumer is not assigned return at once and are stored', async () => {
