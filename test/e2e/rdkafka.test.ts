@@ -1,6 +1,7 @@
 // Current librdkafka (node-rdkafka 3.6.1, librdkafka 2.12.0) against the real agent, on both
 // configurations: its all-topics Metadata v12 (three bytes after the body), plain and idempotent
-// producers, full metadata, the admin client, offsetsForTimes, commits, pause/resume/seek and
+// producers, full metadata, the admin client, offsetsForTimes, commits (with metadata through
+// librdkafka's C API: node-rdkafka cannot pass it), pause/resume/seek and
 // offset-out-of-range recovery. One agent per configuration; every test has its own topics.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -102,8 +103,8 @@ interface MetadataCommit {
 
 async function commitWithMetadata(bootstrap: string, groupId: string, topic: string, metadata: Buffer[], mode: 'explicit' | 'stored' = 'explicit'): Promise<MetadataCommit> {
   const conf = { 'bootstrap.servers': bootstrap, 'group.id': groupId, 'enable.auto.commit': 'false', 'enable.auto.offset.store': 'false', 'auto.offset.reset': 'earliest' };
-  const args = [PYTHON, ['-c', COMMIT_METADATA_PY, LIBRDKAFKA, JSON.stringify(conf), topic, JSON.stringify(metadata.map((m) => m.toString('hex'))), mode]] as const;
-  const { stdout } = await promisify(execFile)(...args, { timeout: 120_000 });
+  const hex = JSON.stringify(metadata.map((m) => m.toString('hex')));
+  const { stdout } = await promisify(execFile)(PYTHON, ['-c', COMMIT_METADATA_PY, LIBRDKAFKA, JSON.stringify(conf), topic, hex, mode], { timeout: 120_000 });
   return JSON.parse(stdout) as MetadataCommit;
 }
 
