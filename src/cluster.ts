@@ -60,7 +60,12 @@ export class ClusterView {
       if (lease && holder !== undefined && lease.leaseExpiresAt > now && lease.leaderAgentId !== this.self.agentId) {
         out.push({ nodeId: holder, leaderEpoch: lease.epoch });
       } else {
-        out.push({ nodeId: this.self.nodeId, leaderEpoch: partitions[p]?.leaderEpoch ?? lease?.epoch ?? 0 });
+        // We take the lease when first served, which bumps the epoch unless the unexpired lease is
+        // already ours: name that epoch. Clients send it back as currentLeaderEpoch (ListOffsets v4+,
+        // Fetch v9+), and librdkafka's offsetsForTimes fails outright on a fenced one.
+        const ours = lease !== undefined && lease.leaderAgentId === this.self.agentId && lease.leaseExpiresAt > now;
+        const stored = Math.max(partitions[p]?.leaderEpoch ?? 0, lease?.epoch ?? 0);
+        out.push({ nodeId: this.self.nodeId, leaderEpoch: ours ? lease.epoch : stored + 1 });
       }
     }
     return out;

@@ -3,6 +3,7 @@
 // (group.ts) and performs the writes they ask for — group rows through saveGroup, committed offsets
 // through commitOffsets — in order per group (write-queue.ts). Handlers call the methods below; each
 // takes plain values and returns response data.
+import { isConnectionError } from '../../metadata/errors.js';
 import type { MetadataStore, OffsetCommitInput } from '../../metadata/types.js';
 import { ErrorCode, KafkaError, type ErrorCodeValue } from '../../protocol/index.js';
 import type { BrokerInfo } from '../context.js';
@@ -122,7 +123,8 @@ export interface OffsetDeleteResult {
   topics: PartitionErrors;
 }
 
-const isStoreFailure = (err: unknown) => !(err instanceof KafkaError) || err.code === ErrorCode.KAFKA_STORAGE_ERROR;
+/** The database unreachable: retriable for clients (raw driver errors of a lost connection count too). */
+const isStoreFailure = (err: unknown) => (err instanceof KafkaError ? err.code === ErrorCode.KAFKA_STORAGE_ERROR : isConnectionError(err));
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, ClassicGroup>();
@@ -244,9 +246,15 @@ export class GroupCoordinator {
 
   /** A store failure as the KafkaError a group API returns: retriable COORDINATOR_NOT_AVAILABLE. */
   private storeError(err: unknown, what: string, groupId: string): KafkaError {
-    if (!isStoreFailure(err)) return err as KafkaError;
-    this.opts.log.warn({ group: groupId, err: (err as Error)?.message }, what);
-    return new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, what, { cause: err });
+    if (isStoreFailure(err)) {
+      this.opts.log.warn({ group: groupId, err: (err as Error)?.message }, what);
+      return new KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, what, { cause: err });
+    }
+    if (err instanceof KafkaError) return err;
+    // A statement the database refused fails the same way when retried: not COORDINATOR_NOT_AVAILABLE,
+    // on which librdkafka holds a commit until session.timeout.ms waiting for another coordinator.
+    this.opts.log.error({ group: groupId, err }, what);
+    return new KafkaError(ErrorCode.UNKNOWN_SERVER_ERROR, what, { cause: err });
   }
 
   // ---- rebalance protocol -------------------------------------------------------------------------

@@ -276,6 +276,16 @@ test('a lost database: commits fail per partition with COORDINATOR_NOT_AVAILABLE
   assert.equal(r.topics[0].partitions[0].errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
 });
 
+test('a commit the database refuses (a value it cannot store) fails with UNKNOWN_SERVER_ERROR, not a retriable coordinator error', async () => {
+  // librdkafka holds a commit answered COORDINATOR_NOT_AVAILABLE for up to session.timeout.ms (45 s)
+  // waiting for the coordinator to come back; a refused statement would be refused again.
+  const t = testCoordinator();
+  t.store.addTopic('t', 1);
+  t.store.failWrites = Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
+  const r = await call(offsetCommit, 9, { groupId: 'g', generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: 'a\u0000b' }] }] }, t.broker);
+  assert.equal(r.topics[0].partitions[0].errorCode, ErrorCode.UNKNOWN_SERVER_ERROR);
+});
+
 test('ListGroups v0–5 with state and type filters; DescribeGroups v0–5 with members, metadata and assignments', async () => {
   const t = testCoordinator();
   t.store.addTopic('t', 2);
