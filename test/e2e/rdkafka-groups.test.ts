@@ -8,9 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import rdkafka from 'node-rdkafka';
 import kafkajs from 'kafkajs';
-import { decodeAssignment } from '../../protocol/index.js';
+import { ApiKey, ErrorCode, decodeAssignment, encodeSubscription } from '../../protocol/index.js';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
+import { RawClient } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -325,6 +326,52 @@ for (const backendName of BACKENDS) {
       await consumedOnce(g.seen, g.all());
       await waitFor('offsets committed', async () => (await committed(g.groupId, g.topic)).every((o) => o === 50) || undefined, 10_000);
       await a.close();
+    });
+
+    // librdkafka sends LeaveGroup when max.poll.interval.ms expires whatever it is waiting for, e.g. its
+    // SyncGroup while the leader assigns. Kafka reads that LeaveGroup only after answering the SyncGroup;
+    // the agent reads both at once and answers in order, so the SyncGroup must not be left unanswered.
+    test('a LeaveGroup right behind the same member\'s waiting SyncGroup: both are answered', async () => {
+      const groupId = `rdkg-pipelined-${tag}`;
+      const metadata = encodeSubscription({ topics: ['t'], userData: null, ownedPartitions: [] }, 1);
+      const join = (c: RawClient, memberId: string) =>
+        c.request(ApiKey.JoinGroup, 5, { groupId, sessionTimeoutMs: SESSION_TIMEOUT_MS, rebalanceTimeoutMs: MAX_POLL_INTERVAL_MS, memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata }] });
+      /** A first join: MEMBER_ID_REQUIRED hands out the id to come back with (v4+). */
+      const joinNew = async (c: RawClient) => {
+        const first = await join(c, '');
+        assert.equal(first.errorCode, ErrorCode.MEMBER_ID_REQUIRED);
+        return join(c, first.memberId);
+      };
+      const leader = await RawClient.connect(agent.port);
+      const follower = await RawClient.connect(agent.port);
+      try {
+        const first = await joinNew(leader);
+        assert.equal(first.errorCode, ErrorCode.NONE);
+        const leaderId = first.memberId;
+        const stable = await leader.request(ApiKey.SyncGroup, 3, { groupId, generationId: first.generationId, memberId: leaderId, groupInstanceId: null, assignments: [] });
+        assert.equal(stable.errorCode, ErrorCode.NONE);
+        // The follower arrives: the leader rejoins, and the new generation waits for the leader's assignment.
+        const followerJoin = joinNew(follower);
+        await waitFor('a rebalance', async () => (await admin.describeGroups([groupId])).groups[0].state === 'PreparingRebalance', 10_000);
+        const rejoin = await join(leader, leaderId);
+        const joined = await followerJoin;
+        assert.equal(rejoin.leader, leaderId);
+        assert.equal(joined.generationId, rejoin.generationId);
+        const sync = follower.request(ApiKey.SyncGroup, 3, { groupId, generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null, assignments: [] });
+        await sleep(200);
+        const leave = follower.request(ApiKey.LeaveGroup, 3, { groupId, members: [{ memberId: joined.memberId, groupInstanceId: null }] });
+        const answered = await Promise.race([Promise.all([sync, leave]), sleep(5000).then(() => undefined)]);
+        assert.ok(answered, 'SyncGroup and LeaveGroup answered');
+        const [s, l] = answered;
+        assert.equal(s.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+        assert.equal(l.errorCode, ErrorCode.NONE);
+        assert.deepEqual((l.members ?? []).map((m) => m.errorCode), [ErrorCode.NONE]);
+        const g = (await admin.describeGroups([groupId])).groups[0];
+        assert.deepEqual(g.members.map((m) => m.memberId), [leaderId], 'the leader is left, rebalancing');
+      } finally {
+        leader.close();
+        follower.close();
+      }
     });
 
     for (const strategy of ['range', 'cooperative-sticky'] as const) {
