@@ -3,7 +3,9 @@
 // second member joining, unsubscribing, resubscribing and leaving: every record consumed once across the
 // group with auto-commits, assignments as Kafka gives them. max.poll.interval.ms: a member that stops
 // polling keeps its partitions until librdkafka leaves the group for it at the interval, also while a
-// rebalance waits for it (the rebalance timeout of JoinGroup is max.poll.interval.ms).
+// rebalance waits for it (the rebalance timeout of JoinGroup is max.poll.interval.ms); a LeaveGroup sent
+// right behind the same member's waiting SyncGroup (as librdkafka does at that moment) leaves neither
+// unanswered.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import rdkafka from 'node-rdkafka';
