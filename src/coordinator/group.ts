@@ -733,6 +733,10 @@ export class ClassicGroup {
   private removeMemberAndUpdateGroup(member: Member, reason: string): void {
     // A new member may still wait on its first JoinGroup: UNKNOWN_MEMBER_ID makes it retry if alive.
     this.completeJoinFuture(member, joinError('', ErrorCode.UNKNOWN_MEMBER_ID));
+    // Its SyncGroup may wait too: Kafka reads a connection's next request (this LeaveGroup) only after
+    // answering the previous one, we handle them side by side and answer in order, so an unanswered
+    // SyncGroup would hold back every later response on that connection.
+    this.completeSyncFuture(member, syncError(ErrorCode.UNKNOWN_MEMBER_ID));
     this.remove(member.memberId);
     switch (this.st.kind) {
       case 'Stable':

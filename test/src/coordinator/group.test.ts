@@ -403,6 +403,33 @@ test('the last member leaving empties the group, which is stored with its new ge
   assert.deepEqual(last.members, []);
 });
 
+test('a member leaving while its SyncGroup waits still gets that SyncGroup answered; the others rebalance', () => {
+  const h = harness({ initialRebalanceDelayMs: 100 });
+  const joined = form(h, [{ clientId: 'a' }, { clientId: 'b' }, { clientId: 'c' }]);
+  const [a, b, c] = joined.map((j) => j.memberId);
+  const sb = h.sync(b, 1);
+  const sc = h.sync(c, 1);
+  assert.ok(isPending(sb) && isPending(sc), 'followers wait for the leader');
+  h.group.leave([{ memberId: b, groupInstanceId: null }]);
+  assert.equal(sb.value?.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+  assert.equal(sc.value?.errorCode, ErrorCode.REBALANCE_IN_PROGRESS);
+  assert.equal(h.group.stateName, 'PreparingRebalance');
+
+  // The leader leaves while its assignment is being stored.
+  const ra = h.join({ memberId: a });
+  const rc = h.join({ memberId: c });
+  assert.equal(ra.value?.generationId, 2);
+  assert.equal(rc.value?.generationId, 2);
+  h.autoPersist = false;
+  const sc2 = h.sync(c, 2);
+  const sa2 = h.sync(a, 2, { [a]: assignment({ t: [0] }), [c]: assignment({ t: [1] }) });
+  h.group.leave([{ memberId: a, groupInstanceId: null }]);
+  assert.equal(sa2.value?.errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
+  assert.equal(sc2.value?.errorCode, ErrorCode.REBALANCE_IN_PROGRESS);
+  h.finishPersist();
+  assert.equal(h.group.stateName, 'PreparingRebalance', 'the late write changes nothing');
+});
+
 test('LeaveGroup batch: per-member errors, removal by group.instance.id, fencing', () => {
   const h = harness({ initialRebalanceDelayMs: 100 });
   const joined = form(h, [{ clientId: 'a' }, { clientId: 's', groupInstanceId: 'inst-s' }, { clientId: 't', groupInstanceId: 'inst-t' }]);
