@@ -244,7 +244,7 @@ export class GroupCoordinator {
     );
   }
 
-  /** A store failure as the KafkaError a group API returns: retriable COORDINATOR_NOT_AVAILABLE. */
+  /** A store failure as the KafkaError a group API returns: COORDINATOR_NOT_AVAILABLE only for a lost database. */
   private storeError(err: unknown, what: string, groupId: string): KafkaError {
     if (isStoreFailure(err)) {
       this.opts.log.warn({ group: groupId, err: (err as Error)?.message }, what);

@@ -368,13 +368,11 @@ for (const backendName of BACKENDS) {
       const metadata = [Buffer.from('metadata\u0000')];
       const r = await commitWithMetadata(agent.bootstrap, `rdk-meta-stored-${tag}`, topic, metadata, 'stored');
       assert.ok(r.ms < 5000, `commit took ${r.ms} ms`);
-      // For the lead: NUL storage is the `strings` branch's fix. Until it is merged the commit is refused
-      // at once (UNKNOWN_SERVER_ERROR); once merged, keep only the NO_ERROR branch.
-      if (r.commit === 'NO_ERROR') assert.deepEqual(r.read, [[10, metadata[0].toString('hex')]]);
-      else assert.equal(r.commit, 'UNKNOWN');
+      assert.equal(r.commit, 'NO_ERROR');
+      assert.deepEqual(r.read, [[10, metadata[0].toString('hex')]]);
     });
 
-    test('commits with metadata holding NUL bytes round-trip', { todo: 'needs the strings branch (NUL in PostgreSQL text)' }, async () => {
+    test('commits with metadata holding NUL bytes round-trip', async () => {
       const topic = `rdk-meta-nul-${tag}`;
       await newTopic(topic, 1);
       const metadata = [Buffer.from('a\u0000b\u0000')];
