@@ -142,9 +142,20 @@ export class Reader {
     );
   }
 
-  /** Length of a string/bytes as classic int16/int32 or compact varint(n+1); -1 means null. */
+  /**
+   * A compact length (varint n+1) as Kafka's readers see it: the unsigned varint is a Java int, so
+   * 2^31 and above are negative, i.e. null.
+   */
+  private compactLength(): number {
+    return (this.uvarint() | 0) - 1;
+  }
+
+  /**
+   * Length of a string/bytes as classic int16/int32 or compact varint(n+1). Any negative length means
+   * null (-1 normally), as in Kafka's generated readers; the caller refuses null where it is illegal.
+   */
   private checkedLength(len: number, what: string): number {
-    if (len < -1) throw new DecodeError('invalid_length', `negative ${what} length ${len} at ${this.pos}`);
+    if (len < 0) return -1;
     if (len > this.end - this.pos) {
       throw new DecodeError('truncated', `${what} of ${len} bytes at ${this.pos}, ${this.end - this.pos} left`);
     }
@@ -153,7 +164,7 @@ export class Reader {
 
   /** A string; null when the wire says null (the caller decides whether null is legal). */
   string(compact: boolean): string | null {
-    const len = this.checkedLength(compact ? this.uvarint() - 1 : this.int16(), 'string');
+    const len = this.checkedLength(compact ? this.compactLength() : this.int16(), 'string');
     if (len < 0) return null;
     if (len > MAX_STRING_BYTES) throw new DecodeError('invalid_length', `string of ${len} bytes exceeds ${MAX_STRING_BYTES}`);
     const p = this.pos;
@@ -180,7 +191,7 @@ export class Reader {
 
   /** Bytes as a view into the frame; null when the wire says null. */
   bytes(compact: boolean): Buffer | null {
-    const len = this.checkedLength(compact ? this.uvarint() - 1 : this.int32(), 'bytes');
+    const len = this.checkedLength(compact ? this.compactLength() : this.int32(), 'bytes');
     if (len < 0) return null;
     const p = this.pos;
     this.pos = p + len;
@@ -189,12 +200,13 @@ export class Reader {
   }
 
   /**
-   * An array count; -1 means null. The count must fit the remaining bytes at minItemBytes per item
-   * (at least 1), so an absurd count fails before any element is created.
+   * An array count; any negative count is null (-1), as in Kafka's readers. The count must fit the
+   * remaining bytes at minItemBytes per item (at least 1), so an absurd count fails before any
+   * element is created.
    */
   arrayCount(compact: boolean, minItemBytes: number): number {
-    const n = compact ? this.uvarint() - 1 : this.int32();
-    if (n < -1) throw new DecodeError('invalid_length', `negative array count ${n} at ${this.pos}`);
+    const n = compact ? this.compactLength() : this.int32();
+    if (n < 0) return -1;
     if (n > 0 && n * (minItemBytes > 0 ? minItemBytes : 1) > this.end - this.pos) {
       throw new DecodeError('invalid_length', `array of ${n} items cannot fit in ${this.end - this.pos} bytes at ${this.pos}`);
     }

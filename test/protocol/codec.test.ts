@@ -109,6 +109,13 @@ test('encoding null into a non-nullable field is an error', () => {
   assert.throws(() => encodeMessage(schema, 12, { brokers: [], topics: [{ name: 't', topicId: 'not-a-uuid', partitions: [] }] }), TypeError);
 });
 
+test('any negative length or count decodes as null, as in Kafka\'s readers; non-nullable fields refuse it', () => {
+  const schema = API_INFO[3].requestSchema; // Metadata: topics nullable from v1
+  const minusTwo = Buffer.from('fffffffe', 'hex');
+  assert.equal(decodeMessage<{ topics: unknown }>(schema, 1, minusTwo).value.topics, null);
+  assert.throws(() => decodeMessage(schema, 0, minusTwo), (e: unknown) => (e as { kind?: string }).kind === 'invalid_value');
+});
+
 test('unknown tagged fields are kept and re-emitted in tag order among known ones', () => {
   const schema = API_INFO[18].responseSchema; // ApiVersions: known tags 0-3 at v3
   const value = {
