@@ -72,11 +72,18 @@ export class Agent {
       logger: this.log,
     });
     const metadata = (this.metadata = new CachedMetadataStore(inner));
+    // Our own topic changes (on PGlite the only ones): the partition log checks the topic's identity.
+    metadata.onTopicChange((topic) => this.partitions?.topicChanged(topic));
     if (cfg.databaseUrl) {
-      // Other agents announce topic changes; drop our cached copy at once instead of after the TTL.
+      // Other agents announce topic changes: drop our cached copy at once instead of after the TTL,
+      // and everything held for a topic that was deleted or re-created.
       this.topicChanges = new TopicChangeFeed(
         cfg.databaseUrl,
-        (topic) => (topic === undefined ? metadata.invalidateAll() : metadata.invalidateTopic(topic)),
+        (topic) => {
+          if (topic === undefined) metadata.invalidateAll();
+          else metadata.invalidateTopic(topic);
+          this.partitions?.topicChanged(topic);
+        },
         { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs },
       );
       await this.topicChanges.start();
@@ -100,7 +107,7 @@ export class Agent {
       logger: this.log,
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
-    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes));
+    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes, this.log));
     const leadership = (this.leadership = new Leadership({ metadata, agentId, ttlMs: cfg.leaseTtlMs, log: this.log, listener: partitions }));
     partitions.attach(leadership);
     const cluster = new ClusterView(
