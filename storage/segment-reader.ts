@@ -82,6 +82,8 @@ export class SegmentReader {
    * read nor is joined by later reads.
    */
   private readonly invalidations = new Map<string, number>();
+  /** Per topic, bumped by invalidateTopic() (covers partitions with nothing cached but a query in flight). */
+  private readonly topicInvalidations = new Map<string, number>();
   private segmentRows = 0;
   private readonly segmentCacheRows: number;
   private readonly segmentPrefetchRows: number;
@@ -119,11 +121,11 @@ export class SegmentReader {
    * key of its own, so only the segment rows dropped here lead to them.
    */
   invalidateTopic(topic: string): void {
+    this.topicInvalidations.set(topic, (this.topicInvalidations.get(topic) ?? 0) + 1);
     const prefix = partitionKey(topic, 0).slice(0, -1);
     const keys = new Set<string>();
     for (const k of this.segments.keys()) if (k.startsWith(prefix)) keys.add(k);
     for (const k of this.tail.keys()) if (k.startsWith(prefix)) keys.add(k);
-    for (const k of this.invalidations.keys()) if (k.startsWith(prefix)) keys.add(k);
     for (const k of keys) {
       const i = k.lastIndexOf('\u0000');
       this.invalidate(k.slice(0, i), Number(k.slice(i + 1)));
@@ -280,11 +282,12 @@ export class SegmentReader {
   private async segmentFor(topic: string, partitionId: number, pk: string, offset: number): Promise<SegmentRecord | undefined> {
     const hit = this.lookupCached(pk, offset);
     if (hit !== undefined) return hit;
-    const generation = this.invalidations.get(pk) ?? 0;
+    const generationOf = () => `${this.topicInvalidations.get(topic) ?? 0}.${this.invalidations.get(pk) ?? 0}`;
+    const generation = generationOf();
     return this.segFlight.run(`${pk}@${offset}#${generation}`, async () => {
       this.stats.segmentQueries++;
       const rows = await this.metadata.listSegments(topic, partitionId, offset, this.segmentPrefetchRows);
-      const current = () => (this.invalidations.get(pk) ?? 0) === generation;
+      const current = () => generationOf() === generation;
       const within = (r: SegmentRecord) => r.baseOffset <= offset && offset <= r.endOffset;
       if (!current()) return rows.find(within);
       this.remember(pk, rows);
