@@ -28,6 +28,8 @@ import { parseConnectionOverrides } from './network/connection-quotas.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;
+/** Longest a DeleteTopics answer waits for the other live agents to confirm they dropped the topic. */
+const TOPIC_CHANGE_CONFIRM_MS = 1000;
 
 export class Agent {
   private lock: DataDirLock | undefined;
@@ -84,7 +86,17 @@ export class Agent {
           else metadata.invalidateTopic(topic);
           this.partitions?.topicChanged(topic);
         },
-        { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs },
+        {
+          logger: this.log,
+          connectTimeoutMs: cfg.dbAcquireTimeoutMs,
+          agentId,
+          // Asked to confirm a change another agent made: apply it (again: harmless) and finish checking.
+          onSync: async (topic) => {
+            metadata.invalidateTopic(topic);
+            this.partitions?.topicChanged(topic);
+            await this.partitions?.settled(topic);
+          },
+        },
       );
       await this.topicChanges.start();
     }
@@ -131,6 +143,7 @@ export class Agent {
       brokers: () => cluster.brokers(),
       leaders: (topic, count) => cluster.leaders(topic, count),
       groups,
+      topicChangeApplied: (topic) => this.topicChangeApplied(topic),
     };
 
     this.server = new KafkaServer(
@@ -195,6 +208,27 @@ export class Agent {
       },
       'listening',
     );
+  }
+
+  /**
+   * Waits (at most TOPIC_CHANGE_CONFIRM_MS) until every other live agent has confirmed it applied the
+   * changes of `topic` committed so far. On PGlite there is no other agent.
+   */
+  private async topicChangeApplied(topic: string): Promise<void> {
+    const feed = this.topicChanges;
+    const metadata = this.metadata;
+    if (feed === undefined || metadata === undefined) return;
+    const started = performance.now();
+    try {
+      const live = await metadata.listLiveAgents(3 * this.config.agentHeartbeatMs);
+      const others = live.map((a) => a.agentId).filter((id) => id !== this.agentId);
+      const missing = await feed.sync(topic, others, TOPIC_CHANGE_CONFIRM_MS);
+      const ms = Number((performance.now() - started).toFixed(1));
+      if (missing.length > 0) this.log.warn({ topic, agents: missing, ms }, 'agents did not confirm a topic change in time (their leases and the cache TTL still bound what they serve)');
+      else this.log.info({ topic, agents: others.length, ms }, 'topic change confirmed by every live agent');
+    } catch (err) {
+      this.log.warn({ topic, err: (err as Error).message }, 'could not ask the other agents to confirm a topic change');
+    }
   }
 
   /** The data directory's agent id (created on its first start). */

@@ -263,6 +263,11 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     this.checking.set(topic, check);
   }
 
+  /** Resolves once every check of the topic started so far has finished (its state dropped if it had to be). */
+  async settled(topic: string): Promise<void> {
+    for (let check = this.checking.get(topic); check !== undefined; check = this.checking.get(topic)) await check;
+  }
+
   private dropTopic(topic: string, reason: string): void {
     this.topicGenerations.set(topic, (this.topicGenerations.get(topic) ?? 0) + 1);
     this.topicIds.delete(topic);

@@ -76,9 +76,13 @@ describe('topic changes reach every agent (three agents, PostgreSQL + S3)', { sk
       assert.deepEqual((await fetchFrom0(c, 1)).records.map((r) => r[1]), ['old-p1']);
       assert.equal((await produce(a, 0, ['not-the-leader'])).errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
 
-      // Delete through A, then ask every agent as fast as it answers until it refuses the topic.
+      // Delete through A (it answers once B and C confirmed they dropped the topic), then ask every
+      // agent as fast as it answers until it refuses the topic.
+      const asked = performance.now();
       const del = await a.request(ApiKey.DeleteTopics, 4, { topicNames: [TOPIC], timeoutMs: 10_000 });
       const deletedAt = performance.now();
+      const confirmLine = agents[0]!.output().split('\n').find((l) => l.includes('topic change confirmed by every live agent'));
+      console.log(`# DeleteTopics took ${(deletedAt - asked).toFixed(1)} ms, of which waiting for B and C to confirm: ${confirmLine?.match(/"ms":([\d.]+)/)?.[1] ?? '?'} ms`);
       assert.equal(del.responses[0].errorCode, ErrorCode.NONE);
       const served: string[] = [];
       const polls = [0, 0, 0];
