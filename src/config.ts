@@ -44,7 +44,7 @@ export const SETTINGS = {
   agentId: str('agent-id', 'STREAMHOUSE_AGENT_ID', '', 'Identity of this agent in the agents and partition_leases tables; unique per live agent (a second agent starting with the id of a live one is refused).', 'a random id created once in the data directory (`<data-dir>/agent-id`), stable across restarts'),
   rack: str('rack', 'STREAMHOUSE_RACK', '', 'Rack reported in Metadata (empty = none).'),
   clusterId: str('cluster-id', 'STREAMHOUSE_CLUSTER_ID', 'c3RyZWFtaG91c2UtY2x1cw', 'Cluster id reported to clients.'),
-  dataDir: str('data-dir', 'STREAMHOUSE_DATA_DIR', './data', 'Data directory: PGlite database, local object store and the lock file.'),
+  dataDir: str('data-dir', 'STREAMHOUSE_DATA_DIR', './data', 'Data directory: PGlite database, local object store, the lock file and the agent id.'),
   databaseUrl: { flag: 'database-url', env: 'DATABASE_URL', type: 'url', default: '', describe: 'PostgreSQL URL (sslmode honoured). Empty = embedded PGlite under the data directory.' } as SettingSpec<string>,
   dbPoolMax: int('db-pool-max', 'STREAMHOUSE_DB_POOL_MAX', 20, 'PostgreSQL pool: max connections.', { min: 1, max: 10000 }),
   dbPoolMin: int('db-pool-min', 'STREAMHOUSE_DB_POOL_MIN', 0, 'PostgreSQL pool: connections kept open.', { min: 0, max: 10000 }),
