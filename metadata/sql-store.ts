@@ -338,7 +338,8 @@ const S = {
   // A new agent gets $5 or the smallest node id not in use; a known one keeps its node id unless $5 says
   // otherwise. Two new agents racing for the same free id: one hits agents_node_id_key and retries.
   // With $6 set, an existing row whose heartbeat is younger than $6 ms belongs to a live agent: nothing
-  // is written and no row comes back (two agents racing for one new id: the second sees the first's row).
+  // is written and no row comes back (two agents racing for one new id: the second sees the first's row),
+  // unless $7 says a row at our own address is our dead predecessor's.
   registerAgent: statement(
     'sh_register_agent',
     `INSERT INTO agents AS a (agent_id, node_id, host, port, rack, last_heartbeat, started_at)
@@ -349,6 +350,7 @@ const S = {
      ON CONFLICT (agent_id) DO UPDATE SET node_id = COALESCE($5::int, a.node_id), host = EXCLUDED.host,
        port = EXCLUDED.port, rack = EXCLUDED.rack, last_heartbeat = EXCLUDED.last_heartbeat, started_at = EXCLUDED.started_at
        WHERE $6::bigint IS NULL OR a.last_heartbeat < ${NOW_MS} - $6::bigint
+         OR ($7::boolean AND a.host = EXCLUDED.host AND a.port = EXCLUDED.port)
      RETURNING ${AGENT_COLS}`,
   ),
   agentById: statement(
@@ -930,6 +932,7 @@ export class SqlMetadataStore implements MetadataStore {
     nodeId?: number;
     staleAfterMs?: number;
     liveWithinMs?: number;
+    takeOverSameAddress?: boolean;
   }): Promise<AgentRecord> {
     checkAgentId(input.agentId);
     if (typeof input.host !== 'string' || input.host.length === 0) throw invalid('agent host must be set');
@@ -939,7 +942,7 @@ export class SqlMetadataStore implements MetadataStore {
     const staleAfterMs = input.staleAfterMs ?? 30_000;
     assertPositiveMs(staleAfterMs, 'staleAfterMs');
     if (input.liveWithinMs !== undefined) assertPositiveMs(input.liveWithinMs, 'liveWithinMs');
-    const params = [input.agentId, input.host, input.port, input.rack ?? null, input.nodeId ?? null, input.liveWithinMs ?? null];
+    const params = [input.agentId, input.host, input.port, input.rack ?? null, input.nodeId ?? null, input.liveWithinMs ?? null, input.takeOverSameAddress === true];
     for (let attempt = 0; ; attempt++) {
       try {
         const [row] = await this.q<AgentRecord>(S.registerAgent, params);

@@ -177,6 +177,8 @@ export interface MetadataStore {
    * With `liveWithinMs`, an agent id whose row had a heartbeat within that window belongs to a live
    * agent: nothing changes and AgentIdInUseError (INVALID_REQUEST) names it; an older row is taken over
    * (same node id). Without it the row is always taken over (re-registration of this very agent).
+   * `takeOverSameAddress`: a live row with our host and port is taken over too (the caller knows the
+   * agent that wrote it is dead: its data directory's lock was left behind).
    */
   registerAgent(input: {
     agentId: string;
@@ -186,6 +188,7 @@ export interface MetadataStore {
     nodeId?: number;
     staleAfterMs?: number;
     liveWithinMs?: number;
+    takeOverSameAddress?: boolean;
   }): Promise<AgentRecord>;
   heartbeatAgent(agentId: string): Promise<void>;
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;

@@ -241,8 +241,8 @@ export class Agent {
   /**
    * Registers this agent. An agent id is one live agent's: a row of it with a heartbeat within the
    * liveness window refuses the start, unless the previous holder of our data directory died without
-   * releasing it (the data-dir lock was stale), which proves that row is our own dead predecessor's
-   * (kill -9 and an immediate restart): it is taken over with its node id.
+   * releasing it (the data-dir lock was stale) and the row has our address: then it is our own dead
+   * predecessor's (kill -9 and an immediate restart) and is taken over with its node id.
    */
   private async register(metadata: CachedMetadataStore, agentId: string, dataDir: string) {
     const cfg = this.config;
@@ -254,7 +254,8 @@ export class Agent {
         port: cfg.advertisedPort,
         rack: cfg.rack || null,
         nodeId: cfg.nodeId >= 0 ? cfg.nodeId : undefined,
-        liveWithinMs: this.lock!.previousOwnerDied ? undefined : liveWithinMs,
+        liveWithinMs,
+        takeOverSameAddress: this.lock!.previousOwnerDied,
       });
       this.registered = true;
       return me;

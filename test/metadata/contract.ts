@@ -748,6 +748,10 @@ export function metadataContract(ctx: ContractContext): void {
     // previous process is known to be dead) the row is always taken over.
     const again = await store.registerAgent({ agentId: id, host: 'host-c', port: 9094 });
     assert.equal(again.nodeId, first.nodeId);
+    // A restart whose predecessor is known to be dead takes over a live row only at its own address.
+    await rejectsWith(store.registerAgent({ agentId: id, host: 'host-d', port: 9094, liveWithinMs: 60_000, takeOverSameAddress: true }), ErrorCode.INVALID_REQUEST, /in use by a live agent at host-c:9094/);
+    const restarted = await store.registerAgent({ agentId: id, host: 'host-c', port: 9094, liveWithinMs: 60_000, takeOverSameAddress: true });
+    assert.equal(restarted.nodeId, first.nodeId);
     // Two new agents racing for one new id: exactly one registers.
     const racing = unique('agentRace');
     const results = await Promise.allSettled([0, 1, 2].map((i) => store.registerAgent({ agentId: racing, host: `h${i}`, port: 1000 + i, liveWithinMs: 60_000 })));
