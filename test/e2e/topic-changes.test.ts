@@ -75,6 +75,17 @@ describe('topic changes reach every agent (three agents, PostgreSQL + S3)', { sk
       assert.deepEqual((await fetchFrom0(b, 0)).records.map((r) => r[1]), ['old-0', 'old-1', 'old-2']);
       assert.deepEqual((await fetchFrom0(c, 1)).records.map((r) => r[1]), ['old-p1']);
       assert.equal((await produce(a, 0, ['not-the-leader'])).errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      // A consumer of B waits at the end of partition 0 (long poll, 20 s).
+      const poller = await RawClient.connect(agents[1]!.port);
+      after(() => poller.close());
+      const longPoll = poller
+        .request(ApiKey.Fetch, 12, {
+          replicaId: -1, maxWaitMs: 20_000, minBytes: 1, maxBytes: 1_000_000, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+          topics: [{ topic: TOPIC, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 3, logStartOffset: -1, partitionMaxBytes: 1_000_000 }] }],
+          forgottenTopicsData: [], rackId: '',
+        })
+        .then((res) => ({ at: performance.now(), errorCode: res.responses[0].partitions[0].errorCode, records: res.responses[0].partitions[0].records?.length ?? 0 }));
+      await new Promise((r) => setTimeout(r, 200));
 
       // Delete through A (it answers once B and C confirmed they dropped the topic), then ask every
       // agent as fast as it answers until it refuses the topic.
@@ -100,6 +111,10 @@ describe('topic changes reach every agent (three agents, PostgreSQL + S3)', { sk
         }),
       );
       const worst = Math.max(...refusedAfterMs);
+      const polled = await longPoll;
+      assert.deepEqual([polled.errorCode, polled.records], [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 0], 'the long poll on B ends with the topic');
+      console.log(`# B's long poll on the topic answered ${(polled.at - deletedAt).toFixed(1)} ms after DeleteTopics returned (negative: before)`);
+      assert.ok(polled.at - deletedAt < 1000);
       // Each figure is an upper bound: it ends with the answer to the first refused poll (three requests).
       console.log(`# DeleteTopics answered → agent refuses the topic: ${refusedAfterMs.map((ms, i) => `${'ABC'[i]} ${ms.toFixed(1)} ms (poll ${polls[i]})`).join(', ')}`);
       assert.deepEqual(served, [], 'no agent served the deleted topic once DeleteTopics had answered');
