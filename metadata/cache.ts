@@ -92,6 +92,7 @@ export class CachedMetadataStore implements MetadataStore {
   private readonly partitions = new Map<string, PartitionsEntry>();
   private readonly partitionLoads = new Map<string, Set<PartitionsLoad>>();
   private readonly led = new Map<string, LedPartition>();
+  private readonly changeListeners: Array<(topic: string) => void> = [];
 
   constructor(
     readonly inner: MetadataStore,
@@ -115,6 +116,28 @@ export class CachedMetadataStore implements MetadataStore {
     for (const [k, led] of this.led) {
       if (k.startsWith(`${name}\u0000`)) this.dropIndex(led);
     }
+  }
+
+  /**
+   * The topic was deleted or re-created under its name (another topic id): drops everything cached
+   * about it, including which of its partitions we lead.
+   */
+  forgetTopic(name: string): void {
+    this.invalidateTopic(name);
+    for (const k of [...this.led.keys()]) if (k.startsWith(`${name}\u0000`)) this.led.delete(k);
+  }
+
+  /**
+   * Calls `listener(topic)` after every topic change made through this cache (create, delete, new
+   * partitions, configs) has committed: the local twin of the NOTIFY other agents receive, so an
+   * agent reacts to its own changes the same way, on PGlite too.
+   */
+  onTopicChange(listener: (topic: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(topic: string): void {
+    for (const l of this.changeListeners) l(topic);
   }
 
   /** Drops every cached entry (leadership knowledge is kept). */
@@ -225,7 +248,9 @@ export class CachedMetadataStore implements MetadataStore {
     this.invalidateTopic(input.name);
     const record = await this.inner.createTopic(input);
     this.invalidateTopic(input.name);
-    return this.installTopic(record);
+    const installed = this.installTopic(record);
+    this.changed(input.name);
+    return installed;
   }
 
   async getTopic(name: string): Promise<TopicRecord | undefined> {
@@ -258,11 +283,13 @@ export class CachedMetadataStore implements MetadataStore {
 
   async deleteTopic(name: string): Promise<boolean> {
     this.invalidateTopic(name);
+    let deleted = false;
     try {
-      return await this.inner.deleteTopic(name);
+      deleted = await this.inner.deleteTopic(name);
+      return deleted;
     } finally {
-      this.invalidateTopic(name);
-      for (const k of [...this.led.keys()]) if (k.startsWith(`${name}\u0000`)) this.led.delete(k);
+      this.forgetTopic(name);
+      if (deleted) this.changed(name);
     }
   }
 
@@ -270,7 +297,9 @@ export class CachedMetadataStore implements MetadataStore {
     try {
       const record = await this.inner.addPartitions(name, newPartitionCount);
       this.invalidateTopic(name);
-      return this.installTopic(record);
+      const installed = this.installTopic(record);
+      this.changed(name);
+      return installed;
     } catch (err) {
       this.invalidateTopic(name);
       throw err;
@@ -286,7 +315,9 @@ export class CachedMetadataStore implements MetadataStore {
     this.topics.delete(name);
     const record = await this.inner.updateTopicConfig(name, config, retentionMs);
     this.bumpTopic(name);
-    return this.installTopic(record);
+    const installed = this.installTopic(record);
+    this.changed(name);
+    return installed;
   }
 
   async getPartitions(topic: string): Promise<PartitionRecord[]> {

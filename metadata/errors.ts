@@ -103,3 +103,21 @@ export function toKafkaError(err: unknown, operation: string): unknown {
       return err;
   }
 }
+
+/**
+ * registerAgent with `liveWithinMs`: another agent registered under this agent id sent a heartbeat
+ * within the window. `holder` is that agent's row (its address, node id and last heartbeat).
+ */
+export class AgentIdInUseError extends KafkaError {
+  constructor(
+    readonly holder: { agentId: string; nodeId: number; host: string; port: number; lastHeartbeat: number },
+    readonly heartbeatAgeMs: number,
+  ) {
+    super(
+      ErrorCode.INVALID_REQUEST,
+      `agent id ${holder.agentId} is in use by a live agent at ${holder.host}:${holder.port} (node id ${holder.nodeId}, ` +
+        `last heartbeat ${Math.max(0, heartbeatAgeMs)} ms ago)`,
+    );
+    this.name = 'AgentIdInUseError';
+  }
+}

@@ -14,7 +14,7 @@ import type { MetadataStore } from './types.js';
 export type * from './types.js';
 export { CachedMetadataStore, type CacheOptions } from './cache.js';
 export { DEFAULT_POOL, type MetadataLogger, type PoolSettings } from './driver.js';
-export { DATABASE_UNAVAILABLE } from './errors.js';
+export { AgentIdInUseError, DATABASE_UNAVAILABLE } from './errors.js';
 export { MigrationError } from './migrate.js';
 export { SqlMetadataStore } from './sql-store.js';
 export { TopicChangeFeed, TOPIC_CHANGES_CHANNEL } from './topic-changes.js';

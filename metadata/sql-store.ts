@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { statement, type Driver, type Row } from './driver.js';
-import { rootCause } from './errors.js';
+import { AgentIdInUseError, rootCause } from './errors.js';
 import { fromStored, fromStoredOrNull, toStored, toStoredOrNull } from './stored-text.js';
 import { TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
 import type {
@@ -337,6 +337,9 @@ const S = {
   // --- agents --------------------------------------------------------------------------------------
   // A new agent gets $5 or the smallest node id not in use; a known one keeps its node id unless $5 says
   // otherwise. Two new agents racing for the same free id: one hits agents_node_id_key and retries.
+  // With $6 set, an existing row whose heartbeat is younger than $6 ms belongs to a live agent: nothing
+  // is written and no row comes back (two agents racing for one new id: the second sees the first's row),
+  // unless $7 says a row at our own address is our dead predecessor's.
   registerAgent: statement(
     'sh_register_agent',
     `INSERT INTO agents AS a (agent_id, node_id, host, port, rack, last_heartbeat, started_at)
@@ -346,7 +349,14 @@ const S = {
        $2, $3, $4, ${NOW_MS}, ${NOW_MS})
      ON CONFLICT (agent_id) DO UPDATE SET node_id = COALESCE($5::int, a.node_id), host = EXCLUDED.host,
        port = EXCLUDED.port, rack = EXCLUDED.rack, last_heartbeat = EXCLUDED.last_heartbeat, started_at = EXCLUDED.started_at
+       WHERE $6::bigint IS NULL OR a.last_heartbeat < ${NOW_MS} - $6::bigint
+         OR ($7::boolean AND a.host = EXCLUDED.host AND a.port = EXCLUDED.port)
      RETURNING ${AGENT_COLS}`,
+  ),
+  agentById: statement(
+    'sh_agent_by_id',
+    `SELECT ${AGENT_COLS}, ${NOW_MS} - last_heartbeat AS "heartbeatAgeMs" FROM agents WHERE agent_id = $1`,
+    { idempotent: true },
   ),
   agentByNodeId: statement(
     'sh_agent_by_node_id',
@@ -921,6 +931,8 @@ export class SqlMetadataStore implements MetadataStore {
     rack?: string | null;
     nodeId?: number;
     staleAfterMs?: number;
+    liveWithinMs?: number;
+    takeOverSameAddress?: boolean;
   }): Promise<AgentRecord> {
     checkAgentId(input.agentId);
     if (typeof input.host !== 'string' || input.host.length === 0) throw invalid('agent host must be set');
@@ -929,12 +941,22 @@ export class SqlMetadataStore implements MetadataStore {
     if (input.nodeId !== undefined) assertInt32(input.nodeId, 'node id', 0);
     const staleAfterMs = input.staleAfterMs ?? 30_000;
     assertPositiveMs(staleAfterMs, 'staleAfterMs');
-    const params = [input.agentId, input.host, input.port, input.rack ?? null, input.nodeId ?? null];
+    if (input.liveWithinMs !== undefined) assertPositiveMs(input.liveWithinMs, 'liveWithinMs');
+    const params = [input.agentId, input.host, input.port, input.rack ?? null, input.nodeId ?? null, input.liveWithinMs ?? null, input.takeOverSameAddress === true];
     for (let attempt = 0; ; attempt++) {
       try {
         const [row] = await this.q<AgentRecord>(S.registerAgent, params);
-        return row!;
+        if (row !== undefined) return row;
+        // Refused: the id belongs to a live agent. Name it (it may have stopped since: then try again).
+        const [holder] = await this.q<AgentRecord & { heartbeatAgeMs: number }>(S.agentById, [input.agentId]);
+        if (holder === undefined || holder.heartbeatAgeMs >= input.liveWithinMs!) {
+          if (attempt >= 5) throw new KafkaError(ErrorCode.INVALID_REQUEST, `agent id ${input.agentId}: registration keeps racing with another agent`);
+          continue;
+        }
+        const { heartbeatAgeMs, ...record } = holder;
+        throw new AgentIdInUseError(record, Number(heartbeatAgeMs));
       } catch (err) {
+        if (err instanceof AgentIdInUseError) throw err;
         if (uniqueConstraint(err) === undefined || attempt >= 5) throw err;
         if (input.nodeId === undefined) continue; // lost a race for the same free node id
         const taken = await this.q(S.deleteStaleAgent, [input.nodeId, input.agentId, staleAfterMs]);

@@ -174,6 +174,11 @@ export interface MetadataStore {
    * Registers (or re-registers) an agent. Its node id is kept across re-registrations; a new agent gets
    * `nodeId` if given, else the smallest free one. An explicit `nodeId` held by another agent is taken
    * over only if that agent's last heartbeat is older than `staleAfterMs` (default 30 s).
+   * With `liveWithinMs`, an agent id whose row had a heartbeat within that window belongs to a live
+   * agent: nothing changes and AgentIdInUseError (INVALID_REQUEST) names it; an older row is taken over
+   * (same node id). Without it the row is always taken over (re-registration of this very agent).
+   * `takeOverSameAddress`: a live row with our host and port is taken over too (the caller knows the
+   * agent that wrote it is dead: its data directory's lock was left behind).
    */
   registerAgent(input: {
     agentId: string;
@@ -182,6 +187,8 @@ export interface MetadataStore {
     rack?: string | null;
     nodeId?: number;
     staleAfterMs?: number;
+    liveWithinMs?: number;
+    takeOverSameAddress?: boolean;
   }): Promise<AgentRecord>;
   heartbeatAgent(agentId: string): Promise<void>;
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
-import { CachedMetadataStore, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
+import { AgentIdInUseError, CachedMetadataStore, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
@@ -14,6 +14,7 @@ import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { ClusterView } from './cluster.js';
 import { GroupCoordinator } from './coordinator/index.js';
+import { AGENT_ID_FILE_NAME, dataDirAgentId } from './agent-identity.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { Dispatcher } from './dispatcher.js';
 import { HANDLERS } from './handlers/registry.js';
@@ -27,6 +28,8 @@ import { parseConnectionOverrides } from './network/connection-quotas.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;
+/** Longest a DeleteTopics answer waits for the other live agents to confirm they dropped the topic. */
+const TOPIC_CHANGE_CONFIRM_MS = 1000;
 
 export class Agent {
   private lock: DataDirLock | undefined;
@@ -44,6 +47,10 @@ export class Agent {
   private statsTimer: NodeJS.Timeout | undefined;
   private topicChanges: TopicChangeFeed | undefined;
   private stopped = false;
+  /** Set once our row is in the agents table: only then may stop() deregister it (a refused start must not remove the live holder's row). */
+  private registered = false;
+  /** This agent's id: --agent-id, else the data directory's own (resolved by start()). */
+  agentId = '';
   /** The address the listener is bound to (after start). */
   address: { host: string; port: number } | undefined;
   nodeId = -1;
@@ -58,6 +65,7 @@ export class Agent {
     const dataDir = resolve(cfg.dataDir);
     await mkdir(dataDir, { recursive: true });
     this.lock = await acquireDataDirLock(dataDir);
+    const agentId = (this.agentId = cfg.agentId || (await this.dataDirAgentId(dataDir)));
 
     const inner: MetadataStore = await openMetadataStore({
       databaseUrl: cfg.databaseUrl || undefined,
@@ -66,12 +74,29 @@ export class Agent {
       logger: this.log,
     });
     const metadata = (this.metadata = new CachedMetadataStore(inner));
+    // Our own topic changes (on PGlite the only ones): the partition log checks the topic's identity.
+    metadata.onTopicChange((topic) => this.partitions?.topicChanged(topic));
     if (cfg.databaseUrl) {
-      // Other agents announce topic changes; drop our cached copy at once instead of after the TTL.
+      // Other agents announce topic changes: drop our cached copy at once instead of after the TTL,
+      // and everything held for a topic that was deleted or re-created.
       this.topicChanges = new TopicChangeFeed(
         cfg.databaseUrl,
-        (topic) => (topic === undefined ? metadata.invalidateAll() : metadata.invalidateTopic(topic)),
-        { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs },
+        (topic) => {
+          if (topic === undefined) metadata.invalidateAll();
+          else metadata.invalidateTopic(topic);
+          this.partitions?.topicChanged(topic);
+        },
+        {
+          logger: this.log,
+          connectTimeoutMs: cfg.dbAcquireTimeoutMs,
+          agentId,
+          // Asked to confirm a change another agent made: apply it (again: harmless) and finish checking.
+          onSync: async (topic) => {
+            metadata.invalidateTopic(topic);
+            this.partitions?.topicChanged(topic);
+            await this.partitions?.settled(topic);
+          },
+        },
       );
       await this.topicChanges.start();
     }
@@ -80,19 +105,13 @@ export class Agent {
       ? createObjectStore({ kind: 's3', bucket: cfg.s3Bucket, region: cfg.s3Region, endpoint: cfg.s3Endpoint || undefined, forcePathStyle: cfg.s3ForcePathStyle, prefix: cfg.s3Prefix || undefined })
       : createObjectStore({ kind: 'local', dir: join(dataDir, 'objects') }));
 
-    const me = await metadata.registerAgent({
-      agentId: cfg.agentId,
-      host: cfg.advertisedHost,
-      port: cfg.advertisedPort,
-      rack: cfg.rack || null,
-      nodeId: cfg.nodeId >= 0 ? cfg.nodeId : undefined,
-    });
+    const me = await this.register(metadata, agentId, dataDir);
     this.nodeId = me.nodeId;
 
     const writer = (this.writer = new SegmentWriter({
       objectStore,
       metadata,
-      agentId: cfg.agentId,
+      agentId,
       flushMs: cfg.flushMs,
       flushBytes: cfg.flushBytes,
       maxBufferedBytes: cfg.maxBufferedBytes,
@@ -100,12 +119,12 @@ export class Agent {
       logger: this.log,
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
-    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes));
-    const leadership = (this.leadership = new Leadership({ metadata, agentId: cfg.agentId, ttlMs: cfg.leaseTtlMs, log: this.log, listener: partitions }));
+    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes, this.log));
+    const leadership = (this.leadership = new Leadership({ metadata, agentId, ttlMs: cfg.leaseTtlMs, log: this.log, listener: partitions }));
     partitions.attach(leadership);
     const cluster = new ClusterView(
       metadata,
-      { agentId: cfg.agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
+      { agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
       leadership,
       systemClock,
       3 * cfg.agentHeartbeatMs,
@@ -124,6 +143,7 @@ export class Agent {
       brokers: () => cluster.brokers(),
       leaders: (topic, count) => cluster.leaders(topic, count),
       groups,
+      topicChangeApplied: (topic) => this.topicChangeApplied(topic),
     };
 
     this.server = new KafkaServer(
@@ -145,13 +165,13 @@ export class Agent {
     this.address = await this.server.listen(cfg.port, cfg.host);
 
     const register = () =>
-      metadata.registerAgent({ agentId: cfg.agentId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null, nodeId: me.nodeId });
+      metadata.registerAgent({ agentId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null, nodeId: me.nodeId, liveWithinMs: 3 * cfg.agentHeartbeatMs });
     this.heartbeat = setInterval(() => {
-      metadata.heartbeatAgent(cfg.agentId).catch((err: unknown) => {
+      metadata.heartbeatAgent(agentId).catch((err: unknown) => {
         // Unknown agent (its row was removed as stale): register again under the same node id.
         if (err instanceof KafkaError && err.code === ErrorCode.INVALID_REQUEST) {
           register().then(
-            () => this.log.info({ agentId: cfg.agentId }, 'agent registered again'),
+            () => this.log.info({ agentId }, 'agent registered again'),
             (e: unknown) => this.log.warn({ err: (e as Error).message }, 'agent registration failed'),
           );
         } else this.log.warn({ err: (err as Error).message }, 'agent heartbeat failed');
@@ -182,12 +202,74 @@ export class Agent {
         port: this.address.port,
         advertised: `${cfg.advertisedHost}:${cfg.advertisedPort}`,
         nodeId: me.nodeId,
-        agentId: cfg.agentId,
+        agentId,
         metadata: metadata.kind,
         objects: objectStore.kind === 's3' ? `s3://${cfg.s3Bucket}` : join(dataDir, 'objects'),
       },
       'listening',
     );
+  }
+
+  /**
+   * Waits (at most TOPIC_CHANGE_CONFIRM_MS) until every other live agent has confirmed it applied the
+   * changes of `topic` committed so far. On PGlite there is no other agent.
+   */
+  private async topicChangeApplied(topic: string): Promise<void> {
+    const feed = this.topicChanges;
+    const metadata = this.metadata;
+    if (feed === undefined || metadata === undefined) return;
+    const started = performance.now();
+    try {
+      const live = await metadata.listLiveAgents(3 * this.config.agentHeartbeatMs);
+      const others = live.map((a) => a.agentId).filter((id) => id !== this.agentId);
+      const missing = await feed.sync(topic, others, TOPIC_CHANGE_CONFIRM_MS);
+      const ms = Number((performance.now() - started).toFixed(1));
+      if (missing.length > 0) this.log.warn({ topic, agents: missing, ms }, 'agents did not confirm a topic change in time (their leases and the cache TTL still bound what they serve)');
+      else this.log.info({ topic, agents: others.length, ms }, 'topic change confirmed by every live agent');
+    } catch (err) {
+      this.log.warn({ topic, err: (err as Error).message }, 'could not ask the other agents to confirm a topic change');
+    }
+  }
+
+  /** The data directory's agent id (created on its first start). */
+  private async dataDirAgentId(dataDir: string): Promise<string> {
+    const { agentId, created } = await dataDirAgentId(dataDir);
+    if (created) this.log.info({ agentId, file: join(dataDir, AGENT_ID_FILE_NAME) }, 'created the agent id of this data directory');
+    return agentId;
+  }
+
+  /**
+   * Registers this agent. An agent id is one live agent's: a row of it with a heartbeat within the
+   * liveness window refuses the start, unless the previous holder of our data directory died without
+   * releasing it (the data-dir lock was stale) and the row has our address: then it is our own dead
+   * predecessor's (kill -9 and an immediate restart) and is taken over with its node id.
+   */
+  private async register(metadata: CachedMetadataStore, agentId: string, dataDir: string) {
+    const cfg = this.config;
+    const liveWithinMs = 3 * cfg.agentHeartbeatMs;
+    try {
+      const me = await metadata.registerAgent({
+        agentId,
+        host: cfg.advertisedHost,
+        port: cfg.advertisedPort,
+        rack: cfg.rack || null,
+        nodeId: cfg.nodeId >= 0 ? cfg.nodeId : undefined,
+        liveWithinMs,
+        takeOverSameAddress: this.lock!.previousOwnerDied,
+      });
+      this.registered = true;
+      return me;
+    } catch (err) {
+      if (!(err instanceof AgentIdInUseError)) throw err;
+      const fix = cfg.agentId
+        ? `give each agent its own --agent-id (STREAMHOUSE_AGENT_ID), or leave it unset to use the id of the data directory`
+        : `the id comes from ${join(dataDir, AGENT_ID_FILE_NAME)}, so that agent runs on a copy of this data directory: give each agent a data directory of its own (or delete that file in the copy so that a new id is created), or set --agent-id`;
+      throw new Error(
+        `${err.message}. Two live agents cannot share an agent id (they would share leases, epochs and a node id): ${fix}. ` +
+          `If that agent has just stopped, start again after ${liveWithinMs} ms (3 heartbeat intervals).`,
+        { cause: err },
+      );
+    }
   }
 
   /** One debug line per interval with the writer's work since the last one (rates for operators). */
@@ -256,7 +338,7 @@ export class Agent {
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
     await step('orphan cleaner', () => this.cleaner?.stop());
-    await step('deregistering', () => this.metadata?.deregisterAgent(this.config.agentId));
+    if (this.registered) await step('deregistering', () => this.metadata?.deregisterAgent(this.agentId));
     await step('closing the object store', () => this.objectStore?.close());
     await step('topic change notifications', () => this.topicChanges?.close());
     await step('closing the metadata store', () => this.metadata?.close());

@@ -41,10 +41,10 @@ export const SETTINGS = {
   advertisedHost: str('advertised-host', 'STREAMHOUSE_ADVERTISED_HOST', '', 'Host name clients are told to connect to.', '`localhost` when host is 0.0.0.0, else host'),
   advertisedPort: int('advertised-port', 'STREAMHOUSE_ADVERTISED_PORT', -1, 'Port clients are told to connect to.', { min: -1, max: 65535, defaultText: 'port' }),
   nodeId: int('node-id', 'STREAMHOUSE_NODE_ID', -1, 'Kafka broker id of this agent.', { min: -1, max: 2 ** 31 - 1, defaultText: 'assigned once per agent id, stable across restarts' }),
-  agentId: str('agent-id', 'STREAMHOUSE_AGENT_ID', '', 'Identity of this agent in the agents and partition_leases tables.', '`<advertised host>:<advertised port>`'),
+  agentId: str('agent-id', 'STREAMHOUSE_AGENT_ID', '', 'Identity of this agent in the agents and partition_leases tables; unique per live agent (a second agent starting with the id of a live one is refused).', 'a random id created once in the data directory (`<data-dir>/agent-id`), stable across restarts'),
   rack: str('rack', 'STREAMHOUSE_RACK', '', 'Rack reported in Metadata (empty = none).'),
   clusterId: str('cluster-id', 'STREAMHOUSE_CLUSTER_ID', 'c3RyZWFtaG91c2UtY2x1cw', 'Cluster id reported to clients.'),
-  dataDir: str('data-dir', 'STREAMHOUSE_DATA_DIR', './data', 'Data directory: PGlite database, local object store and the lock file.'),
+  dataDir: str('data-dir', 'STREAMHOUSE_DATA_DIR', './data', 'Data directory: PGlite database, local object store, the lock file and the agent id.'),
   databaseUrl: { flag: 'database-url', env: 'DATABASE_URL', type: 'url', default: '', describe: 'PostgreSQL URL (sslmode honoured). Empty = embedded PGlite under the data directory.' } as SettingSpec<string>,
   dbPoolMax: int('db-pool-max', 'STREAMHOUSE_DB_POOL_MAX', 20, 'PostgreSQL pool: max connections.', { min: 1, max: 10000 }),
   dbPoolMin: int('db-pool-min', 'STREAMHOUSE_DB_POOL_MIN', 0, 'PostgreSQL pool: connections kept open.', { min: 0, max: 10000 }),
@@ -153,7 +153,7 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
   const cfg = out as Config;
   if (cfg.advertisedHost === '') cfg.advertisedHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? 'localhost' : cfg.host;
   if (cfg.advertisedPort === -1) cfg.advertisedPort = cfg.port;
-  if (cfg.agentId === '') cfg.agentId = `${cfg.advertisedHost}:${cfg.advertisedPort}`;
+  // agentId '' = the data directory's own id, read (or created) by the agent once it holds the directory's lock.
   if (cfg.flushMs === -1) cfg.flushMs = cfg.s3Bucket === '' ? 5 : 100;
   if (largestFrameFor(cfg.queuedMaxRequestBytes) < cfg.maxFrameBytes) {
     throw new ConfigError(`setting queued-max-request-bytes (${cfg.queuedMaxRequestBytes}) must be at least 4/3 of max-frame-bytes (${cfg.maxFrameBytes}): a quarter of it is kept for requests up to 1 MiB`);

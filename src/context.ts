@@ -78,4 +78,10 @@ export interface BrokerContext {
   leaders(topic: string, partitionCount: number): Promise<Array<{ nodeId: number; leaderEpoch: number }>>;
   /** The classic consumer group coordinator. */
   readonly groups: GroupCoordinator;
+  /**
+   * After this agent changed a topic: resolves once every other live agent confirmed it applied the
+   * change (deleted: it serves the topic no more), or after a bounded wait (logged). Absent or
+   * immediate with one agent.
+   */
+  topicChangeApplied?(topic: string): Promise<void>;
 }

@@ -19,6 +19,12 @@ export const LOCK_FILE_NAME = 'LOCK';
 export interface DataDirLock {
   /** The directory locked (absolute, symlinks resolved). */
   readonly dir: string;
+  /**
+   * True when the directory was locked by a process that is gone without releasing it (killed, crashed,
+   * machine lost): whatever that process registered elsewhere under this directory's identity is
+   * known to be dead, however recent its traces (the agent takes over its own agents row on this).
+   */
+  readonly previousOwnerDied: boolean;
   release(): Promise<void>;
 }
 
@@ -121,6 +127,7 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
   const content = `${process.pid}\n${processStartTime(process.pid) ?? ''}\n`;
   const tmp = join(dir, `${LOCK_FILE_NAME}.${process.pid}.${randomBytes(6).toString('hex')}`);
   let acquired = false;
+  let staleSeen = false;
   try {
     await writeFile(tmp, content, { flag: 'wx' });
     for (let attempt = 0; attempt < 200; attempt++) {
@@ -128,13 +135,14 @@ export async function acquireDataDirLock(dataDir: string): Promise<DataDirLock> 
         acquired = true;
         held.set(dir, content);
         installExitHook();
-        return { dir, release: () => release(dir, content) };
+        return { dir, previousOwnerDied: staleSeen, release: () => release(dir, content) };
       }
       const text = await readIfExists(file);
       if (text === undefined) continue; // released meanwhile
       const owner = parseOwner(text);
       // A half-written LOCK cannot exist (only complete files are linked), so an unparsable one is garbage.
       if (owner && isAlive(owner)) throw new DataDirInUseError(dir, owner.pid);
+      staleSeen = true;
       // Stale. Only the holder of the takeover file may remove it.
       if (!(await createFrom(tmp, takeover))) {
         const other = await readIfExists(takeover);

@@ -1,7 +1,15 @@
 // The partition log of this agent: produce and fetch for the partitions it leads, joining the lease
 // state machine (src/leadership.ts), the group-commit writer and the cached reader (storage/). It
 // also wakes long-polling fetches when a flush commit advances a high watermark.
-import type { MetadataStore } from '../metadata/types.js';
+//
+// Topic identity: the writer, the reader and leadership know partitions by topic name, so this log
+// remembers the topic id behind the name for every topic it holds state of. A topic change announced
+// by any agent (topicChanged: NOTIFY on PostgreSQL, the cache's own change events on every store)
+// makes it look the topic up again; deleted, or re-created under its name with another id, and
+// everything held for the old topic goes (leadership, buffered appends, tail cache, segment rows,
+// long-poll waiters), so no request is ever answered with the old topic's records. Requests for the
+// topic wait for that check (one query) instead of racing it.
+import type { MetadataStore, TopicRecord } from '../metadata/types.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { CompressionType, DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
 import { TimestampType, readBatchHeader, readBatchRecords, type BatchRecord } from '../protocol/record-batch.js';
@@ -9,6 +17,7 @@ import { DecodeError } from '../protocol/varint.js';
 import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup } from '../storage/index.js';
 import type { PartitionLog, PartitionView } from './context.js';
 import type { Leadership, LeadershipListener } from './leadership.js';
+import type { Logger } from './logger.js';
 import { withDecompressionSlot } from './decompression-slots.js';
 
 const key = (topic: string, partitionId: number) => `${topic}\u0000${partitionId}`;
@@ -31,14 +40,21 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** Led partitions whose idempotent-producer state has not been read back from the log yet. */
   private readonly unscanned = new Map<string, { epoch: number; scan?: Promise<void> }>();
+  /** Topic name → id of the topic whose partitions this agent holds state for. */
+  private readonly topicIds = new Map<string, string>();
+  /** Topic name → bumped each time its state is dropped (an acquisition racing the drop is undone). */
+  private readonly topicGenerations = new Map<string, number>();
+  /** Topic name → the identity check in progress after a change was announced. */
+  private readonly checking = new Map<string, Promise<void>>();
   private stopping = false;
 
   constructor(
-    private readonly metadata: Pick<MetadataStore, 'getPartition' | 'setLogStartOffset'>,
+    private readonly metadata: Pick<MetadataStore, 'getPartition' | 'setLogStartOffset' | 'getTopic'> & { forgetTopic?(name: string): void },
     private readonly writer: SegmentWriter,
     private readonly reader: SegmentReader,
     /** Bound on decompressing a stored batch (--max-decompressed-bytes). */
     private readonly maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
+    private readonly log?: Logger,
   ) {
     writer.onCommit((e) => this.committed(e));
     writer.onRollback((e) => this.rolledBack(e));
@@ -90,7 +106,21 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   // PartitionLog ---------------------------------------------------------------------------------
 
   async lead(topic: string, partitionId: number): Promise<number> {
+    const check = this.checking.get(topic);
+    if (check !== undefined) await check;
+    const generation = this.topicGenerations.get(topic) ?? 0;
+    if (!this.topicIds.has(topic)) {
+      const record = await this.metadata.getTopic(topic);
+      if (record === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      if ((this.topicGenerations.get(topic) ?? 0) !== generation) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `topic ${topic} changed`);
+      if (!this.topicIds.has(topic)) this.topicIds.set(topic, record.topicId);
+    }
     const r = await this.leadership.ensureLeader(topic, partitionId);
+    if ((this.topicGenerations.get(topic) ?? 0) !== generation) {
+      // The topic was dropped while we took the lease, which may be the old topic's: start again.
+      this.leadership.forget(topic, partitionId);
+      throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `topic ${topic} changed`);
+    }
     if (!r.ok) throw new KafkaError(r.errorCode);
     const pending = this.unscanned.get(key(topic, partitionId));
     if (pending !== undefined) await this.scanProducers(topic, partitionId, pending);
@@ -200,8 +230,54 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     return firstRecordAtOrAfter(`${topic}-${partitionId}`, hit, hit.timestamp, st.logStartOffset, this.maxDecompressedBytes);
   }
 
+  /** The topic was deleted here: drop everything held for it at once. */
   forgetTopic(topic: string): void {
+    this.dropTopic(topic, 'deleted');
+  }
+
+  /**
+   * A topic changed somewhere (undefined: changes may have been missed, check every topic). Looks
+   * the topic up again; deleted or re-created, and its state is dropped. Requests for it wait meanwhile.
+   */
+  topicChanged(topic: string | undefined): void {
+    if (topic === undefined) {
+      for (const t of [...this.topicIds.keys()]) this.topicChanged(t);
+      return;
+    }
+    const known = this.topicIds.get(topic);
+    if (known === undefined || this.stopping) return;
+    const previous = this.checking.get(topic);
+    const check: Promise<void> = (async () => {
+      await previous;
+      let current: TopicRecord | undefined;
+      try {
+        current = await this.metadata.getTopic(topic);
+      } catch {
+        current = undefined; // unknown: dropping is always safe (the next request takes the lease again)
+      }
+      const held = this.topicIds.get(topic);
+      if (held !== undefined && current?.topicId !== held) this.dropTopic(topic, current === undefined ? 'deleted' : 're-created');
+    })().finally(() => {
+      if (this.checking.get(topic) === check) this.checking.delete(topic);
+    });
+    this.checking.set(topic, check);
+  }
+
+  /** Resolves once every check of the topic started so far has finished (its state dropped if it had to be). */
+  async settled(topic: string): Promise<void> {
+    for (let check = this.checking.get(topic); check !== undefined; check = this.checking.get(topic)) await check;
+  }
+
+  private dropTopic(topic: string, reason: string): void {
+    this.topicGenerations.set(topic, (this.topicGenerations.get(topic) ?? 0) + 1);
+    this.topicIds.delete(topic);
     this.leadership.forgetTopic(topic);
+    this.metadata.forgetTopic?.(topic);
+    this.reader.invalidateTopic(topic);
+    for (const k of [...this.unscanned.keys()]) if (k.startsWith(`${topic}\u0000`)) this.unscanned.delete(k);
+    // Long polls on it return now (and find the topic gone, or the new one).
+    for (const [k, set] of [...this.waiters]) if (k.startsWith(`${topic}\u0000`)) for (const w of [...set]) w.wake();
+    this.log?.info({ topic, reason }, 'dropped the state of a deleted topic');
   }
 
   async deleteRecords(topic: string, partitionId: number, offset: number): Promise<number> {

@@ -76,6 +76,14 @@ export class SegmentReader {
   private readonly segFlight = new SingleFlight<SegmentRecord | undefined>();
   /** Per partition: known segment rows sorted by baseOffset. Map order = LRU order. */
   private readonly segments = new Map<string, SegmentRecord[]>();
+  /**
+   * Per partition, bumped by invalidate(): a segment-row query that was in flight when the partition was
+   * invalidated (its topic deleted and maybe re-created under the same name) neither installs what it
+   * read nor is joined by later reads.
+   */
+  private readonly invalidations = new Map<string, number>();
+  /** Per topic, bumped by invalidateTopic() (covers partitions with nothing cached but a query in flight). */
+  private readonly topicInvalidations = new Map<string, number>();
   private segmentRows = 0;
   private readonly segmentCacheRows: number;
   private readonly segmentPrefetchRows: number;
@@ -104,6 +112,24 @@ export class SegmentReader {
     const key = partitionKey(topic, partitionId);
     this.tail.drop(key);
     this.forgetSegments(key);
+    this.invalidations.set(key, (this.invalidations.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * Forgets cached state of every partition of a topic (deleted, or re-created under its name). The
+   * block and chunk-index caches need nothing: they are keyed by object key, and every object has a
+   * key of its own, so only the segment rows dropped here lead to them.
+   */
+  invalidateTopic(topic: string): void {
+    this.topicInvalidations.set(topic, (this.topicInvalidations.get(topic) ?? 0) + 1);
+    const prefix = partitionKey(topic, 0).slice(0, -1);
+    const keys = new Set<string>();
+    for (const k of this.segments.keys()) if (k.startsWith(prefix)) keys.add(k);
+    for (const k of this.tail.keys()) if (k.startsWith(prefix)) keys.add(k);
+    for (const k of keys) {
+      const i = k.lastIndexOf('\u0000');
+      this.invalidate(k.slice(0, i), Number(k.slice(i + 1)));
+    }
   }
 
   /**
@@ -256,15 +282,20 @@ export class SegmentReader {
   private async segmentFor(topic: string, partitionId: number, pk: string, offset: number): Promise<SegmentRecord | undefined> {
     const hit = this.lookupCached(pk, offset);
     if (hit !== undefined) return hit;
-    return this.segFlight.run(`${pk}@${offset}`, async () => {
+    const generationOf = () => `${this.topicInvalidations.get(topic) ?? 0}.${this.invalidations.get(pk) ?? 0}`;
+    const generation = generationOf();
+    return this.segFlight.run(`${pk}@${offset}#${generation}`, async () => {
       this.stats.segmentQueries++;
       const rows = await this.metadata.listSegments(topic, partitionId, offset, this.segmentPrefetchRows);
+      const current = () => generationOf() === generation;
+      const within = (r: SegmentRecord) => r.baseOffset <= offset && offset <= r.endOffset;
+      if (!current()) return rows.find(within);
       this.remember(pk, rows);
       const found = this.lookupCached(pk, offset);
       if (found !== undefined) return found;
       const row = await this.metadata.findSegmentForOffset(topic, partitionId, offset);
-      if (row === undefined || row.baseOffset > offset || row.endOffset < offset) return undefined;
-      this.remember(pk, [row]);
+      if (row === undefined || !within(row)) return undefined;
+      if (current()) this.remember(pk, [row]);
       return row;
     });
   }

@@ -128,6 +128,11 @@ export class TailCache {
     this.parts.delete(key);
   }
 
+  /** The partitions with cached batches. */
+  keys(): IterableIterator<string> {
+    return this.parts.keys();
+  }
+
   /** The cached offset range [start, end) of a partition, if any. */
   range(key: string): { start: number; end: number } | undefined {
     const part = this.parts.get(key);

@@ -1,6 +1,7 @@
 // DeleteTopics: by name (v0-5 `topicNames`; v6 `topics` with a name) or by topic id (v6). Deleting
 // the topic row removes its partitions, leases, segment index rows and committed offsets in the
-// metadata store. The segment objects themselves are left in the object store: other partitions'
+// metadata store. The answer waits until every other live agent has confirmed that it dropped the
+// topic (PostgreSQL: src/agent.ts, metadata/topic-changes.ts), so no agent serves it afterwards. The segment objects themselves are left in the object store: other partitions'
 // data shares them, and the orphan cleaner removes objects no segment row refers to.
 import {
   ApiKey,
@@ -48,6 +49,8 @@ async function deleteOne(t: Target, ctx: RequestContext): Promise<Result> {
       return t.topicId !== ZERO_UUID ? result(t, ErrorCode.UNKNOWN_TOPIC_ID, null, v) : result(t, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, v);
     }
     ctx.broker.partitions.forgetTopic(name!);
+    // Answered only once no other agent serves the topic either (bounded: see topicChangeApplied).
+    await ctx.broker.topicChangeApplied?.(name!);
     ctx.broker.log.info({ topic: name }, 'deleted topic');
     return result({ name, topicId: t.topicId }, ErrorCode.NONE, null, v);
   } catch (err) {

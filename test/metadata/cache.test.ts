@@ -112,6 +112,28 @@ describe('CachedMetadataStore', () => {
     assert.equal(await cache.getTopic(gone), undefined);
   });
 
+  it('announces its own topic changes once committed; forgetTopic also forgets which partitions we lead', async () => {
+    const cache = new CachedMetadataStore(db);
+    const seen: string[] = [];
+    cache.onTopicChange((t) => seen.push(`${t}:${cache.ledPartitions().length}`));
+    const name = unique('announce');
+    await cache.createTopic({ name, partitionCount: 1 });
+    await cache.addPartitions(name, 2);
+    await cache.updateTopicConfig(name, { 'retention.ms': '1000' });
+    const lease = await cache.acquirePartitionLease(name, 0, 'agent-x', 60_000);
+    assert.ok(lease);
+    assert.equal(cache.ledPartitions().length, 1);
+    // Deleted elsewhere and re-created: forgetTopic drops it all, led partitions included.
+    await other.deleteTopic(name);
+    const recreated = await other.createTopic({ name, partitionCount: 1 });
+    cache.forgetTopic(name);
+    assert.deepEqual(cache.ledPartitions(), []);
+    assert.equal((await cache.getTopic(name))?.topicId, recreated.topicId);
+    await cache.deleteTopic(name);
+    await cache.deleteTopic(name); // nothing deleted: nothing announced
+    assert.deepEqual(seen, [`${name}:0`, `${name}:0`, `${name}:0`, `${name}:0`], 'create, grow, reconfigure, delete');
+  });
+
   it('entries expire after ttlMs', async () => {
     let now = 1_000;
     const inner = instrument(db);

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode, KafkaError, type ErrorCodeValue } from '../../protocol/errors.js';
 import { MAX_PARTITIONS_PER_TOPIC } from '../../metadata/validate.js';
 import type { FlushCommitPartition, MetadataStore, NewSegment } from '../../metadata/types.js';
+import { AgentIdInUseError } from '../../metadata/errors.js';
 
 export interface ContractContext {
   /** The store under test (possibly cached). */
@@ -721,6 +722,45 @@ export function metadataContract(ctx: ContractContext): void {
     await rejectsWith(store.heartbeatAgent(a), ErrorCode.INVALID_REQUEST, /not registered/);
     assert.equal((await store.acquirePartitionLease(name, 0, b, 10_000))?.epoch, 2);
     for (const id of [b, d]) await store.deregisterAgent(id);
+  });
+
+  it('an agent id belongs to one live agent: a second registration within the liveness window is refused, a stale row is taken over', async () => {
+    const { store } = ctx;
+    const id = unique('agentSame');
+    const first = await store.registerAgent({ agentId: id, host: 'host-a', port: 9092, liveWithinMs: 60_000 });
+    // A second agent under the same id while the first is live: refused, nothing changed, the holder named.
+    await assert.rejects(store.registerAgent({ agentId: id, host: 'host-b', port: 9093, liveWithinMs: 60_000 }), (err: unknown) => {
+      assert.ok(err instanceof AgentIdInUseError, String(err));
+      assert.equal(err.code, ErrorCode.INVALID_REQUEST);
+      assert.equal(err.holder.host, 'host-a');
+      assert.equal(err.holder.port, 9092);
+      assert.equal(err.holder.nodeId, first.nodeId);
+      assert.match(err.message, new RegExp(`agent id ${id} is in use by a live agent at host-a:9092 \\(node id ${first.nodeId}, last heartbeat \\d+ ms ago\\)`));
+      return true;
+    });
+    const live = (await store.listLiveAgents(60_000)).filter((a) => a.agentId === id);
+    assert.deepEqual(live.map((a) => [a.host, a.port, a.nodeId]), [['host-a', 9092, first.nodeId]], 'the refused agent changed nothing');
+    // Once its heartbeat is older than the window, the row is a dead agent's: taken over with its node id.
+    await sleep(60);
+    const taken = await store.registerAgent({ agentId: id, host: 'host-b', port: 9093, liveWithinMs: 30 });
+    assert.deepEqual([taken.host, taken.port, taken.nodeId], ['host-b', 9093, first.nodeId]);
+    // Without a window (the agent's own re-registration, or a restart on the data directory whose
+    // previous process is known to be dead) the row is always taken over.
+    const again = await store.registerAgent({ agentId: id, host: 'host-c', port: 9094 });
+    assert.equal(again.nodeId, first.nodeId);
+    // A restart whose predecessor is known to be dead takes over a live row only at its own address.
+    await rejectsWith(store.registerAgent({ agentId: id, host: 'host-d', port: 9094, liveWithinMs: 60_000, takeOverSameAddress: true }), ErrorCode.INVALID_REQUEST, /in use by a live agent at host-c:9094/);
+    const restarted = await store.registerAgent({ agentId: id, host: 'host-c', port: 9094, liveWithinMs: 60_000, takeOverSameAddress: true });
+    assert.equal(restarted.nodeId, first.nodeId);
+    // Two new agents racing for one new id: exactly one registers.
+    const racing = unique('agentRace');
+    const results = await Promise.allSettled([0, 1, 2].map((i) => store.registerAgent({ agentId: racing, host: `h${i}`, port: 1000 + i, liveWithinMs: 60_000 })));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, JSON.stringify(results.map((r) => r.status)));
+    for (const r of results) if (r.status === 'rejected') assert.ok(r.reason instanceof AgentIdInUseError, String(r.reason));
+    // Node ids stay unique.
+    const nodeIds = (await store.listLiveAgents(60_000)).map((a) => a.nodeId);
+    assert.equal(new Set(nodeIds).size, nodeIds.length);
+    for (const x of [id, racing]) await store.deregisterAgent(x);
   });
 }
 

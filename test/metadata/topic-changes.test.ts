@@ -63,3 +63,40 @@ test('a killed listening connection reconnects and reports that changes may have
     await feed.close();
   }
 });
+
+test('sync: every other agent applies the change and confirms; one that does not answer is reported after the timeout', async () => {
+  const applied: string[] = [];
+  const order: string[] = [];
+  let releaseB: (() => void) | undefined;
+  const asker = new TopicChangeFeed(url, () => undefined, { agentId: 'agent a' });
+  const b = new TopicChangeFeed(url, (t) => t && order.push(`change ${t}`), {
+    agentId: 'agent b',
+    onSync: async (topic) => {
+      order.push(`sync ${topic}`);
+      await new Promise<void>((r) => (releaseB = r));
+      applied.push(`b:${topic}`);
+    },
+  });
+  const c = new TopicChangeFeed(url, () => undefined, { agentId: 'agent-c', onSync: async (topic) => void applied.push(`c:${topic}`) });
+  const feeds = [asker, b, c];
+  await Promise.all(feeds.map((f) => f.start()));
+  try {
+    await store.createTopic({ name: 'synced', partitionCount: 1 });
+    await store.deleteTopic('synced');
+    const started = Date.now();
+    const confirming = asker.sync('synced', ['agent a', 'agent b', 'agent-c'], 5000);
+    await waitFor('b to be asked', () => releaseB !== undefined || undefined, 5000);
+    // b saw the change itself before it was asked to confirm it (commit order).
+    assert.deepEqual(order, ['change synced', 'change synced', 'sync synced']);
+    releaseB!();
+    assert.deepEqual(await confirming, [], 'both confirmed');
+    assert.ok(Date.now() - started < 5000);
+    assert.deepEqual(applied.sort(), ['b:synced', 'c:synced'], 'the asker does not answer itself');
+    // An agent that is not listening is reported once the wait is over.
+    const t0 = Date.now();
+    assert.deepEqual(await asker.sync('synced', ['agent-c', 'agent-gone'], 300), ['agent-gone']);
+    assert.ok(Date.now() - t0 >= 280);
+  } finally {
+    await Promise.all(feeds.map((f) => f.close()));
+  }
+});

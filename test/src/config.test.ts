@@ -11,7 +11,7 @@ test('defaults: one agent on 9092, PGlite and ./data, derived values filled in',
   assert.equal(cfg.databaseUrl, '');
   assert.equal(cfg.advertisedHost, 'localhost');
   assert.equal(cfg.advertisedPort, 9092);
-  assert.equal(cfg.agentId, 'localhost:9092');
+  assert.equal(cfg.agentId, '', 'the data directory supplies the default agent id (src/agent-identity.ts)');
   assert.equal(cfg.flushMs, 5);
   assert.equal(resolveConfig({}, { S3_BUCKET: 'b' }).flushMs, 100);
 });

@@ -62,6 +62,7 @@ test('data-dir lock: exclusive within a process, released and taken again', asyn
   const dir = tempDir();
   try {
     const lock = await acquireDataDirLock(dir);
+    assert.equal(lock.previousOwnerDied, false, 'a fresh directory had no previous owner');
     assert.equal(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8').split('\n')[0], String(process.pid));
     await assert.rejects(acquireDataDirLock(dir), (err: unknown) => err instanceof DataDirInUseError && err.pid === process.pid);
     await lock.release();
@@ -99,6 +100,7 @@ test('data-dir lock: another process is refused with the holder\'s PID; a killed
     await exited(holder.child);
     assert.ok(existsSync(join(dir, LOCK_FILE_NAME)));
     const lock = await acquireDataDirLock(dir);
+    assert.equal(lock.previousOwnerDied, true, 'the killed holder never released the directory');
     assert.equal(readFileSync(join(dir, LOCK_FILE_NAME), 'utf8').split('\n')[0], String(process.pid));
     await lock.release();
     // A process that exits normally removes its lock.
@@ -106,6 +108,9 @@ test('data-dir lock: another process is refused with the holder\'s PID; a killed
     assert.equal(clean.line, 'locked');
     await exited(clean.child);
     assert.equal(existsSync(join(dir, LOCK_FILE_NAME)), false);
+    const afterClean = await acquireDataDirLock(dir);
+    assert.equal(afterClean.previousOwnerDied, false, 'released cleanly: nothing left behind by a dead owner');
+    await afterClean.release();
   } finally {
     await killAll();
     rmSync(dir, { recursive: true, force: true });
@@ -119,6 +124,7 @@ test('data-dir lock: stale lock files are recognised (dead PID, reused PID, our 
     for (const content of ['999999999\n\n', `${process.pid}\n\n`, 'not a pid', `${process.ppid}\nnot-its-start-time\n`]) {
       writeFileSync(file, content);
       const lock = await acquireDataDirLock(dir);
+      assert.equal(lock.previousOwnerDied, true, content);
       await lock.release();
     }
     // A live PID without start time (another OS, or an older lock) is respected.

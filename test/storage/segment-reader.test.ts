@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { readBatchHeader } from '../../protocol/record-batch.js';
 import { makeBatch } from './batches.js';
+import { SegmentReader } from '../../storage/segment-reader.js';
 import { recordingLogger, rig, type Rig } from './setup.js';
 
 const offsetsOf = (bs: Buffer[]) => bs.map((b) => readBatchHeader(b).baseOffset);
@@ -219,6 +220,54 @@ test('concurrent readers of one cold block cause one GET', async () => {
     const res = await Promise.all(Array.from({ length: 8 }, () => reader.read('t', 0, 0, 1 << 20, 20)));
     for (const x of res) assert.deepEqual(x, written);
     assert.equal(r.store.count('get'), 1);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('a topic re-created under its name: invalidateTopic drops the old rows and tail, and a segment query racing it installs nothing', async () => {
+  const r = await rig({ flushMs: 5 });
+  try {
+    const old = await fill(r, 0, 4, 4);
+    // Reads go through a gate: the first segment query reads its rows, then waits.
+    let gate: (() => void) | undefined;
+    const gated = new Promise<void>((resolve) => (gate = resolve));
+    let first = true;
+    const meta = new Proxy(r.meta, {
+      get(target, prop, receiver) {
+        if (prop === 'listSegments') {
+          return async (...args: Parameters<typeof target.listSegments>) => {
+            const rows = await target.listSegments(...args);
+            if (first) {
+              first = false;
+              await gated;
+            }
+            return rows;
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const reader = new SegmentReader({ objectStore: r.store, metadata: meta, tailCacheBytes: 1 << 20 });
+    const stale = reader.read('t', 0, 0, 1 << 20, 8); // asked of the old topic, in flight over the change
+    await new Promise((res) => setTimeout(res, 20));
+
+    // The topic is deleted and re-created; its new partition 0 gets other records at the same offsets.
+    await r.writer.closePartition('t', 0);
+    r.meta.deleteTopic('t');
+    r.meta.addTopic('t', 2, { agentId: 'agent-1', epoch: 1 });
+    reader.invalidateTopic('t');
+    r.writer.openPartition('t', 0, { leaseEpoch: 1, highWatermark: 0 });
+    const fresh = await Promise.all([0, 1, 2, 3].map((i) => r.writer.append('t', 0, makeBatch({ records: 2, timestamp: 5_000 + i, valueSize: 40 }))));
+    assert.equal(fresh.at(-1)!.lastOffset, 7);
+    reader.invalidateTopic('t'); // as a new leadership does
+    gate!();
+    assert.deepEqual(offsetsOf(await stale), offsetsOf(old), 'the query that was in flight answers what it asked');
+    const now = await reader.read('t', 0, 0, 1 << 20, 8);
+    assert.equal(now.length, 4);
+    assert.notDeepEqual(now, old, 'the new topic\'s records, not the old ones');
+    for (const b of now) assert.ok(readBatchHeader(b).maxTimestamp >= 5_000, 'only batches written after the re-creation');
   } finally {
     await r.cleanup();
   }
