@@ -1,23 +1,27 @@
 // The agent: wires protocol, storage and metadata into one Kafka broker process. Start order: data
 // directory lock, metadata store (migrations), object store, agent registration, writer/reader,
-// leadership, listener. Stop order (SIGTERM/SIGINT): stop accepting, answer what is pending (the
-// flush in progress completes), flush the rest, release leases, deregister, close stores.
+// leadership, a first placement round (the leases of our share are taken before the listener
+// opens), listener. Stop order (SIGTERM/SIGINT): groups answer NOT_COORDINATOR, leave the live set
+// (others place our partitions elsewhere and start taking them), hand every partition off (refuse
+// new produce, commit what was accepted, release the lease), stop accepting connections and answer
+// what is pending, flush the rest, release what is left, deregister, close stores.
 import { mkdir } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
 import { CachedMetadataStore, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
-import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
-import { ClusterView } from './cluster.js';
+import { Balancer } from './cluster/balancer.js';
+import { Leadership, monotonicClock, partitionLeaseStore, systemClock } from './cluster/leases.js';
+import { Membership } from './cluster/membership.js';
+import { ClusterView } from './cluster/view.js';
 import { GroupCoordinator } from './coordinator/index.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { Dispatcher } from './dispatcher.js';
 import { HANDLERS } from './handlers/registry.js';
-import { Leadership, systemClock } from './leadership.js';
 import type { Logger } from './logger.js';
 import { AgentPartitionLog } from './partition-log.js';
 import { RetentionTask } from './retention.js';
@@ -35,11 +39,12 @@ export class Agent {
   private writer: SegmentWriter | undefined;
   private partitions: AgentPartitionLog | undefined;
   private leadership: Leadership | undefined;
+  private membership: Membership | undefined;
+  private balancer: Balancer | undefined;
   private server: KafkaServer | undefined;
   private cleaner: OrphanCleaner | undefined;
   private retention: RetentionTask | undefined;
   private groups: GroupCoordinator | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private topicChanges: TopicChangeFeed | undefined;
@@ -70,11 +75,16 @@ export class Agent {
       // Other agents announce topic changes; drop our cached copy at once instead of after the TTL.
       this.topicChanges = new TopicChangeFeed(
         cfg.databaseUrl,
-        (topic) => (topic === undefined ? metadata.invalidateAll() : metadata.invalidateTopic(topic)),
+        (topic) => {
+          if (topic === undefined) metadata.invalidateAll();
+          else metadata.invalidateTopic(topic);
+          placeAgain(); // new partitions are placed (and their leases taken) before clients ask
+        },
         { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs },
       );
       await this.topicChanges.start();
     }
+    const placeAgain = () => this.balancer?.trigger();
 
     const objectStore = (this.objectStore = cfg.s3Bucket
       ? createObjectStore({ kind: 's3', bucket: cfg.s3Bucket, region: cfg.s3Region, endpoint: cfg.s3Endpoint || undefined, forcePathStyle: cfg.s3ForcePathStyle, prefix: cfg.s3Prefix || undefined })
@@ -101,15 +111,23 @@ export class Agent {
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
     const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes));
-    const leadership = (this.leadership = new Leadership({ metadata, agentId: cfg.agentId, ttlMs: cfg.leaseTtlMs, log: this.log, listener: partitions }));
+    const self = { agentId: cfg.agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null };
+    const membership = (this.membership = new Membership({ metadata, self, heartbeatMs: cfg.agentHeartbeatMs, liveWithinMs: 3 * cfg.agentHeartbeatMs, clock: monotonicClock, log: this.log }));
+    let balancer: Balancer | undefined;
+    const leadership = (this.leadership = new Leadership({
+      store: partitionLeaseStore(metadata),
+      agentId: cfg.agentId,
+      ttlMs: cfg.leaseTtlMs,
+      renewIntervalMs: cfg.leaseRenewIntervalMs,
+      clock: monotonicClock,
+      log: this.log,
+      listener: partitions,
+      // A request may take a free lease only of a partition intended for us.
+      mayAcquire: (ref) => balancer?.isOurs(ref) ?? false,
+    }));
     partitions.attach(leadership);
-    const cluster = new ClusterView(
-      metadata,
-      { agentId: cfg.agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
-      leadership,
-      systemClock,
-      3 * cfg.agentHeartbeatMs,
-    );
+    balancer = this.balancer = new Balancer({ metadata, membership, leadership, nodeId: me.nodeId, intervalMs: cfg.placementIntervalMs, log: this.log });
+    const cluster = new ClusterView(metadata, self, leadership, systemClock, balancer);
 
     const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.brokers(), config: cfg, log: this.log }));
 
@@ -142,24 +160,14 @@ export class Agent {
       // Produce frames hold record bytes until their commit: recycled memory keeps them out of the GC.
       { recycling: { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] } },
     );
+    membership.start();
+    leadership.start();
+    // Our share's leases before the first client arrives (those still held elsewhere follow by handoff).
+    await balancer.round();
+    balancer.start();
     this.address = await this.server.listen(cfg.port, cfg.host);
 
-    const register = () =>
-      metadata.registerAgent({ agentId: cfg.agentId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null, nodeId: me.nodeId });
-    this.heartbeat = setInterval(() => {
-      metadata.heartbeatAgent(cfg.agentId).catch((err: unknown) => {
-        // Unknown agent (its row was removed as stale): register again under the same node id.
-        if (err instanceof KafkaError && err.code === ErrorCode.INVALID_REQUEST) {
-          register().then(
-            () => this.log.info({ agentId: cfg.agentId }, 'agent registered again'),
-            (e: unknown) => this.log.warn({ err: (e as Error).message }, 'agent registration failed'),
-          );
-        } else this.log.warn({ err: (err as Error).message }, 'agent heartbeat failed');
-      });
-    }, cfg.agentHeartbeatMs);
-    this.heartbeat.unref();
     this.statsTimer = this.startStatsLog(writer, cfg.statsIntervalMs);
-    leadership.startRenewing();
     this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
     this.cleaner.start(ORPHAN_SWEEP_MS);
     this.retention = new RetentionTask({ metadata, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
@@ -243,11 +251,19 @@ export class Agent {
         this.log.warn({ err: (err as Error).message }, `shutdown: ${what} failed`);
       }
     };
-    if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.offsetExpiry) clearInterval(this.offsetExpiry.timer);
     // Groups first: waiting JoinGroup/SyncGroup requests are answered NOT_COORDINATOR at once
     // instead of holding the connections open for the whole grace period.
     await step('group coordinator', () => this.groups?.shutdown());
+    // Leave the live set, then hand every partition off while connections are still open: producers
+    // get NOT_LEADER_OR_FOLLOWER for new batches (retriable), the accepted ones are committed and
+    // acked, and each lease is released as soon as its partition is drained, so the agents it is now
+    // intended for take it within their placement retry.
+    this.balancer?.stop();
+    await step('leaving the live set', () => this.membership?.retire());
+    const handoffStarted = performance.now();
+    await step('handing partitions off', () => this.leadership?.handOffAll());
+    this.log.info({ ms: Math.round(performance.now() - handoffStarted) }, 'partitions handed off');
     await step('offset expiry', () => this.offsetExpiry?.running);
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
     this.partitions?.stop();
@@ -255,6 +271,7 @@ export class Agent {
     await step('retention', () => this.retention?.stop());
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
+    this.membership?.stop();
     await step('orphan cleaner', () => this.cleaner?.stop());
     await step('deregistering', () => this.metadata?.deregisterAgent(this.config.agentId));
     await step('closing the object store', () => this.objectStore?.close());

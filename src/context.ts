@@ -4,7 +4,7 @@
 import type { MetadataStore } from '../metadata/types.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import type { Clock } from './leadership.js';
+import type { Clock } from './cluster/leases.js';
 import type { GroupCoordinator } from './coordinator/index.js';
 
 export interface BrokerInfo {

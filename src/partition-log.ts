@@ -1,5 +1,5 @@
 // The partition log of this agent: produce and fetch for the partitions it leads, joining the lease
-// state machine (src/leadership.ts), the group-commit writer and the cached reader (storage/). It
+// state machine (src/cluster/leases.ts), the group-commit writer and the cached reader (storage/). It
 // also wakes long-polling fetches when a flush commit advances a high watermark.
 import type { MetadataStore } from '../metadata/types.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
@@ -8,7 +8,7 @@ import { TimestampType, readBatchHeader, readBatchRecords, type BatchRecord } fr
 import { DecodeError } from '../protocol/varint.js';
 import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup } from '../storage/index.js';
 import type { PartitionLog, PartitionView } from './context.js';
-import type { Leadership, LeadershipListener } from './leadership.js';
+import type { Leadership, LeadershipListener, LeaseRef } from './cluster/leases.js';
 import { withDecompressionSlot } from './decompression-slots.js';
 
 const key = (topic: string, partitionId: number) => `${topic}\u0000${partitionId}`;
@@ -51,14 +51,26 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
 
   // LeadershipListener -------------------------------------------------------------------------
 
-  onLeading(topic: string, partitionId: number, lease: { epoch: number; highWatermark: number }): void {
+  async onLeading({ topic, partitionId }: LeaseRef, epoch: number): Promise<void> {
+    // The lease is new (or renewed after a restart): the previous leader may have moved the high
+    // watermark; the cache forgot the partition when the lease was noted, so this reads it afresh.
+    const partition = await this.metadata.getPartition(topic, partitionId);
+    if (!partition) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     this.reader.invalidate(topic, partitionId);
-    this.writer.openPartition(topic, partitionId, { leaseEpoch: lease.epoch, highWatermark: lease.highWatermark });
-    if (lease.highWatermark > 0) this.unscanned.set(key(topic, partitionId), { epoch: lease.epoch });
+    this.writer.openPartition(topic, partitionId, { leaseEpoch: epoch, highWatermark: partition.highWatermark });
+    if (partition.highWatermark > 0) this.unscanned.set(key(topic, partitionId), { epoch });
     else this.unscanned.delete(key(topic, partitionId));
   }
 
-  onLost(topic: string, partitionId: number): void {
+  async onHandoff({ topic, partitionId }: LeaseRef): Promise<void> {
+    // New produce is refused (NOT_LEADER_OR_FOLLOWER, clients refresh metadata and retry at the new
+    // leader); what was accepted is committed and acked before the lease is released.
+    this.unscanned.delete(key(topic, partitionId));
+    await this.writer.drainPartition(topic, partitionId);
+    this.reader.invalidate(topic, partitionId);
+  }
+
+  onLost({ topic, partitionId }: LeaseRef): void {
     this.unscanned.delete(key(topic, partitionId));
     void this.writer.closePartition(topic, partitionId);
     this.reader.invalidate(topic, partitionId);
@@ -79,6 +91,8 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
 
   private rolledBack(e: RollbackEvent): void {
     if (this.stopping) return;
+    // The drain of a handoff closes the partition itself: that is not a loss (the lease is released next).
+    if (this.leadership.state(e.topic, e.partitionId).kind === 'handing-off') return;
     if (e.closed && e.error.code === ErrorCode.NOT_LEADER_OR_FOLLOWER) this.leadership.lose(e.topic, e.partitionId, e.error.message);
   }
 
