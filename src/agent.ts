@@ -78,13 +78,12 @@ export class Agent {
         (topic) => {
           if (topic === undefined) metadata.invalidateAll();
           else metadata.invalidateTopic(topic);
-          placeAgain(); // new partitions are placed (and their leases taken) before clients ask
+          this.balancer?.trigger(); // new partitions are placed (and their leases taken) before clients ask
         },
         { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs },
       );
       await this.topicChanges.start();
     }
-    const placeAgain = () => this.balancer?.trigger();
 
     const objectStore = (this.objectStore = cfg.s3Bucket
       ? createObjectStore({ kind: 's3', bucket: cfg.s3Bucket, region: cfg.s3Region, endpoint: cfg.s3Endpoint || undefined, forcePathStyle: cfg.s3ForcePathStyle, prefix: cfg.s3Prefix || undefined })
