@@ -460,6 +460,9 @@ export class CachedMetadataStore implements MetadataStore {
   retireAgent(agentId: string): Promise<void> {
     return this.inner.retireAgent(agentId);
   }
+  announceClusterChange(agentId: string): Promise<void> {
+    return this.inner.announceClusterChange(agentId);
+  }
   allocateProducerId(): Promise<number> {
     return this.inner.allocateProducerId();
   }

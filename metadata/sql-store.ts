@@ -6,7 +6,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { statement, type Driver, type Row } from './driver.js';
 import { rootCause } from './errors.js';
 import { fromStored, fromStoredOrNull, toStored, toStoredOrNull } from './stored-text.js';
-import { TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
+import { CLUSTER_CHANGES_CHANNEL, TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
 import type {
   AgentRecord,
   CommittedOffset,
@@ -385,6 +385,8 @@ const S = {
     `UPDATE agents SET last_heartbeat = 0 WHERE agent_id = $1`,
     { idempotent: true },
   ),
+
+  announceClusterChange: statement('sh_announce_cluster_change', `SELECT pg_notify('${CLUSTER_CHANGES_CHANNEL}', $1) AS sent`, { idempotent: true }),
 
   // --- leases --------------------------------------------------------------------------------------
   // Compare-and-set on the database clock. Insert a lease for a partition that has none (epoch =
@@ -986,6 +988,11 @@ export class SqlMetadataStore implements MetadataStore {
   async retireAgent(agentId: string): Promise<void> {
     checkAgentId(agentId);
     await this.q(S.retireAgent, [agentId]);
+  }
+
+  async announceClusterChange(agentId: string): Promise<void> {
+    if (this.kind === 'pglite') return; // one agent per data directory: nobody to tell
+    await this.q(S.announceClusterChange, [agentId]);
   }
 
   async allocateProducerId(): Promise<number> {

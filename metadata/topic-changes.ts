@@ -9,12 +9,16 @@ import pg from 'pg';
 import { pgClientConfig, type MetadataLogger } from './driver.js';
 
 export const TOPIC_CHANGES_CHANNEL = 'streamhouse_topic_changes';
+/** Agents joining or leaving the live set, leases released (src/cluster/): placement runs again at once. */
+export const CLUSTER_CHANGES_CHANNEL = 'streamhouse_cluster_changes';
 
 export interface TopicChangeFeedOptions {
   /** Delay before reconnecting after the listening connection failed (default 1 s). */
   retryMs?: number;
   connectTimeoutMs?: number;
   logger?: MetadataLogger;
+  /** The channel to LISTEN on (default TOPIC_CHANGES_CHANNEL; the payload is passed on). */
+  channel?: string;
 }
 
 export class TopicChangeFeed {
@@ -23,6 +27,7 @@ export class TopicChangeFeed {
   private closed = false;
   private down = false;
   private readonly retryMs: number;
+  private readonly channel: string;
 
   /** `onChange(topic)` for one topic; `onChange(undefined)` when changes may have been missed. */
   constructor(
@@ -31,6 +36,7 @@ export class TopicChangeFeed {
     private readonly opts: TopicChangeFeedOptions = {},
   ) {
     this.retryMs = opts.retryMs ?? 1000;
+    this.channel = opts.channel ?? TOPIC_CHANGES_CHANNEL;
   }
 
   /** Resolves once listening (or after the first failure, with a retry scheduled). */
@@ -54,7 +60,7 @@ export class TopicChangeFeed {
       client.end().catch(() => {});
       if (this.closed) return;
       // One line per outage, not one per retry.
-      if (!this.down) this.opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, 'topic change notifications lost; reconnecting');
+      if (!this.down) this.opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, `${this.channel} notifications lost; reconnecting`);
       this.down = true;
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -65,11 +71,11 @@ export class TopicChangeFeed {
     client.on('error', fail);
     client.on('end', () => fail(new Error('connection ended')));
     client.on('notification', (msg) => {
-      if (msg.channel === TOPIC_CHANGES_CHANNEL && msg.payload) this.onChange(msg.payload);
+      if (msg.channel === this.channel && msg.payload) this.onChange(msg.payload);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${TOPIC_CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${this.channel}`);
     } catch (err) {
       fail(err);
       return;
@@ -79,7 +85,7 @@ export class TopicChangeFeed {
       return;
     }
     this.client = client;
-    if (this.down) this.opts.logger?.info({}, 'topic change notifications restored');
+    if (this.down) this.opts.logger?.info({}, `${this.channel} notifications restored`);
     this.down = false;
     // Anything changed while we were not listening is unknown: forget it all.
     this.onChange(undefined);

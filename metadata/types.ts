@@ -190,6 +190,9 @@ export interface MetadataStore {
    * id and leases: the first step of a graceful shutdown, so others place its partitions elsewhere
    * while it hands them off. A later heartbeat fails (register again to come back). */
   retireAgent(agentId: string): Promise<void>;
+  /** Tells every agent listening (PostgreSQL LISTEN/NOTIFY, CLUSTER_CHANGES_CHANNEL) that the live set
+   * or the leases changed, so they place partitions again now instead of at their next round. No-op on PGlite. */
+  announceClusterChange(agentId: string): Promise<void>;
   /** A producer id no agent has handed out before (InitProducerId for idempotent producers). */
   allocateProducerId(): Promise<number>;
   /** Takes a free or expired lease (epoch + 1, even if it was ours) or extends our unexpired one (same epoch);

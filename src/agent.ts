@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
-import { CachedMetadataStore, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
+import { CachedMetadataStore, CLUSTER_CHANGES_CHANNEL, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
@@ -48,6 +48,7 @@ export class Agent {
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private topicChanges: TopicChangeFeed | undefined;
+  private clusterChanges: TopicChangeFeed | undefined;
   private stopped = false;
   /** The address the listener is bound to (after start). */
   address: { host: string; port: number } | undefined;
@@ -97,6 +98,8 @@ export class Agent {
       nodeId: cfg.nodeId >= 0 ? cfg.nodeId : undefined,
     });
     this.nodeId = me.nodeId;
+    // Registered (the node id is ours) but not live until the listener is open: see Membership.goLive.
+    await metadata.retireAgent(cfg.agentId);
 
     const writer = (this.writer = new SegmentWriter({
       objectStore,
@@ -127,6 +130,20 @@ export class Agent {
     partitions.attach(leadership);
     balancer = this.balancer = new Balancer({ metadata, membership, leadership, nodeId: me.nodeId, intervalMs: cfg.placementIntervalMs, log: this.log });
     const cluster = new ClusterView(metadata, self, leadership, systemClock, balancer);
+    if (cfg.databaseUrl) {
+      // Agents joining or leaving, leases released: place again now (a handoff completes in one round
+      // trip instead of one placement interval), and name the new leaders in Metadata at once.
+      this.clusterChanges = new TopicChangeFeed(
+        cfg.databaseUrl,
+        () => {
+          membership.invalidate();
+          cluster.invalidate();
+          balancer?.trigger();
+        },
+        { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs, channel: CLUSTER_CHANGES_CHANNEL },
+      );
+      await this.clusterChanges.start();
+    }
 
     const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.brokers(), config: cfg, log: this.log }));
 
@@ -159,9 +176,12 @@ export class Agent {
       // Produce frames hold record bytes until their commit: recycled memory keeps them out of the GC.
       { recycling: { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] } },
     );
-    membership.start();
     leadership.start();
-    // Our share's leases before the first client arrives (those still held elsewhere follow by handoff).
+    // Live only now that everything but the listener is ready (a few ms before it opens): the others
+    // hand our share over, and the first placement round takes the leases that are free before
+    // clients arrive (Metadata names the lease holder, or the intended leader only while a partition
+    // is unleased).
+    await membership.goLive();
     await balancer.round();
     balancer.start();
     this.address = await this.server.listen(cfg.port, cfg.host);
@@ -275,6 +295,7 @@ export class Agent {
     await step('deregistering', () => this.metadata?.deregisterAgent(this.config.agentId));
     await step('closing the object store', () => this.objectStore?.close());
     await step('topic change notifications', () => this.topicChanges?.close());
+    await step('cluster change notifications', () => this.clusterChanges?.close());
     await step('closing the metadata store', () => this.metadata?.close());
     await step('releasing the data directory', () => this.lock?.release());
     this.log.info({ nodeId: this.nodeId }, 'stopped');

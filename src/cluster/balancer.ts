@@ -11,7 +11,7 @@ import type { Leadership, LeaseRef } from './leases.js';
 import { intendedLeader, shareOf } from './placement.js';
 
 export interface BalancerOptions {
-  metadata: Pick<MetadataStore, 'listTopics'>;
+  metadata: Pick<MetadataStore, 'listTopics' | 'getTopic'>;
   membership: { liveAgents(): Promise<AgentRecord[]>; selfLive(): boolean };
   leadership: Leadership;
   nodeId: number;
@@ -51,13 +51,18 @@ export class Balancer {
   }
 
   /** Whether a partition is intended for this agent (lazy acquisition is allowed only then). */
-  isOurs(ref: LeaseRef): boolean {
-    const count = this.counts.get(ref.topic);
+  async isOurs(ref: LeaseRef): Promise<boolean> {
+    if (!this.opts.membership.selfLive()) return false;
+    let count = this.counts.get(ref.topic);
     if (count === undefined) {
-      this.trigger(); // a topic we have not placed yet: the next round (or Metadata) learns its size
-      return false;
+      // A topic no round has placed yet (just created): its size from the (cached) topic record.
+      const t = await this.opts.metadata.getTopic(ref.topic);
+      if (t === undefined) return false;
+      count = t.partitionCount;
+      this.counts.set(ref.topic, count);
+      this.trigger();
     }
-    return this.opts.membership.selfLive() && intendedLeader(ref.topic, ref.partitionId, count, this.nodes) === this.opts.nodeId;
+    return intendedLeader(ref.topic, ref.partitionId, count, this.nodes) === this.opts.nodeId;
   }
 
   /** The live agents (read through the membership's short cache); a change of the set places again at once. */

@@ -49,7 +49,7 @@ export interface LeaseStore {
 
 /** Partition leases in the metadata store. */
 export function partitionLeaseStore(
-  m: Pick<MetadataStore, 'acquirePartitionLease' | 'acquirePartitionLeases' | 'renewAgentLeases' | 'releasePartitionLeases'>,
+  m: Pick<MetadataStore, 'acquirePartitionLease' | 'acquirePartitionLeases' | 'renewAgentLeases' | 'releasePartitionLeases' | 'announceClusterChange'>,
 ): LeaseStore {
   const grant = (l: { topic: string; partitionId: number; leaderAgentId: string; epoch: number }): LeaseGrant => ({
     topic: l.topic,
@@ -69,8 +69,10 @@ export function partitionLeaseStore(
     async renew(holder, ttlMs) {
       return (await m.renewAgentLeases(holder, ttlMs)).map(grant);
     },
-    release(holder, refs) {
-      return m.releasePartitionLeases(holder, [...refs]);
+    async release(holder, refs) {
+      await m.releasePartitionLeases(holder, [...refs]);
+      // The agents these partitions are intended for take them now, not at their next placement round.
+      await m.announceClusterChange(holder).catch(() => undefined);
     },
   };
 }
@@ -134,7 +136,7 @@ export interface LeadershipOptions {
   log: Logger;
   listener: LeadershipListener;
   /** Whether a request may take a lease it finds free (placement: only those intended for us). Default: always. */
-  mayAcquire?: (ref: LeaseRef) => boolean;
+  mayAcquire?: (ref: LeaseRef) => boolean | Promise<boolean>;
   /** Name of the leased thing in log lines (default 'partition'). */
   what?: string;
 }
@@ -215,9 +217,14 @@ export class Leadership {
     if (st.kind === 'held-elsewhere' && now < st.recheckAt) {
       return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderAgentId: st.leaderAgentId };
     }
+    if (st.kind !== 'acquiring') {
+      if (this.stopping || !(await (this.opts.mayAcquire?.({ topic, partitionId }) ?? true))) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+      st = this.state(topic, partitionId); // another request may have started acquiring meanwhile
+    }
+    if (st.kind === 'leading') return { ok: true, epoch: st.epoch };
     if (st.kind === 'acquiring') st = await st.attempt;
+    else if (st.kind === 'handing-off') return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     else {
-      if (this.stopping || !(this.opts.mayAcquire?.({ topic, partitionId }) ?? true)) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
       const [attempt] = this.startAcquire([{ topic, partitionId }]);
       st = await attempt!;
     }

@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import { monotonicClock, type Clock } from './leases.js';
 
 export interface MembershipOptions {
-  metadata: Pick<MetadataStore, 'listLiveAgents' | 'heartbeatAgent' | 'registerAgent' | 'retireAgent'>;
+  metadata: Pick<MetadataStore, 'listLiveAgents' | 'heartbeatAgent' | 'registerAgent' | 'retireAgent' | 'announceClusterChange'>;
   self: { agentId: string; nodeId: number; host: string; port: number; rack: string | null };
   heartbeatMs: number;
   /** An agent is live while its last heartbeat is younger than this (database clock). */
@@ -29,13 +29,14 @@ export class Membership {
   private cache: { at: number; value: AgentRecord[] } | undefined;
   private loading: Promise<AgentRecord[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private retired = false;
+  /** Not live: before goLive() (starting) and after retire() (stopping). */
+  private retired = true;
   private wasLive = true;
 
   constructor(private readonly opts: MembershipOptions) {
     this.clock = opts.clock ?? monotonicClock;
     this.refreshMs = opts.refreshMs ?? 250;
-    this.lastBeat = this.clock.now(); // the caller has just registered
+    this.lastBeat = -Infinity;
   }
 
   get self(): MembershipOptions['self'] {
@@ -77,8 +78,37 @@ export class Membership {
     return live ? list : list.filter((a) => a.agentId !== this.opts.self.agentId);
   }
 
+  /** Forgets the cached live set (another agent announced a change). */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  /** Tells the other agents the live set changed (we joined). */
+  announce(): Promise<void> {
+    return this.opts.metadata.announceClusterChange(this.opts.self.agentId).catch((err: unknown) => {
+      this.opts.log.warn({ err: (err as Error).message }, 'could not announce a cluster change; the others notice at their next placement round');
+    });
+  }
+
+  /**
+   * Joins the live set once this agent can serve (its listener is open): registers again (fresh
+   * heartbeat, same node id), starts heartbeating and tells the others, who hand its share over.
+   * Until then the agent is registered (its node id is reserved) but not live, so nobody names it
+   * as a leader while clients could not reach it.
+   */
+  async goLive(): Promise<void> {
+    const started = this.clock.now();
+    const s = this.opts.self;
+    await this.opts.metadata.registerAgent({ agentId: s.agentId, host: s.host, port: s.port, rack: s.rack, nodeId: s.nodeId });
+    this.retired = false;
+    this.lastBeat = started;
+    this.cache = undefined;
+    this.start();
+    await this.announce();
+  }
+
   /** Heartbeats every heartbeatMs; registers again when the row is gone or was retired. */
-  start(): void {
+  private start(): void {
     const beat = async () => {
       const started = this.clock.now();
       try {
@@ -90,6 +120,7 @@ export class Membership {
         const s = this.opts.self;
         await this.opts.metadata.registerAgent({ agentId: s.agentId, host: s.host, port: s.port, rack: s.rack, nodeId: s.nodeId });
         this.opts.log.info({ agentId: s.agentId }, 'agent registered again');
+        void this.announce();
       }
       if (!this.retired) this.lastBeat = Math.max(this.lastBeat, started);
     };
@@ -106,6 +137,7 @@ export class Membership {
     this.timer = undefined;
     this.cache = undefined;
     await this.opts.metadata.retireAgent(this.opts.self.agentId);
+    await this.announce();
   }
 
   stop(): void {

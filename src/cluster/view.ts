@@ -28,6 +28,11 @@ export class ClusterView {
     private readonly placement: Placement,
   ) {}
 
+  /** Forgets the cached lease rows (another agent announced a change). */
+  invalidate(): void {
+    this.leaseCache.clear();
+  }
+
   async brokers(): Promise<BrokerInfo[]> {
     const value: BrokerInfo[] = (await this.placement.liveAgents()).map((a) => ({ nodeId: a.nodeId, host: a.host, port: a.port, rack: a.rack }));
     // A client must be able to talk to the agent it asked, even while that agent is not live (it is
