@@ -66,13 +66,17 @@ export class Balancer {
   }
 
   /** The live agents (read through the membership's short cache); a change of the set places again at once. */
-  async liveAgents(): Promise<AgentRecord[]> {
+  liveAgents(): Promise<AgentRecord[]> {
+    return this.readLive(false);
+  }
+
+  private async readLive(inRound: boolean): Promise<AgentRecord[]> {
     const agents = await this.opts.membership.liveAgents();
     const nodes = agents.map((a) => a.nodeId).sort((a, b) => a - b);
     if (nodes.join(',') !== this.nodes.join(',')) {
       this.opts.log.info({ live: nodes, was: this.nodes }, 'live agents changed; placing partitions again');
       this.nodes = nodes;
-      if (this.timer !== undefined || this.running !== undefined) this.trigger();
+      if (!inRound && this.timer !== undefined) this.trigger();
     }
     return agents;
   }
@@ -99,7 +103,7 @@ export class Balancer {
   private pending = false;
 
   private async doRound(): Promise<void> {
-    const [, topics] = await Promise.all([this.liveAgents(), this.opts.metadata.listTopics()]);
+    const [, topics] = await Promise.all([this.readLive(true), this.opts.metadata.listTopics()]);
     const nodes = this.nodes;
     if (this.stopped) return;
     const self = this.opts.nodeId;
