@@ -281,7 +281,12 @@ export class Agent {
     this.balancer?.stop();
     await step('leaving the live set', () => this.membership?.retire());
     const handoffStarted = performance.now();
-    await step('handing partitions off', () => this.leadership?.handOffAll());
+    // Bounded: a drain stuck on the object store ends when the lease would have anyway (self-fenced).
+    await step('handing partitions off', () => {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.leaseTtlMs)));
+      return Promise.race([this.leadership?.handOffAll(), bound]).finally(() => clearTimeout(timer));
+    });
     this.log.info({ ms: Math.round(performance.now() - handoffStarted) }, 'partitions handed off');
     await step('offset expiry', () => this.offsetExpiry?.running);
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
