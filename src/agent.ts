@@ -145,7 +145,9 @@ export class Agent {
       await this.clusterChanges.start();
     }
 
-    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.brokers(), config: cfg, log: this.log }));
+    // Groups are placed over the live agents: an agent whose heartbeat lapsed (or that is stopping)
+    // does not count itself, so it answers NOT_COORDINATOR instead of coordinating groups others took.
+    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.liveBrokers(), config: cfg, log: this.log }));
 
     const ctx: BrokerContext = {
       config: cfg,

@@ -58,8 +58,14 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     if (!partition) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     this.reader.invalidate(topic, partitionId);
     this.writer.openPartition(topic, partitionId, { leaseEpoch: epoch, highWatermark: partition.highWatermark });
-    if (partition.highWatermark > 0) this.unscanned.set(key(topic, partitionId), { epoch });
-    else this.unscanned.delete(key(topic, partitionId));
+    if (partition.highWatermark > 0) {
+      // Read idempotent producers' state back now, not on the first produce: after a handoff or a
+      // failover the producers are already retrying towards us. A failure here is retried by that
+      // first request.
+      const pending = { epoch };
+      this.unscanned.set(key(topic, partitionId), pending);
+      this.scanProducers(topic, partitionId, pending).catch(() => undefined);
+    } else this.unscanned.delete(key(topic, partitionId));
   }
 
   async onHandoff({ topic, partitionId }: LeaseRef): Promise<void> {

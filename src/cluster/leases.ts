@@ -155,6 +155,7 @@ export class Leadership {
   private readonly what: string;
   private renewTimer: NodeJS.Timeout | undefined;
   private fenceTimer: NodeJS.Timeout | undefined;
+  private fenceAt = Infinity;
   private renewing: Promise<void> | undefined;
   private stopping = false;
   /** Consecutive failed renewals (for the log: one line when they start, one when they end). */
@@ -293,7 +294,7 @@ export class Leadership {
     }
     const state = this.set(topic, partitionId, { kind: 'leading', epoch: g.epoch, since: started, validUntil: started + this.opts.ttlMs - this.fenceMarginMs });
     this.opts.log.info({ topic, partition: partitionId, epoch: g.epoch }, `lease acquired, leading ${this.what}`);
-    this.scheduleFence();
+    this.scheduleFence(state.kind === 'leading' ? state.validUntil : undefined);
     return state;
   }
 
@@ -327,13 +328,20 @@ export class Leadership {
     return n;
   }
 
-  private scheduleFence(): void {
+  /**
+   * Arms the self-fencing timer for the earliest local validity. `at`: a validity just set (an
+   * acquisition); when the timer already fires no later, nothing is recomputed (a batch of 10,000
+   * acquisitions must not scan every state 10,000 times).
+   */
+  private scheduleFence(at?: number): void {
     if (this.renewTimer === undefined) return; // not running (tests drive fence() themselves)
+    if (at !== undefined && this.fenceTimer !== undefined && this.fenceAt <= at) return;
     let first = Infinity;
     for (const { state } of this.states.values()) if (state.kind === 'leading' || state.kind === 'handing-off') first = Math.min(first, state.validUntil);
     if (this.fenceTimer) clearTimeout(this.fenceTimer);
     this.fenceTimer = undefined;
     if (first === Infinity) return;
+    this.fenceAt = first;
     this.fenceTimer = setTimeout(() => {
       this.fenceTimer = undefined;
       this.fence();
