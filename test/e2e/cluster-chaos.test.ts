@@ -1,0 +1,266 @@
+// Chaos on a cluster of three agents (PostgreSQL + the S3 test server): idempotent producers (kafkajs,
+// and confluent-kafka from Debian) and two kafkajs consumer groups run while a random agent is
+// killed with SIGKILL every 10 s for two minutes, each restarted on its data directory after 0-3 s
+// (every fourth after 15 s, so that others take its partitions over first).
+// At the end: every acknowledged record is in the log exactly once, in acknowledgement order per
+// partition; both groups saw every acknowledged record; committed offsets never went backwards; the
+// log's offsets are contiguous with leader epochs that never go back, and no two segments (writes
+// of any epoch) cover the same offsets.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import kafkajs from 'kafkajs';
+import pg from 'pg';
+import { ApiKey, ErrorCode } from '../../protocol/index.js';
+import { readBatchHeader, readBatchRecords, splitBatches } from '../../protocol/record-batch.js';
+import { startAgent, type AgentHandle } from '../helpers/agent.js';
+import { startBackend, type Backend } from '../helpers/backends.js';
+import { RawClient } from '../helpers/raw-client.js';
+import { spawnTracked } from '../helpers/reaper.js';
+import { waitFor } from '../helpers/wait.js';
+
+const { Kafka, logLevel } = kafkajs;
+const TOPIC = 'chaos';
+const PARTITIONS = 6;
+const CHAOS_MS = 120_000;
+const KILL_EVERY_MS = 10_000;
+
+/** confluent-kafka (librdkafka 2.0.2), idempotent, paced over the chaos; one JSON line per delivery. */
+const PRODUCER_PY = `
+import json, sys, time
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "enable.idempotence": True, "linger.ms": 5,
+              "message.timeout.ms": 300000, "retry.backoff.ms": 100})
+def report(err, m):
+    if err: print(json.dumps({"error": str(err)}), flush=True)
+    else: print(json.dumps({"p": m.partition(), "o": m.offset(), "v": m.value().decode()}), flush=True)
+deadline = time.time() + float(sys.argv[3])
+i = 0
+while time.time() < deadline:
+    p.produce(sys.argv[2], value=("py-%d" % i).encode(), partition=i % ${PARTITIONS}, on_delivery=report)
+    i += 1
+    p.poll(0.02)
+p.flush(240)
+print(json.dumps({"done": i}), flush=True)
+`;
+
+describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents, PostgreSQL + S3)', { timeout: 15 * 60_000 }, () => {
+  let backend: Backend;
+  const agents: AgentHandle[] = [];
+  const dirs: string[] = [];
+
+  before(async () => {
+    backend = await startBackend('postgres+s3');
+    // Own data directories, kept across the kills (stop() would remove a directory the helper made).
+    for (let i = 0; i < 3; i++) {
+      dirs.push(mkdtempSync(join(tmpdir(), 'streamhouse-chaos-')));
+      agents.push(await startAgent({ env: backend.env, args: ['--node-id', String(i)], dataDir: dirs[i], cleanup: false }));
+    }
+    const c = await RawClient.connect(agents[0].port);
+    const r = await c.request(ApiKey.CreateTopics, 5, { topics: [{ name: TOPIC, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 30_000, validateOnly: false });
+    c.close();
+    assert.equal(r.topics[0].errorCode, ErrorCode.NONE);
+  });
+
+  after(async () => {
+    await Promise.all(agents.map((a) => a.stop('SIGKILL').catch(() => undefined)));
+    await backend?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('every acknowledged record once and in order, consumers lose nothing, offsets and epochs never go back', async () => {
+    const brokers = agents.map((a) => a.bootstrap);
+    const kafka = new Kafka({ clientId: 'chaos', brokers, logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 2000 } });
+
+    // kafkajs idempotent producer: sequential sends, each to the next partition.
+    const acked = new Map<number, string[]>(Array.from({ length: PARTITIONS }, (_, p) => [p, []]));
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    let stopProducing = false;
+    let sendFailures = 0;
+    const kafkajsProducing = (async () => {
+      for (let n = 0; !stopProducing; n++) {
+        const partition = n % PARTITIONS;
+        const values = Array.from({ length: 5 }, (_, j) => `js-${n}-${j}`);
+        try {
+          await producer.send({ topic: TOPIC, acks: -1, messages: values.map((value) => ({ value, partition })) });
+          acked.get(partition)!.push(...values);
+        } catch {
+          sendFailures++; // not acknowledged: no claim on these records
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+
+    // confluent-kafka idempotent producer for the length of the chaos.
+    let pyOut = '';
+    let pyErr = '';
+    const pyProc = spawnTracked('/usr/bin/python3', ['-c', PRODUCER_PY, brokers.join(','), TOPIC, String(CHAOS_MS / 1000)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    pyProc.stdout!.on('data', (d: Buffer) => (pyOut += d.toString()));
+    pyProc.stderr!.on('data', (d: Buffer) => (pyErr += d.toString()));
+    const pyDone = new Promise<number | null>((resolve) => pyProc.on('close', resolve));
+
+    // Two consumer groups, each with two members; every record they are given is noted.
+    const groups = ['chaos-a', 'chaos-b'];
+    const seen = new Map<string, Set<string>>(groups.map((g) => [g, new Set()]));
+    const consumers: kafkajs.Consumer[] = [];
+    for (const groupId of groups) {
+      for (let m = 0; m < 2; m++) {
+        const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 2000 } });
+        await consumer.connect();
+        await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+        await consumer.run({ eachMessage: async ({ message }) => void seen.get(groupId)!.add(message.value!.toString()) });
+        consumers.push(consumer);
+      }
+    }
+
+    // Committed offsets, sampled through OffsetFetch: never lower than before.
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = new Map<string, number>();
+    const wentBack: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const groupId of groups) {
+          try {
+            for (const t of await admin.fetchOffsets({ groupId, topics: [TOPIC] })) {
+              for (const p of t.partitions) {
+                const key = `${groupId}/${p.partition}`;
+                const o = Number(p.offset);
+                if (o < 0) continue;
+                if (o < (committed.get(key) ?? -1)) wentBack.push(`${key}: ${committed.get(key)} → ${o}`);
+                committed.set(key, Math.max(o, committed.get(key) ?? -1));
+              }
+            }
+          } catch {
+            // the coordinator is moving; sample again
+          }
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+
+    // The chaos: every 10 s, kill -9 a random running agent; restart it after 0-3 s, or after 15 s
+    // every fourth time (its leases expire and others take its partitions before it returns).
+    const kills: string[] = [];
+    const down = new Set<number>();
+    const restarts: Array<Promise<void>> = [];
+    const started = Date.now();
+    for (let k = 1; k * KILL_EVERY_MS <= CHAOS_MS; k++) {
+      await new Promise((r) => setTimeout(r, Math.max(0, started + k * KILL_EVERY_MS - Date.now())));
+      const up = agents.map((_, i) => i).filter((i) => !down.has(i));
+      const i = up[Math.floor(Math.random() * up.length)];
+      down.add(i);
+      await agents[i].stop('SIGKILL');
+      const downMs = k % 4 === 0 ? 15_000 : Math.floor(Math.random() * 3000);
+      kills.push(`agent ${i} down ${downMs} ms`);
+      restarts.push(
+        (async () => {
+          await new Promise((r) => setTimeout(r, downMs));
+          agents[i] = await agents[i].restart('SIGKILL');
+          down.delete(i);
+        })(),
+      );
+    }
+    await Promise.all(restarts);
+
+    const pyCode = await pyDone;
+    stopProducing = true;
+    await kafkajsProducing;
+    await producer.disconnect();
+    const py = pyOut.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { p?: number; o?: number; v?: string; error?: string; done?: number });
+    assert.equal(pyCode, 0, pyErr.slice(-2000));
+    assert.deepEqual(py.filter((e) => e.error !== undefined).map((e) => e.error), [], 'confluent-kafka delivery errors');
+    const pyAcked = py.filter((e) => e.v !== undefined);
+    assert.equal(pyAcked.length, py.find((e) => e.done !== undefined)?.done, 'confluent-kafka: every message delivered');
+
+    // The log, read from each partition's leader.
+    const md = await (async () => {
+      const c = await RawClient.connect(agents[0].port);
+      try {
+        return await c.request(ApiKey.Metadata, 12, { topics: [{ name: TOPIC }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+      } finally {
+        c.close();
+      }
+    })();
+    const portOf = new Map(md.brokers.map((b) => [b.nodeId, b.port]));
+    const log = new Map<number, Array<{ offset: number; value: string }>>();
+    for (const p of md.topics[0].partitions) {
+      const c = await RawClient.connect(portOf.get(p.leaderId)!);
+      const records: Array<{ offset: number; value: string }> = [];
+      let epoch = -1;
+      try {
+        for (let offset = 0; ; ) {
+          const res = await c.request(ApiKey.Fetch, 12, {
+            replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 50_000_000, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+            topics: [{ topic: TOPIC, partitions: [{ partition: p.partitionIndex, currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1, partitionMaxBytes: 50_000_000 }] }],
+            forgottenTopicsData: [], rackId: '',
+          });
+          const r = res.responses[0].partitions[0];
+          assert.equal(r.errorCode, ErrorCode.NONE, `fetch partition ${p.partitionIndex} at ${offset}`);
+          const batches = r.records ? splitBatches(r.records) : [];
+          if (batches.length === 0) break;
+          for (const b of batches) {
+            const h = readBatchHeader(b);
+            assert.equal(h.baseOffset, offset, `partition ${p.partitionIndex}: offsets contiguous`);
+            assert.ok(h.partitionLeaderEpoch >= epoch, `partition ${p.partitionIndex}: leader epoch ${h.partitionLeaderEpoch} after ${epoch} at offset ${offset}`);
+            epoch = h.partitionLeaderEpoch;
+            for (const rec of await readBatchRecords(b)) records.push({ offset: rec.offset, value: rec.value!.toString() });
+            offset = h.baseOffset + h.lastOffsetDelta + 1;
+          }
+          if (offset >= Number(r.highWatermark)) break;
+        }
+      } finally {
+        c.close();
+      }
+      log.set(p.partitionIndex, records);
+    }
+
+    // Every acknowledged record exactly once, in acknowledgement order per partition.
+    const pyByPartition = new Map<number, string[]>();
+    for (const e of pyAcked) pyByPartition.set(e.p!, [...(pyByPartition.get(e.p!) ?? []), e.v!]);
+    let total = 0;
+    for (let p = 0; p < PARTITIONS; p++) {
+      const values = log.get(p)!.map((r) => r.value);
+      const counts = new Map<string, number>();
+      for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+      for (const mine of [acked.get(p)!, pyByPartition.get(p) ?? []]) {
+        for (const v of mine) assert.equal(counts.get(v), 1, `partition ${p}: ${v} stored ${counts.get(v) ?? 0} times`);
+        const order = values.filter((v) => mine.includes(v));
+        assert.deepEqual(order, mine, `partition ${p}: acknowledged records out of order`);
+        total += mine.length;
+      }
+    }
+    for (const e of pyAcked) assert.equal(log.get(e.p!)![e.o!]?.value, e.v, `confluent-kafka's reported offset ${e.p}/${e.o}`);
+
+    // No two segments (whatever epoch wrote them) cover the same offsets.
+    const db = new pg.Client({ connectionString: backend.env.DATABASE_URL });
+    await db.connect();
+    try {
+      const overlaps = await db.query(
+        `SELECT a.partition_id, a.base_offset, a.end_offset, b.base_offset AS other_base FROM segments a JOIN segments b
+         ON a.topic = b.topic AND a.partition_id = b.partition_id AND a.id < b.id AND a.base_offset <= b.end_offset AND b.base_offset <= a.end_offset
+         WHERE a.topic = $1`,
+        [TOPIC],
+      );
+      assert.deepEqual(overlaps.rows, []);
+    } finally {
+      await db.end();
+    }
+
+    // Both groups saw every acknowledged record.
+    const all = [...[...acked.values()].flat(), ...pyAcked.map((e) => e.v!)];
+    await waitFor('both groups reading every acknowledged record', () => groups.every((g) => all.every((v) => seen.get(g)!.has(v))), 90_000);
+    sampling = false;
+    await sampler;
+    await admin.disconnect();
+    await Promise.all(consumers.map((c) => c.disconnect()));
+    assert.deepEqual(wentBack, [], 'committed offsets went backwards');
+    console.log(`chaos: ${kills.length} kills (${kills.join(', ')}); ${total} acknowledged records (kafkajs ${all.length - pyAcked.length}, confluent-kafka ${pyAcked.length}); kafkajs sends not acknowledged: ${sendFailures}`);
+    assert.equal(kills.length, CHAOS_MS / KILL_EVERY_MS);
+    assert.ok(total > 1000, `only ${total} records acknowledged`);
+  });
+});
