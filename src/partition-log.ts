@@ -109,11 +109,14 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
 
   // PartitionLog ---------------------------------------------------------------------------------
 
-  async lead(topic: string, partitionId: number): Promise<number> {
+  async lead(topic: string, partitionId: number, forBatch?: Buffer): Promise<number> {
     const r = await this.leadership.ensureLeader(topic, partitionId);
     if (!r.ok) throw new KafkaError(r.errorCode);
+    // Only an idempotent producer's batch needs the producer state read back after a takeover (its
+    // sequence is checked against it); reads and other producers go on while the scan runs, so a
+    // handoff or failover of partitions holding much data is not held up by reading it back.
     const pending = this.unscanned.get(key(topic, partitionId));
-    if (pending !== undefined) await this.scanProducers(topic, partitionId, pending);
+    if (pending !== undefined && forBatch !== undefined && hasProducerId(forBatch)) await this.scanProducers(topic, partitionId, pending);
     return r.epoch;
   }
 
@@ -228,6 +231,18 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     await this.lead(topic, partitionId);
     return this.metadata.setLogStartOffset(topic, partitionId, offset);
   }
+}
+
+/** Whether any record batch in `records` carries a producer id (an idempotent or transactional producer). */
+export function hasProducerId(records: Buffer): boolean {
+  // Record batch v2: baseOffset int64, batchLength int32 (bytes after this field), …, producerId int64 at 43.
+  for (let pos = 0; pos + 51 <= records.length; ) {
+    if (records.readBigInt64BE(pos + 43) >= 0n) return true;
+    const length = records.readInt32BE(pos + 8);
+    if (length <= 0) return false;
+    pos += 12 + length;
+  }
+  return false;
 }
 
 /**
