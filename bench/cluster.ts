@@ -258,7 +258,8 @@ export async function run(args: string[]): Promise<void> {
     const one = await throughput(leaders, new Map([[last.nodeId, last.agent.port]]), seconds);
     console.log(`produce, one agent: ${one.mbps.toFixed(1)} MB/s (errors ${one.errors}); three agents / one = ${(three.mbps / one.mbps).toFixed(2)} (all agents and the load generator share this machine's cores)`);
 
-    const renew = await renewalCost(backend.env.DATABASE_URL);
+    // A database of its own: agents place (and lease) every partition of every topic they see.
+    const renew = await renewalCost(await backend.postgres!.createDatabase());
     console.log(`lease renewal of ${renew.leases} partitions on one agent: one statement ${renew.oneStatementMs.toFixed(1)} ms (median of 10); one statement per partition ~${(renew.perPartitionMs / 1000).toFixed(1)} s (1,000 timed, scaled)`);
   } finally {
     await Promise.all(nodes.map((n) => n.agent.stop('SIGKILL').catch(() => undefined)));

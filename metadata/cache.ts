@@ -488,6 +488,12 @@ export class CachedMetadataStore implements MetadataStore {
     await this.inner.deregisterAgent(agentId);
     this.led.clear();
   }
+  retireAgent(agentId: string): Promise<void> {
+    return this.inner.retireAgent(agentId);
+  }
+  announceClusterChange(agentId: string): Promise<void> {
+    return this.inner.announceClusterChange(agentId);
+  }
   allocateProducerId(): Promise<number> {
     return this.inner.allocateProducerId();
   }
@@ -552,6 +558,11 @@ export class CachedMetadataStore implements MetadataStore {
   async releasePartitionLease(topic: string, partitionId: number, agentId: string): Promise<void> {
     this.forgetLed(topic, partitionId, true);
     await this.inner.releasePartitionLease(topic, partitionId, agentId);
+  }
+
+  async releasePartitionLeases(agentId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void> {
+    for (const p of partitions) this.forgetLed(p.topic, p.partitionId, true);
+    await this.inner.releasePartitionLeases(agentId, partitions);
   }
 
   listPartitionLeases(topic?: string): Promise<LeaseRecord[]> {

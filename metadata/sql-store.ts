@@ -6,7 +6,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { statement, type Driver, type Row } from './driver.js';
 import { AgentIdInUseError, rootCause } from './errors.js';
 import { fromStored, fromStoredOrNull, toStored, toStoredOrNull } from './stored-text.js';
-import { TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
+import { CLUSTER_CHANGES_CHANNEL, TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
 import type {
   AgentRecord,
   CommittedOffset,
@@ -369,7 +369,7 @@ const S = {
   ),
   heartbeatAgent: statement(
     'sh_heartbeat_agent',
-    `UPDATE agents SET last_heartbeat = ${NOW_MS} WHERE agent_id = $1 RETURNING 1 AS ok`,
+    `UPDATE agents SET last_heartbeat = ${NOW_MS} WHERE agent_id = $1 AND last_heartbeat > 0 RETURNING 1 AS ok`,
     { idempotent: true },
   ),
   listLiveAgents: statement(
@@ -388,6 +388,15 @@ const S = {
      SELECT (SELECT count(*) FROM d)::int AS n`,
     { idempotent: true },
   ),
+
+  // The heartbeat stays lapsed: heartbeatAgent refuses an agent whose heartbeat is 0 (register again).
+  retireAgent: statement(
+    'sh_retire_agent',
+    `UPDATE agents SET last_heartbeat = 0 WHERE agent_id = $1`,
+    { idempotent: true },
+  ),
+
+  announceClusterChange: statement('sh_announce_cluster_change', `SELECT pg_notify('${CLUSTER_CHANGES_CHANNEL}', $1) AS sent`, { idempotent: true }),
 
   // --- leases --------------------------------------------------------------------------------------
   // Compare-and-set on the database clock. Insert a lease for a partition that has none (epoch =
@@ -441,6 +450,13 @@ const S = {
     'sh_release_lease',
     `UPDATE partition_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
      WHERE topic = $1 AND partition_id = $2 AND leader_agent_id = $3`,
+    { idempotent: true },
+  ),
+  releaseLeases: statement(
+    'sh_release_leases',
+    `UPDATE partition_leases pl SET lease_expires_at = LEAST(pl.lease_expires_at, ${NOW_MS})
+     FROM unnest($1::text[], $2::int[]) AS u(topic, partition_id)
+     WHERE pl.topic = u.topic AND pl.partition_id = u.partition_id AND pl.leader_agent_id = $3`,
     { idempotent: true },
   ),
   listLeases: statement(
@@ -991,6 +1007,16 @@ export class SqlMetadataStore implements MetadataStore {
     await this.q(S.deregisterAgent, [agentId]);
   }
 
+  async retireAgent(agentId: string): Promise<void> {
+    checkAgentId(agentId);
+    await this.q(S.retireAgent, [agentId]);
+  }
+
+  async announceClusterChange(agentId: string): Promise<void> {
+    if (this.kind === 'pglite') return; // one agent per data directory: nobody to tell
+    await this.q(S.announceClusterChange, [agentId]);
+  }
+
   async allocateProducerId(): Promise<number> {
     const [row] = await this.q<{ id: number }>(S.allocateProducerId);
     return Number(row!.id);
@@ -1060,6 +1086,16 @@ export class SqlMetadataStore implements MetadataStore {
     checkPartitionRef(topic, partitionId);
     checkAgentId(agentId);
     await this.q(S.releaseLease, [topic, partitionId, agentId]);
+  }
+
+  async releasePartitionLeases(agentId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void> {
+    checkAgentId(agentId);
+    if (!Array.isArray(partitions)) throw invalid('partitions must be an array');
+    for (const p of partitions) checkPartitionRef(p.topic, p.partitionId);
+    if (partitions.length === 0) return;
+    // Key order, as the other multi-row lease statements, so they cannot deadlock.
+    const sorted = [...partitions].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partitionId - b.partitionId));
+    await this.q(S.releaseLeases, [sorted.map((p) => p.topic), sorted.map((p) => p.partitionId), agentId]);
   }
 
   async listPartitionLeases(topic?: string): Promise<LeaseRecord[]> {

@@ -18,6 +18,8 @@ import { pgClientConfig, type MetadataLogger } from './driver.js';
 export const TOPIC_CHANGES_CHANNEL = 'streamhouse_topic_changes';
 export const TOPIC_SYNC_CHANNEL = 'streamhouse_topic_sync';
 export const TOPIC_ACK_CHANNEL = 'streamhouse_topic_acks';
+/** Agents joining or leaving the live set, leases released (src/cluster/): placement runs again at once. */
+export const CLUSTER_CHANGES_CHANNEL = 'streamhouse_cluster_changes';
 
 export interface TopicChangeFeedOptions {
   /** Delay before reconnecting after the listening connection failed (default 1 s). */
@@ -28,6 +30,8 @@ export interface TopicChangeFeedOptions {
   agentId?: string;
   /** Resolves once this agent has applied every change of `topic` it was told of (default: at once). */
   onSync?: (topic: string) => Promise<void>;
+  /** The channel to LISTEN on (default TOPIC_CHANGES_CHANNEL; the payload is passed on). */
+  channel?: string;
 }
 
 interface PendingSync {
@@ -42,6 +46,7 @@ export class TopicChangeFeed {
   private down = false;
   private readonly retryMs: number;
   private readonly syncs = new Map<string, PendingSync>();
+  private readonly channel: string;
 
   /** `onChange(topic)` for one topic; `onChange(undefined)` when changes may have been missed. */
   constructor(
@@ -50,6 +55,7 @@ export class TopicChangeFeed {
     private readonly opts: TopicChangeFeedOptions = {},
   ) {
     this.retryMs = opts.retryMs ?? 1000;
+    this.channel = opts.channel ?? TOPIC_CHANGES_CHANNEL;
   }
 
   /** Resolves once listening (or after the first failure, with a retry scheduled). */
@@ -73,7 +79,7 @@ export class TopicChangeFeed {
       client.end().catch(() => {});
       if (this.closed) return;
       // One line per outage, not one per retry.
-      if (!this.down) this.opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, 'topic change notifications lost; reconnecting');
+      if (!this.down) this.opts.logger?.warn({ err: (err as Error)?.message ?? String(err) }, `${this.channel} notifications lost; reconnecting`);
       this.down = true;
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -85,13 +91,14 @@ export class TopicChangeFeed {
     client.on('end', () => fail(new Error('connection ended')));
     client.on('notification', (msg) => {
       if (!msg.payload) return;
-      if (msg.channel === TOPIC_CHANGES_CHANNEL) this.onChange(msg.payload);
+      if (msg.channel === this.channel) this.onChange(msg.payload);
       else if (msg.channel === TOPIC_SYNC_CHANNEL) this.answerSync(client, msg.payload);
       else if (msg.channel === TOPIC_ACK_CHANNEL) this.acked(msg.payload);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${TOPIC_CHANGES_CHANNEL}; LISTEN ${TOPIC_SYNC_CHANNEL}; LISTEN ${TOPIC_ACK_CHANNEL}`);
+      // The topic feed also carries DeleteTopics' sync requests and their acknowledgements.
+      await client.query(this.channel === TOPIC_CHANGES_CHANNEL ? `LISTEN ${TOPIC_CHANGES_CHANNEL}; LISTEN ${TOPIC_SYNC_CHANNEL}; LISTEN ${TOPIC_ACK_CHANNEL}` : `LISTEN ${this.channel}`);
     } catch (err) {
       fail(err);
       return;
@@ -101,7 +108,7 @@ export class TopicChangeFeed {
       return;
     }
     this.client = client;
-    if (this.down) this.opts.logger?.info({}, 'topic change notifications restored');
+    if (this.down) this.opts.logger?.info({}, `${this.channel} notifications restored`);
     this.down = false;
     // Anything changed while we were not listening is unknown: forget it all.
     this.onChange(undefined);

@@ -193,6 +193,13 @@ export interface MetadataStore {
   heartbeatAgent(agentId: string): Promise<void>;
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;
   deregisterAgent(agentId: string): Promise<void>;
+  /** Takes the agent out of the live set (its heartbeat reads as lapsed) while it keeps its row, node
+   * id and leases: the first step of a graceful shutdown, so others place its partitions elsewhere
+   * while it hands them off. A later heartbeat fails (register again to come back). */
+  retireAgent(agentId: string): Promise<void>;
+  /** Tells every agent listening (PostgreSQL LISTEN/NOTIFY, CLUSTER_CHANGES_CHANNEL) that the live set
+   * or the leases changed, so they place partitions again now instead of at their next round. No-op on PGlite. */
+  announceClusterChange(agentId: string): Promise<void>;
   /** A producer id no agent has handed out before (InitProducerId for idempotent producers). */
   allocateProducerId(): Promise<number>;
   /** Takes a free or expired lease (epoch + 1, even if it was ours) or extends our unexpired one (same epoch);
@@ -203,6 +210,8 @@ export interface MetadataStore {
   renewPartitionLease(topic: string, partitionId: number, agentId: string, epoch: number, ttlMs: number): Promise<LeaseRecord | undefined>;
   /** Ends our lease now (the next holder gets epoch + 1). */
   releasePartitionLease(topic: string, partitionId: number, agentId: string): Promise<void>;
+  /** releasePartitionLease for many partitions in one statement. */
+  releasePartitionLeases(agentId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void>;
   listPartitionLeases(topic?: string): Promise<LeaseRecord[]>;
   /** acquirePartitionLease for many partitions in one statement; returns the leases obtained (unknown
    * partitions and those held by others are simply absent). */

@@ -1,24 +1,29 @@
 // The agent: wires protocol, storage and metadata into one Kafka broker process. Start order: data
 // directory lock, metadata store (migrations), object store, agent registration, writer/reader,
-// leadership, listener. Stop order (SIGTERM/SIGINT): stop accepting, answer what is pending (the
-// flush in progress completes), flush the rest, release leases, deregister, close stores.
+// leadership, a first placement round (the leases of our share are taken before the listener
+// opens), listener. Stop order (SIGTERM/SIGINT): groups answer NOT_COORDINATOR, leave the live set
+// (others place our partitions elsewhere and start taking them), hand every partition off (refuse
+// new produce, commit what was accepted, release the lease), stop accepting connections and answer
+// what is pending, flush the rest, release what is left, deregister, close stores.
 import { mkdir } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
-import { AgentIdInUseError, CachedMetadataStore, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
+import { AgentIdInUseError, CachedMetadataStore, CLUSTER_CHANGES_CHANNEL, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
-import { ClusterView } from './cluster.js';
+import { Balancer } from './cluster/balancer.js';
+import { Leadership, monotonicClock, partitionLeaseStore, systemClock } from './cluster/leases.js';
+import { Membership } from './cluster/membership.js';
+import { ClusterView } from './cluster/view.js';
 import { GroupCoordinator } from './coordinator/index.js';
 import { AGENT_ID_FILE_NAME, dataDirAgentId } from './agent-identity.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { Dispatcher } from './dispatcher.js';
 import { HANDLERS } from './handlers/registry.js';
-import { Leadership, systemClock } from './leadership.js';
 import type { Logger } from './logger.js';
 import { AgentPartitionLog } from './partition-log.js';
 import { RetentionTask } from './retention.js';
@@ -38,14 +43,16 @@ export class Agent {
   private writer: SegmentWriter | undefined;
   private partitions: AgentPartitionLog | undefined;
   private leadership: Leadership | undefined;
+  private membership: Membership | undefined;
+  private balancer: Balancer | undefined;
   private server: KafkaServer | undefined;
   private cleaner: OrphanCleaner | undefined;
   private retention: RetentionTask | undefined;
   private groups: GroupCoordinator | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private topicChanges: TopicChangeFeed | undefined;
+  private clusterChanges: TopicChangeFeed | undefined;
   private stopped = false;
   /** Set once our row is in the agents table: only then may stop() deregister it (a refused start must not remove the live holder's row). */
   private registered = false;
@@ -85,6 +92,7 @@ export class Agent {
           if (topic === undefined) metadata.invalidateAll();
           else metadata.invalidateTopic(topic);
           this.partitions?.topicChanged(topic);
+          this.balancer?.trigger(); // new partitions are placed (and their leases taken) before clients ask
         },
         {
           logger: this.log,
@@ -107,6 +115,8 @@ export class Agent {
 
     const me = await this.register(metadata, agentId, dataDir);
     this.nodeId = me.nodeId;
+    // Registered (the node id is ours) but not live until the listener is open: see Membership.goLive.
+    await metadata.retireAgent(agentId);
 
     const writer = (this.writer = new SegmentWriter({
       objectStore,
@@ -120,17 +130,41 @@ export class Agent {
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
     const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes, this.log));
-    const leadership = (this.leadership = new Leadership({ metadata, agentId, ttlMs: cfg.leaseTtlMs, log: this.log, listener: partitions }));
+    const self = { agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null };
+    const membership = (this.membership = new Membership({ metadata, self, heartbeatMs: cfg.agentHeartbeatMs, liveWithinMs: 3 * cfg.agentHeartbeatMs, clock: monotonicClock, log: this.log }));
+    let balancer: Balancer | undefined;
+    const leadership = (this.leadership = new Leadership({
+      store: partitionLeaseStore(metadata),
+      agentId,
+      ttlMs: cfg.leaseTtlMs,
+      renewIntervalMs: cfg.leaseRenewIntervalMs,
+      clock: monotonicClock,
+      log: this.log,
+      listener: partitions,
+      // A request may take a free lease only of a partition intended for us.
+      mayAcquire: (ref) => balancer?.isOurs(ref) ?? false,
+    }));
     partitions.attach(leadership);
-    const cluster = new ClusterView(
-      metadata,
-      { agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
-      leadership,
-      systemClock,
-      3 * cfg.agentHeartbeatMs,
-    );
+    balancer = this.balancer = new Balancer({ metadata, membership, leadership, nodeId: me.nodeId, intervalMs: cfg.placementIntervalMs, log: this.log });
+    const cluster = new ClusterView(metadata, self, leadership, systemClock, balancer);
+    if (cfg.databaseUrl) {
+      // Agents joining or leaving, leases released: place again now (a handoff completes in one round
+      // trip instead of one placement interval), and name the new leaders in Metadata at once.
+      this.clusterChanges = new TopicChangeFeed(
+        cfg.databaseUrl,
+        () => {
+          membership.invalidate();
+          cluster.invalidate();
+          balancer?.trigger();
+        },
+        { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs, channel: CLUSTER_CHANGES_CHANNEL },
+      );
+      await this.clusterChanges.start();
+    }
 
-    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.brokers(), config: cfg, log: this.log }));
+    // Groups are placed over the live agents: an agent whose heartbeat lapsed (or that is stopping)
+    // does not count itself, so it answers NOT_COORDINATOR instead of coordinating groups others took.
+    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.liveBrokers(), config: cfg, log: this.log }));
 
     const ctx: BrokerContext = {
       config: cfg,
@@ -162,24 +196,17 @@ export class Agent {
       // Produce frames hold record bytes until their commit: recycled memory keeps them out of the GC.
       { recycling: { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] } },
     );
+    leadership.start();
+    // Live only now that everything but the listener is ready (a few ms before it opens): the others
+    // hand our share over, and the first placement round takes the leases that are free before
+    // clients arrive (Metadata names the lease holder, or the intended leader only while a partition
+    // is unleased).
+    await membership.goLive();
+    await balancer.round();
+    balancer.start();
     this.address = await this.server.listen(cfg.port, cfg.host);
 
-    const register = () =>
-      metadata.registerAgent({ agentId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null, nodeId: me.nodeId, liveWithinMs: 3 * cfg.agentHeartbeatMs });
-    this.heartbeat = setInterval(() => {
-      metadata.heartbeatAgent(agentId).catch((err: unknown) => {
-        // Unknown agent (its row was removed as stale): register again under the same node id.
-        if (err instanceof KafkaError && err.code === ErrorCode.INVALID_REQUEST) {
-          register().then(
-            () => this.log.info({ agentId }, 'agent registered again'),
-            (e: unknown) => this.log.warn({ err: (e as Error).message }, 'agent registration failed'),
-          );
-        } else this.log.warn({ err: (err as Error).message }, 'agent heartbeat failed');
-      });
-    }, cfg.agentHeartbeatMs);
-    this.heartbeat.unref();
     this.statsTimer = this.startStatsLog(writer, cfg.statsIntervalMs);
-    leadership.startRenewing();
     this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
     this.cleaner.start(ORPHAN_SWEEP_MS);
     this.retention = new RetentionTask({ metadata, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
@@ -325,11 +352,24 @@ export class Agent {
         this.log.warn({ err: (err as Error).message }, `shutdown: ${what} failed`);
       }
     };
-    if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.offsetExpiry) clearInterval(this.offsetExpiry.timer);
     // Groups first: waiting JoinGroup/SyncGroup requests are answered NOT_COORDINATOR at once
     // instead of holding the connections open for the whole grace period.
     await step('group coordinator', () => this.groups?.shutdown());
+    // Leave the live set, then hand every partition off while connections are still open: producers
+    // get NOT_LEADER_OR_FOLLOWER for new batches (retriable), the accepted ones are committed and
+    // acked, and each lease is released as soon as its partition is drained, so the agents it is now
+    // intended for take it within their placement retry.
+    this.balancer?.stop();
+    await step('leaving the live set', () => this.membership?.retire());
+    const handoffStarted = performance.now();
+    // Bounded: a drain stuck on the object store ends when the lease would have anyway (self-fenced).
+    await step('handing partitions off', () => {
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.leaseTtlMs)));
+      return Promise.race([this.leadership?.handOffAll(), bound]).finally(() => clearTimeout(timer));
+    });
+    this.log.info({ ms: Math.round(performance.now() - handoffStarted) }, 'partitions handed off');
     await step('offset expiry', () => this.offsetExpiry?.running);
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
     this.partitions?.stop();
@@ -337,10 +377,12 @@ export class Agent {
     await step('retention', () => this.retention?.stop());
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
+    this.membership?.stop();
     await step('orphan cleaner', () => this.cleaner?.stop());
     if (this.registered) await step('deregistering', () => this.metadata?.deregisterAgent(this.agentId));
     await step('closing the object store', () => this.objectStore?.close());
     await step('topic change notifications', () => this.topicChanges?.close());
+    await step('cluster change notifications', () => this.clusterChanges?.close());
     await step('closing the metadata store', () => this.metadata?.close());
     await step('releasing the data directory', () => this.lock?.release());
     this.log.info({ nodeId: this.nodeId }, 'stopped');

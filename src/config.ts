@@ -72,10 +72,12 @@ export const SETTINGS = {
   fetchMaxBytes: int('fetch-max-bytes', 'STREAMHOUSE_FETCH_MAX_BYTES', 57_671_680, 'Largest Fetch response: the smaller of this and the request\'s max_bytes, still at least one batch (fetch.max.bytes, 55 MiB).', { min: 1024, max: 2 ** 31 - 1 }),
   autoCreateTopics: bool('auto-create-topics', 'STREAMHOUSE_AUTO_CREATE_TOPICS', true, 'Create unknown topics when a Metadata request names them (auto.create.topics.enable).'),
   numPartitions: int('num-partitions', 'STREAMHOUSE_NUM_PARTITIONS', 1, 'Partitions of auto-created topics and of CreateTopics with -1.', { min: 1, max: 100_000 }),
-  leaseTtlMs: int('lease-ttl-ms', 'STREAMHOUSE_LEASE_TTL_MS', 30_000, 'Partition lease duration; renewed every third of it.', { min: 1000 }),
+  leaseTtlMs: int('lease-ttl-ms', 'STREAMHOUSE_LEASE_TTL_MS', 10_000, 'Partition lease duration (database clock). A crashed agent\'s partitions move within it (plus one placement retry); an agent that cannot renew stops serving a tenth of it before its leases can expire (self-fencing).', { min: 1000 }),
+  leaseRenewIntervalMs: int('lease-renew-interval-ms', 'STREAMHOUSE_LEASE_RENEW_INTERVAL_MS', -1, 'How often an agent renews all its partition leases (one statement). Renewal interval plus a tenth of lease-ttl-ms must stay below lease-ttl-ms.', { min: -1, defaultText: 'a quarter of lease-ttl-ms (2500)' }),
+  placementIntervalMs: int('placement-interval-ms', 'STREAMHOUSE_PLACEMENT_INTERVAL_MS', 1000, 'How often an agent recomputes which partitions are intended for it (rendezvous hashing over the live agents) and takes or hands off leases; also at once when the live set or the topics change, and every 200 ms while part of its share is still held elsewhere.', { min: 50 }),
   logRetentionCheckIntervalMs: int('log-retention-check-interval-ms', 'STREAMHOUSE_LOG_RETENTION_CHECK_INTERVAL_MS', 300_000, 'How often each agent applies retention.ms / retention.bytes to the partitions it leads (log.retention.check.interval.ms).', { min: 100 }),
   producerIdExpirationMs: int('producer-id-expiration-ms', 'STREAMHOUSE_PRODUCER_ID_EXPIRATION_MS', 86_400_000, 'Idempotent producers idle this long are forgotten by partition leaders (producer.id.expiration.ms).', { min: 1000 }),
-  agentHeartbeatMs: int('agent-heartbeat-ms', 'STREAMHOUSE_AGENT_HEARTBEAT_MS', 5_000, 'Agent heartbeat interval; an agent is live for 3 intervals.', { min: 100 }),
+  agentHeartbeatMs: int('agent-heartbeat-ms', 'STREAMHOUSE_AGENT_HEARTBEAT_MS', 2_000, 'Agent heartbeat interval; an agent is live for 3 intervals after its last heartbeat (database clock). Three intervals must not exceed lease-ttl-ms, else a crashed agent\'s partitions wait for its liveness to lapse.', { min: 100 }),
   groupInitialRebalanceDelayMs: int('group-initial-rebalance-delay-ms', 'STREAMHOUSE_GROUP_INITIAL_REBALANCE_DELAY_MS', 3_000, 'group.initial.rebalance.delay.ms', { min: 0 }),
   groupMinSessionTimeoutMs: int('group-min-session-timeout-ms', 'STREAMHOUSE_GROUP_MIN_SESSION_TIMEOUT_MS', 6_000, 'group.min.session.timeout.ms', { min: 1 }),
   groupMaxSessionTimeoutMs: int('group-max-session-timeout-ms', 'STREAMHOUSE_GROUP_MAX_SESSION_TIMEOUT_MS', 1_800_000, 'group.max.session.timeout.ms', { min: 1 }),
@@ -163,6 +165,13 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
   } catch (err) {
     const spec = SETTINGS.maxConnectionsPerIpOverrides;
     throw new ConfigError(`setting ${spec.flag} (--${spec.flag} / ${spec.env}): ${(err as Error).message}`);
+  }
+  if (cfg.leaseRenewIntervalMs === -1) cfg.leaseRenewIntervalMs = Math.floor(cfg.leaseTtlMs / 4);
+  if (cfg.leaseRenewIntervalMs < 100 || cfg.leaseRenewIntervalMs + Math.floor(cfg.leaseTtlMs / 10) >= cfg.leaseTtlMs) {
+    throw new ConfigError(`setting lease-renew-interval-ms (${cfg.leaseRenewIntervalMs}) must be at least 100 and, plus a tenth of lease-ttl-ms, below lease-ttl-ms (${cfg.leaseTtlMs})`);
+  }
+  if (3 * cfg.agentHeartbeatMs > cfg.leaseTtlMs) {
+    throw new ConfigError(`setting agent-heartbeat-ms (${cfg.agentHeartbeatMs}): an agent is live for 3 heartbeats, which must not exceed lease-ttl-ms (${cfg.leaseTtlMs})`);
   }
   if (cfg.dbPoolMin > cfg.dbPoolMax) throw new ConfigError(`setting db-pool-min (${cfg.dbPoolMin}) exceeds db-pool-max (${cfg.dbPoolMax})`);
   if (cfg.groupMinSessionTimeoutMs > cfg.groupMaxSessionTimeoutMs) {

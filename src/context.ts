@@ -4,7 +4,7 @@
 import type { MetadataStore } from '../metadata/types.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import type { Clock } from './leadership.js';
+import type { Clock } from './cluster/leases.js';
 import type { GroupCoordinator } from './coordinator/index.js';
 
 export interface BrokerInfo {
@@ -31,10 +31,13 @@ export interface PartitionView {
  */
 export interface PartitionLog {
   /**
-   * Ensures this agent leads the partition (taking its lease when free) and, after a takeover, has read
-   * its idempotent producers back from the log; resolves to the leader epoch.
+   * Ensures this agent leads the partition (taking its lease when free) and, after a takeover and
+   * for an idempotent producer's batch, has read its idempotent producers back from the log; resolves
+   * to the leader epoch.
    */
-  lead(topic: string, partitionId: number): Promise<number>;
+  /** `forBatch`: the batch about to be appended; only an idempotent producer's batch waits for the
+   * producer state of a partition just taken over to be read back. */
+  lead(topic: string, partitionId: number, forBatch?: Buffer): Promise<number>;
   /**
    * Appends one validated batch to a partition this agent leads (see lead()). Offsets are assigned in
    * place in call order: two appends called one after the other land in that order. Resolves after

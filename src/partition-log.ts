@@ -1,5 +1,5 @@
 // The partition log of this agent: produce and fetch for the partitions it leads, joining the lease
-// state machine (src/leadership.ts), the group-commit writer and the cached reader (storage/). It
+// state machine (src/cluster/leases.ts), the group-commit writer and the cached reader (storage/). It
 // also wakes long-polling fetches when a flush commit advances a high watermark.
 //
 // Topic identity: the writer, the reader and leadership know partitions by topic name, so this log
@@ -16,7 +16,7 @@ import { TimestampType, readBatchHeader, readBatchRecords, type BatchRecord } fr
 import { DecodeError } from '../protocol/varint.js';
 import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup } from '../storage/index.js';
 import type { PartitionLog, PartitionView } from './context.js';
-import type { Leadership, LeadershipListener } from './leadership.js';
+import type { Leadership, LeadershipListener, LeaseRef } from './cluster/leases.js';
 import type { Logger } from './logger.js';
 import { withDecompressionSlot } from './decompression-slots.js';
 
@@ -67,14 +67,32 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
 
   // LeadershipListener -------------------------------------------------------------------------
 
-  onLeading(topic: string, partitionId: number, lease: { epoch: number; highWatermark: number }): void {
+  async onLeading({ topic, partitionId }: LeaseRef, epoch: number): Promise<void> {
+    // The lease is new (or renewed after a restart): the previous leader may have moved the high
+    // watermark; the cache forgot the partition when the lease was noted, so this reads it afresh.
+    const partition = await this.metadata.getPartition(topic, partitionId);
+    if (!partition) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     this.reader.invalidate(topic, partitionId);
-    this.writer.openPartition(topic, partitionId, { leaseEpoch: lease.epoch, highWatermark: lease.highWatermark });
-    if (lease.highWatermark > 0) this.unscanned.set(key(topic, partitionId), { epoch: lease.epoch });
-    else this.unscanned.delete(key(topic, partitionId));
+    this.writer.openPartition(topic, partitionId, { leaseEpoch: epoch, highWatermark: partition.highWatermark });
+    if (partition.highWatermark > 0) {
+      // Read idempotent producers' state back now, not on the first produce: after a handoff or a
+      // failover the producers are already retrying towards us. A failure here is retried by that
+      // first request.
+      const pending = { epoch };
+      this.unscanned.set(key(topic, partitionId), pending);
+      this.scanProducers(topic, partitionId, pending).catch(() => undefined);
+    } else this.unscanned.delete(key(topic, partitionId));
   }
 
-  onLost(topic: string, partitionId: number): void {
+  async onHandoff({ topic, partitionId }: LeaseRef): Promise<void> {
+    // New produce is refused (NOT_LEADER_OR_FOLLOWER, clients refresh metadata and retry at the new
+    // leader); what was accepted is committed and acked before the lease is released.
+    this.unscanned.delete(key(topic, partitionId));
+    await this.writer.drainPartition(topic, partitionId);
+    this.reader.invalidate(topic, partitionId);
+  }
+
+  onLost({ topic, partitionId }: LeaseRef): void {
     this.unscanned.delete(key(topic, partitionId));
     void this.writer.closePartition(topic, partitionId);
     this.reader.invalidate(topic, partitionId);
@@ -95,6 +113,8 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
 
   private rolledBack(e: RollbackEvent): void {
     if (this.stopping) return;
+    // The drain of a handoff closes the partition itself: that is not a loss (the lease is released next).
+    if (this.leadership.state(e.topic, e.partitionId).kind === 'handing-off') return;
     if (e.closed && e.error.code === ErrorCode.NOT_LEADER_OR_FOLLOWER) this.leadership.lose(e.topic, e.partitionId, e.error.message);
   }
 
@@ -105,7 +125,7 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
 
   // PartitionLog ---------------------------------------------------------------------------------
 
-  async lead(topic: string, partitionId: number): Promise<number> {
+  async lead(topic: string, partitionId: number, forBatch?: Buffer): Promise<number> {
     const check = this.checking.get(topic);
     if (check !== undefined) await check;
     const generation = this.topicGenerations.get(topic) ?? 0;
@@ -122,8 +142,11 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
       throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `topic ${topic} changed`);
     }
     if (!r.ok) throw new KafkaError(r.errorCode);
+    // Only an idempotent producer's batch needs the producer state read back after a takeover (its
+    // sequence is checked against it); reads and other producers go on while the scan runs, so a
+    // handoff or failover of partitions holding much data is not held up by reading it back.
     const pending = this.unscanned.get(key(topic, partitionId));
-    if (pending !== undefined) await this.scanProducers(topic, partitionId, pending);
+    if (pending !== undefined && forBatch !== undefined && hasProducerId(forBatch)) await this.scanProducers(topic, partitionId, pending);
     return r.epoch;
   }
 
@@ -284,6 +307,18 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     await this.lead(topic, partitionId);
     return this.metadata.setLogStartOffset(topic, partitionId, offset);
   }
+}
+
+/** Whether any record batch in `records` carries a producer id (an idempotent or transactional producer). */
+export function hasProducerId(records: Buffer): boolean {
+  // Record batch v2: baseOffset int64, batchLength int32 (bytes after this field), …, producerId int64 at 43.
+  for (let pos = 0; pos + 51 <= records.length; ) {
+    if (records.readBigInt64BE(pos + 43) >= 0n) return true;
+    const length = records.readInt32BE(pos + 8);
+    if (length <= 0) return false;
+    pos += 12 + length;
+  }
+  return false;
 }
 
 /**

@@ -157,6 +157,8 @@ interface PartitionLog {
   rollbackError: KafkaError | undefined;
   /** Idempotent producers' last batches, as of nextOffset (rewound with it). */
   producers: ProducerStateTable;
+  /** Being handed off: new appends are refused, what was appended is still committed. */
+  draining: boolean;
 }
 
 interface CyclePart {
@@ -264,6 +266,7 @@ export class SegmentWriter {
       generation: 0,
       rollbackError: undefined,
       producers: new ProducerStateTable(this.producerIdExpirationMs),
+      draining: false,
     });
   }
 
@@ -276,6 +279,27 @@ export class SegmentWriter {
     if (log === undefined) return;
     this.shutPartition(log, new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} is no longer led here`));
     await log.inflight;
+  }
+
+  /**
+   * Graceful handoff: refuses new appends with NOT_LEADER_OR_FOLLOWER at once, flushes and commits
+   * what was already appended (those producers get their acks), then closes the partition. Resolves
+   * when nothing of the partition is buffered or in flight any more.
+   */
+  async drainPartition(topic: string, partitionId: number): Promise<void> {
+    const log = this.logs.get(partitionKey(topic, partitionId));
+    if (log === undefined) return;
+    log.draining = true;
+    while (log.state !== 'closed' && this.logs.get(log.key) === log && (log.bufferBytes > 0 || log.inflight !== undefined)) {
+      if (log.bufferBytes > 0) {
+        this.urgent = true;
+        this.maybeStartCycle();
+      }
+      await (log.inflight ?? this.nextCycleDone.promise);
+    }
+    if (this.logs.get(log.key) === log) {
+      this.shutPartition(log, new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} was handed off to another agent`));
+    }
   }
 
   /**
@@ -298,7 +322,8 @@ export class SegmentWriter {
   }
 
   isOpen(topic: string, partitionId: number): boolean {
-    return this.logs.get(partitionKey(topic, partitionId))?.state === 'open';
+    const log = this.logs.get(partitionKey(topic, partitionId));
+    return log?.state === 'open' && !log.draining;
   }
 
   /** Bytes appended and not yet settled. */
@@ -385,6 +410,7 @@ export class SegmentWriter {
     if (log === undefined || log.state === 'closed') {
       throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} is not led by this agent`);
     }
+    if (log.draining) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} is being handed off to another agent`);
     if (log.state === 'resyncing') {
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `${topic}-${partitionId}: outcome of an earlier commit is still unknown`);
     }

@@ -96,7 +96,7 @@ async function preparePartition(topic: TopicRecord, p: ProduceRequestPartitionPr
   });
   if (!checked.ok) return partitionError(p.index, checked.errorCode, checked.message, checked.recordErrors);
   try {
-    await ctx.broker.partitions.lead(topic.name, p.index);
+    await ctx.broker.partitions.lead(topic.name, p.index, checked.batch);
   } catch (err) {
     const { code, message } = errorOf(err, ctx);
     return partitionError(p.index, code, message);

@@ -499,6 +499,34 @@ export function metadataContract(ctx: ContractContext): void {
     assert.ok(Math.abs((await store.now()) - Date.now()) < 60_000, 'database clock is sane');
   });
 
+  it('leases: releasing many in one statement, only our own; a retired agent leaves the live set but keeps its leases and node id', async () => {
+    const { store } = ctx;
+    const name = unique('release');
+    await store.createTopic({ name, partitionCount: 3 });
+    const a = unique('a');
+    const b = unique('b');
+    const ra = await store.registerAgent({ agentId: a, host: 'h', port: 1 });
+    await store.acquirePartitionLeases(a, [0, 1].map((partitionId) => ({ topic: name, partitionId })), 10_000);
+    await store.acquirePartitionLease(name, 2, b, 10_000);
+    await store.releasePartitionLeases(a, [{ topic: name, partitionId: 1 }, { topic: name, partitionId: 0 }, { topic: name, partitionId: 2 }]);
+    await store.releasePartitionLeases(a, []);
+    const leases = new Map((await store.listPartitionLeases(name)).map((l) => [l.partitionId, l]));
+    const now = await store.now();
+    assert.ok(leases.get(0)!.leaseExpiresAt <= now && leases.get(1)!.leaseExpiresAt <= now, 'released');
+    assert.ok(leases.get(2)!.leaseExpiresAt > now, 'another agent\'s lease is untouched');
+    assert.equal((await store.acquirePartitionLease(name, 0, b, 10_000))?.epoch, 2);
+
+    await store.acquirePartitionLease(name, 1, a, 10_000);
+    await store.retireAgent(a);
+    await store.announceClusterChange(a);
+    assert.ok(!(await store.listLiveAgents(60_000)).some((x) => x.agentId === a), 'not live once retired');
+    assert.deepEqual((await store.renewAgentLeases(a, 10_000)).map((l) => l.partitionId), [1], 'leases kept while handing off');
+    await rejectsWith(store.heartbeatAgent(a), ErrorCode.INVALID_REQUEST, /not registered/);
+    assert.equal((await store.registerAgent({ agentId: a, host: 'h', port: 1 })).nodeId, ra.nodeId, 'coming back keeps the node id');
+    assert.ok((await store.listLiveAgents(60_000)).some((x) => x.agentId === a));
+    for (const id of [a, b]) await store.deregisterAgent(id);
+  });
+
   // --- consumer offsets & groups -------------------------------------------------------------------
 
   it('commits and fetches consumer offsets, singly and in batches', async () => {

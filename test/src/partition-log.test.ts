@@ -14,7 +14,7 @@ import type { LeaseRecord, TopicRecord } from '../../metadata/types.js';
 import { LocalObjectStore } from '../../storage/local-store.js';
 import { SegmentReader } from '../../storage/segment-reader.js';
 import { SegmentWriter } from '../../storage/segment-writer.js';
-import { Leadership } from '../../src/leadership.js';
+import { Leadership, type LeaseGrant, type LeaseStore } from '../../src/cluster/leases.js';
 import { silentLogger } from '../../src/logger.js';
 import { AgentPartitionLog } from '../../src/partition-log.js';
 import { makeBatch } from '../storage/batches.js';
@@ -55,7 +55,22 @@ async function setup() {
   const writer = new SegmentWriter({ objectStore: objects, metadata: meta, agentId: AGENT, flushMs: 2 });
   const reader = new SegmentReader({ objectStore: objects, metadata: meta });
   const log = new AgentPartitionLog(metadata, writer, reader);
-  const leadership = new Leadership({ metadata, agentId: AGENT, ttlMs: 60_000, log: silentLogger(), listener: log });
+  // The fake's single-partition acquisition behind the lease state machine; renewal is not started.
+  const store: LeaseStore = {
+    async acquire(holder, refs) {
+      const out: LeaseGrant[] = [];
+      for (const r of refs) {
+        const l = await metadata.acquirePartitionLease(r.topic, r.partitionId, holder);
+        if (l) out.push({ topic: l.topic, partitionId: l.partitionId, holder: l.leaderAgentId, epoch: l.epoch });
+      }
+      return out;
+    },
+    async renew() {
+      return [];
+    },
+    async release() {},
+  };
+  const leadership = new Leadership({ store, agentId: AGENT, ttlMs: 60_000, log: silentLogger(), listener: log });
   log.attach(leadership);
   create('id-1');
   return {

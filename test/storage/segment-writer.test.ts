@@ -311,6 +311,29 @@ test('closePartition fails buffered appends; data already committing still settl
   }
 });
 
+test('drainPartition (graceful handoff): refuses new appends at once, commits and acks what was accepted, then closes', async () => {
+  const r = await rig({ flushMs: 60_000, flushBytes: 1 << 30 });
+  try {
+    r.store.holdPuts();
+    const accepted = [r.writer.append('t', 0, makeBatch()), r.writer.append('t', 0, makeBatch())];
+    const other = r.writer.append('t', 1, makeBatch());
+    const draining = r.writer.drainPartition('t', 0);
+    await assert.rejects(r.writer.append('t', 0, makeBatch()), isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+    assert.equal(r.writer.isOpen('t', 0), false);
+    assert.equal(await settled(draining, 20), false, 'waits for the upload and the commit');
+    r.store.releasePuts();
+    await draining;
+    assert.deepEqual(await Promise.all(accepted), [{ baseOffset: 0, lastOffset: 2 }, { baseOffset: 3, lastOffset: 5 }]);
+    assert.equal(r.meta.segments('t', 0).at(-1)!.endOffset, 5);
+    await assert.rejects(r.writer.append('t', 0, makeBatch()), isKafka(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+    // Other partitions are untouched (the urgent cycle took them along).
+    assert.deepEqual(await other, { baseOffset: 0, lastOffset: 2 });
+    assert.equal(r.writer.isOpen('t', 1), true);
+  } finally {
+    await r.cleanup();
+  }
+});
+
 test('close flushes what is buffered, then refuses appends', async () => {
   const r = await rig({ flushMs: 60_000, flushBytes: 1 << 30 });
   const commits: CommitEvent[] = [];
