@@ -13,7 +13,7 @@ import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type Ob
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { ClusterView } from './cluster.js';
-import { GroupCoordinator } from './coordinator/index.js';
+import { CoordinatorShards, GroupCoordinator, systemTimers } from './coordinator/index.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { Dispatcher } from './dispatcher.js';
 import { HANDLERS } from './handlers/registry.js';
@@ -111,7 +111,19 @@ export class Agent {
       3 * cfg.agentHeartbeatMs,
     );
 
-    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.brokers(), config: cfg, log: this.log }));
+    // Coordinator shards: leased like partitions; the ones intended for this agent are taken before the
+    // listener opens, and handed off again by stop() (SIGTERM).
+    const shards = new CoordinatorShards({
+      agentId: cfg.agentId,
+      self: { nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
+      shardCount: cfg.coordinatorShards,
+      ttlMs: cfg.leaseTtlMs,
+      store: metadata,
+      timers: systemTimers,
+      log: this.log,
+    });
+    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, agentId: cfg.agentId, metadata, shards, config: cfg, log: this.log }));
+    await groups.start();
 
     const ctx: BrokerContext = {
       config: cfg,

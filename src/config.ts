@@ -75,6 +75,7 @@ export const SETTINGS = {
   leaseTtlMs: int('lease-ttl-ms', 'STREAMHOUSE_LEASE_TTL_MS', 30_000, 'Partition lease duration; renewed every third of it.', { min: 1000 }),
   logRetentionCheckIntervalMs: int('log-retention-check-interval-ms', 'STREAMHOUSE_LOG_RETENTION_CHECK_INTERVAL_MS', 300_000, 'How often each agent applies retention.ms / retention.bytes to the partitions it leads (log.retention.check.interval.ms).', { min: 100 }),
   producerIdExpirationMs: int('producer-id-expiration-ms', 'STREAMHOUSE_PRODUCER_ID_EXPIRATION_MS', 86_400_000, 'Idempotent producers idle this long are forgotten by partition leaders (producer.id.expiration.ms).', { min: 1000 }),
+  coordinatorShards: int('coordinator-shards', 'STREAMHOUSE_COORDINATOR_SHARDS', 50, 'Coordinator shards: a group belongs to shard abs(hashCode(group id)) % this (as Kafka\'s offsets.topic.num.partitions), each coordinated by the agent holding its lease (lease-ttl-ms, renewed every third of it, at most every second). Must be the same on every agent sharing a database.', { min: 1, max: 10_000 }),
   agentHeartbeatMs: int('agent-heartbeat-ms', 'STREAMHOUSE_AGENT_HEARTBEAT_MS', 5_000, 'Agent heartbeat interval; an agent is live for 3 intervals.', { min: 100 }),
   groupInitialRebalanceDelayMs: int('group-initial-rebalance-delay-ms', 'STREAMHOUSE_GROUP_INITIAL_REBALANCE_DELAY_MS', 3_000, 'group.initial.rebalance.delay.ms', { min: 0 }),
   groupMinSessionTimeoutMs: int('group-min-session-timeout-ms', 'STREAMHOUSE_GROUP_MIN_SESSION_TIMEOUT_MS', 6_000, 'group.min.session.timeout.ms', { min: 1 }),

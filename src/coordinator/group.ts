@@ -187,6 +187,8 @@ function syncError(errorCode: ErrorCodeValue): SyncResult {
 /** The error a client gets when a group write failed: retriable, so it finds the coordinator again;
  * but a value the store refuses (a group id too long) keeps its non-retriable code: retrying cannot help. */
 export function persistErrorCode(err: unknown): ErrorCodeValue {
+  // NOT_COORDINATOR: the shard's lease moved (the store refused a stale epoch); the client looks again.
+  if (err instanceof KafkaError && err.code === ErrorCode.NOT_COORDINATOR) return ErrorCode.NOT_COORDINATOR;
   return err instanceof KafkaError && !err.retriable ? err.code : ErrorCode.COORDINATOR_NOT_AVAILABLE;
 }
 

@@ -562,7 +562,7 @@ export function metadataContract(ctx: ContractContext): void {
     await store.registerAgent({ agentId: a, host: 'h', port: 1 });
     await store.deregisterAgent(a);
     assert.deepEqual((await store.acquireCoordinatorLeases(b, [s0 + 1], 10_000)).map((l) => l.epoch), [2]);
-    await rejectsWith(store.acquireCoordinatorLeases(a, [-1], 1000), ErrorCode.INVALID_REQUEST);
+    await rejectsWith(store.acquireCoordinatorLeases(a, [1.5], 1000), ErrorCode.INVALID_REQUEST);
     await rejectsWith(store.acquireCoordinatorLeases(a, [s0], 0), ErrorCode.INVALID_REQUEST);
   });
 
