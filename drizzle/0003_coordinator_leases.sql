@@ -3,8 +3,7 @@ CREATE TABLE "coordinator_leases" (
 	"leader_agent_id" text NOT NULL,
 	"lease_expires_at" bigint NOT NULL,
 	"acquired_at" bigint NOT NULL,
-	"epoch" integer NOT NULL,
-	CONSTRAINT "coordinator_leases_shard_valid" CHECK ("coordinator_leases"."shard" >= 0)
+	"epoch" integer NOT NULL
 );
 --> statement-breakpoint
 CREATE INDEX "idx_coordinator_leases_leader" ON "coordinator_leases" USING btree ("leader_agent_id");

@@ -157,9 +157,12 @@ export const producerIds = pgSequence('producer_ids', { startWith: 1, minValue: 
 
 /**
  * Group coordination (and later transactional ids) is owned per shard: a key belongs to shard
- * abs(javaHashCode(key)) % coordinator.shards, and the agent holding a shard's unexpired lease is the
- * only one that may write that shard's groups and offsets (the writes check this row in the same
- * statement). No foreign keys: shards exist whether or not any group hashes to them.
+ * abs(javaHashCode(key)) % coordinator-shards (0 ≤ shard), and the agent holding a shard's unexpired
+ * lease is the only one that may write that shard's groups and offsets (the writes check this row in the
+ * same statement). A row with a negative shard, -1 - node id, is an agent's membership lease: the agents
+ * holding one are the candidates shards are placed on (renewed with the shards, released on shutdown, so
+ * a stopping agent leaves placement at once and a crashed one when its lease expires). No foreign keys:
+ * shards exist whether or not any group hashes to them.
  */
 export const coordinatorLeases = pgTable(
   'coordinator_leases',
@@ -171,5 +174,5 @@ export const coordinatorLeases = pgTable(
     acquiredAt: ms('acquired_at').notNull(),
     epoch: integer('epoch').notNull(),
   },
-  (t) => [index('idx_coordinator_leases_leader').on(t.leaderAgentId), check('coordinator_leases_shard_valid', sql`${t.shard} >= 0`)],
+  (t) => [index('idx_coordinator_leases_leader').on(t.leaderAgentId)],
 );

@@ -1149,7 +1149,8 @@ export class SqlMetadataStore implements MetadataStore {
     checkAgentId(agentId);
     assertPositiveMs(ttlMs, 'lease ttlMs');
     if (!Array.isArray(shards)) throw invalid('shards must be an array');
-    for (const s of shards) assertInt32(s, 'coordinator shard', 0);
+    // Negative shards are agents' membership leases (see schema.ts).
+    for (const s of shards) assertInt32(s, 'coordinator shard');
     const sorted = [...new Set(shards)].sort((a, b) => a - b);
     if (sorted.length === 0) return [];
     return this.q<CoordinatorLease>(S.acquireCoordinatorLeases, [sorted, agentId, ttlMs]);
@@ -1165,7 +1166,7 @@ export class SqlMetadataStore implements MetadataStore {
     checkAgentId(agentId);
     if (!Array.isArray(leases)) throw invalid('leases must be an array');
     for (const l of leases) {
-      assertInt32(l.shard, 'coordinator shard', 0);
+      assertInt32(l.shard, 'coordinator shard');
       assertInt32(l.epoch, 'lease epoch', 0);
     }
     if (leases.length === 0) return;

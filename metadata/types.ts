@@ -82,7 +82,8 @@ export interface LeaseRecord {
   epoch: number;
 }
 
-/** A coordinator shard's lease (coordinator_leases): who coordinates the groups hashing to `shard`. */
+/** A coordinator shard's lease (coordinator_leases): who coordinates the groups hashing to `shard`
+ * (a negative shard, -1 - node id, is that agent's membership lease: see schema.ts). */
 export interface CoordinatorLease {
   shard: number;
   leaderAgentId: string;
