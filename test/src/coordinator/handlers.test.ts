@@ -408,3 +408,22 @@ test('advertised version ranges start at 0 where old librdkafka checks for them'
   for (const h of [findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch]) assert.equal(h.minVersion, 0);
   assert.deepEqual([findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, listGroups, describeGroups, deleteGroups, offsetDelete].map((h) => h.maxVersion), [6, 9, 5, 4, 5, 9, 9, 5, 5, 2, 0]);
 });
+
+test('rebalance timeout 0 (kafkajs Broker.joinGroup without one): the member still has its session timeout to send SyncGroup', async () => {
+  // kafkajs's broker/heartbeat and broker/offsetFetch specs join this way and sync right after; the
+  // member used to be removed by a 0 ms pending-sync deadline first (UNKNOWN_MEMBER_ID on SyncGroup).
+  const t = testCoordinator();
+  const req = (memberId: string) => ({ groupId: 'g0', sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 0, memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'r', metadata: subscription(['t']) }] });
+  const first = await call(joinGroup, 5, req(''), t.broker);
+  assert.equal(first.errorCode, ErrorCode.MEMBER_ID_REQUIRED);
+  const p = call(joinGroup, 5, req(first.memberId), t.broker);
+  await settle();
+  t.timers.advance(0);
+  const j = await p;
+  assert.equal(j.errorCode, ErrorCode.NONE);
+  t.timers.advance(100);
+  await settle();
+  const s = await call(syncGroup, 3, { groupId: 'g0', generationId: j.generationId, memberId: j.memberId, assignments: [{ memberId: j.memberId, assignment: assignment({ t: [0] }) }] }, t.broker);
+  assert.equal(s.errorCode, ErrorCode.NONE);
+  assert.equal((await call(heartbeat, 3, { groupId: 'g0', generationId: j.generationId, memberId: j.memberId }, t.broker)).errorCode, ErrorCode.NONE);
+});
