@@ -20,6 +20,8 @@ import type {
   FlushCommitResult,
   GroupRecord,
   LeaseRecord,
+  CoordinatorLease,
+  CoordinatorFence,
   MetadataStore,
   NewSegment,
   OffsetCommitInput,
@@ -445,23 +447,23 @@ export class CachedMetadataStore implements MetadataStore {
   commitOffset(groupId: string, offset: OffsetCommitInput): Promise<void> {
     return this.inner.commitOffset(groupId, offset);
   }
-  commitOffsets(groupId: string, offsets: OffsetCommitInput[]): Promise<void> {
-    return this.inner.commitOffsets(groupId, offsets);
+  commitOffsets(groupId: string, offsets: OffsetCommitInput[], fence?: CoordinatorFence): Promise<void> {
+    return this.inner.commitOffsets(groupId, offsets, fence);
   }
   fetchOffsets(groupId: string, partitions?: Array<{ topic: string; partitionId: number }>): Promise<CommittedOffset[]> {
     return this.inner.fetchOffsets(groupId, partitions);
   }
-  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void> {
-    return this.inner.deleteOffsets(groupId, partitions);
+  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>, fence?: CoordinatorFence): Promise<void> {
+    return this.inner.deleteOffsets(groupId, partitions, fence);
   }
   listGroupsWithOffsetsBefore(committedBefore: number): Promise<string[]> {
     return this.inner.listGroupsWithOffsetsBefore(committedBefore);
   }
-  expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number> {
-    return this.inner.expireOffsets(groupId, committedBefore, topics);
+  expireOffsets(groupId: string, committedBefore: number, topics?: string[], fence?: CoordinatorFence): Promise<number> {
+    return this.inner.expireOffsets(groupId, committedBefore, topics, fence);
   }
-  saveGroup(group: GroupRecord, offsets?: OffsetCommitInput[]): Promise<void> {
-    return this.inner.saveGroup(group, offsets);
+  saveGroup(group: GroupRecord, offsets?: OffsetCommitInput[], fence?: CoordinatorFence): Promise<void> {
+    return this.inner.saveGroup(group, offsets, fence);
   }
   getGroup(groupId: string): Promise<GroupRecord | undefined> {
     return this.inner.getGroup(groupId);
@@ -469,8 +471,21 @@ export class CachedMetadataStore implements MetadataStore {
   listGroups(): Promise<GroupRecord[]> {
     return this.inner.listGroups();
   }
-  deleteGroup(groupId: string): Promise<boolean> {
-    return this.inner.deleteGroup(groupId);
+  deleteGroup(groupId: string, fence?: CoordinatorFence): Promise<boolean> {
+    return this.inner.deleteGroup(groupId, fence);
+  }
+  // Coordinator shard leases are not cached: the coordinator keeps its own state (src/coordinator/shards.ts).
+  acquireCoordinatorLeases(agentId: string, shards: number[], ttlMs: number): Promise<CoordinatorLease[]> {
+    return this.inner.acquireCoordinatorLeases(agentId, shards, ttlMs);
+  }
+  renewCoordinatorLeases(agentId: string, ttlMs: number): Promise<CoordinatorLease[]> {
+    return this.inner.renewCoordinatorLeases(agentId, ttlMs);
+  }
+  releaseCoordinatorLeases(agentId: string, leases: Array<{ shard: number; epoch: number }>): Promise<void> {
+    return this.inner.releaseCoordinatorLeases(agentId, leases);
+  }
+  listCoordinatorLeases(): Promise<CoordinatorLease[]> {
+    return this.inner.listCoordinatorLeases();
   }
 
   // --- agents & leases (leases teach the cache which partitions we lead) ---------------------------

@@ -154,3 +154,25 @@ export const partitionLeases = pgTable(
 
 /** Producer ids handed out by InitProducerId (idempotent producers), unique across agents. */
 export const producerIds = pgSequence('producer_ids', { startWith: 1, minValue: 1 });
+
+/**
+ * Group coordination (and later transactional ids) is owned per shard: a key belongs to shard
+ * abs(javaHashCode(key)) % coordinator-shards (0 ≤ shard), and the agent holding a shard's unexpired
+ * lease is the only one that may write that shard's groups and offsets (the writes check this row in the
+ * same statement). A row with a negative shard, -1 - node id, is an agent's membership lease: the agents
+ * holding one are the candidates shards are placed on (renewed with the shards, released on shutdown, so
+ * a stopping agent leaves placement at once and a crashed one when its lease expires). No foreign keys:
+ * shards exist whether or not any group hashes to them.
+ */
+export const coordinatorLeases = pgTable(
+  'coordinator_leases',
+  {
+    shard: integer('shard').primaryKey(),
+    leaderAgentId: text('leader_agent_id').notNull(),
+    /** Database clock, epoch ms. */
+    leaseExpiresAt: ms('lease_expires_at').notNull(),
+    acquiredAt: ms('acquired_at').notNull(),
+    epoch: integer('epoch').notNull(),
+  },
+  (t) => [index('idx_coordinator_leases_leader').on(t.leaderAgentId)],
+);

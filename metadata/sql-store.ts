@@ -16,6 +16,8 @@ import type {
   FlushCommitResult,
   GroupRecord,
   LeaseRecord,
+  CoordinatorLease,
+  CoordinatorFence,
   MetadataStore,
   NewSegment,
   OffsetCommitInput,
@@ -64,6 +66,22 @@ const UPSERT_OFFSETS = `INSERT INTO consumer_offsets AS co
 const ON_OFFSET_CONFLICT = `ON CONFLICT (group_id, topic, partition_id) DO UPDATE SET
     committed_offset = EXCLUDED.committed_offset, leader_epoch = EXCLUDED.leader_epoch,
     metadata = EXCLUDED.metadata, committed_at = EXCLUDED.committed_at`;
+
+/**
+ * The coordinator fence of a group write, as CTEs: `ok` is true when no fence is given ($n IS NULL) or
+ * when agent $n+1 holds shard $n with epoch $n+2, unexpired on the database clock. The lease row is
+ * share-locked, so a takeover (an UPDATE of that row) waits for the write to commit, and a write
+ * racing a committed takeover re-checks the new row version and is refused: every write accepted under
+ * epoch e happens before epoch e + 1 starts.
+ */
+const fenceCtes = (n: number) => `fence AS (
+       SELECT 1 FROM coordinator_leases
+       WHERE $${n}::int IS NOT NULL AND shard = $${n}::int AND leader_agent_id = $${n + 1}::text AND epoch = $${n + 2}::int
+         AND lease_expires_at > ${NOW_MS}
+       FOR SHARE
+     ), ok AS (SELECT ($${n}::int IS NULL OR EXISTS (SELECT 1 FROM fence)) AS ok)`;
+
+const COORDINATOR_LEASE_COLS = `shard, leader_agent_id AS "leaderAgentId", lease_expires_at AS "leaseExpiresAt", epoch`;
 
 const S = {
   now: statement('sh_now', `SELECT ${NOW_MS} AS now`, { idempotent: true }),
@@ -245,11 +263,16 @@ const S = {
   ),
   commitOffsets: statement(
     'sh_commit_offsets',
-    `${UPSERT_OFFSETS}
-     SELECT $1, u.topic, u.partition_id, u.committed_offset, u.leader_epoch, u.metadata, COALESCE(u.committed_at, ${NOW_MS})
-     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
-       AS u(topic, partition_id, committed_offset, leader_epoch, metadata, committed_at)
-     ${ON_OFFSET_CONFLICT}`,
+    `WITH ${fenceCtes(8)}, o AS (
+       ${UPSERT_OFFSETS}
+       SELECT $1, u.topic, u.partition_id, u.committed_offset, u.leader_epoch, u.metadata, COALESCE(u.committed_at, ${NOW_MS})
+       FROM unnest($2::text[], $3::int[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
+         AS u(topic, partition_id, committed_offset, leader_epoch, metadata, committed_at)
+       WHERE (SELECT ok FROM ok)
+       ${ON_OFFSET_CONFLICT}
+       RETURNING 1
+     )
+     SELECT (SELECT ok FROM ok) AS ok, (SELECT count(*) FROM o)::int AS n`,
     { idempotent: true },
   ),
   fetchAllOffsets: statement(
@@ -266,8 +289,12 @@ const S = {
   ),
   deleteOffsets: statement(
     'sh_delete_offsets',
-    `DELETE FROM consumer_offsets
-     WHERE group_id = $1 AND (topic, partition_id) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
+    `WITH ${fenceCtes(4)}, d AS (
+       DELETE FROM consumer_offsets
+       WHERE group_id = $1 AND (topic, partition_id) IN (SELECT * FROM unnest($2::text[], $3::int[])) AND (SELECT ok FROM ok)
+       RETURNING 1
+     )
+     SELECT (SELECT ok FROM ok) AS ok, (SELECT count(*) FROM d)::int AS n`,
     { idempotent: true },
   ),
   // Offset expiry (offsets.retention.minutes): the coordinator decides per group which offsets may go;
@@ -279,17 +306,19 @@ const S = {
   ),
   expireOffsets: statement(
     'sh_expire_offsets',
-    `WITH d AS (DELETE FROM consumer_offsets
-       WHERE group_id = $1 AND committed_at < $2 AND ($3::text[] IS NULL OR topic = ANY($3::text[])) RETURNING 1)
-     SELECT count(*)::int AS n FROM d`,
+    `WITH ${fenceCtes(4)}, d AS (DELETE FROM consumer_offsets
+       WHERE group_id = $1 AND committed_at < $2 AND ($3::text[] IS NULL OR topic = ANY($3::text[])) AND (SELECT ok FROM ok)
+       RETURNING 1)
+     SELECT (SELECT ok FROM ok) AS ok, (SELECT count(*) FROM d)::int AS n`,
     { idempotent: true },
   ),
   saveGroup: statement(
     'sh_save_group',
-    `WITH g AS (
+    `WITH ${fenceCtes(15)}, g AS (
        INSERT INTO consumer_groups AS cg
          (group_id, state, protocol_type, protocol_name, generation, leader_id, members, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::json, COALESCE($8::bigint, ${NOW_MS}), ${NOW_MS})
+       SELECT $1, $2, $3, $4, $5, $6, $7::json, COALESCE($8::bigint, ${NOW_MS}), ${NOW_MS}
+       WHERE (SELECT ok FROM ok)
        ON CONFLICT (group_id) DO UPDATE SET state = EXCLUDED.state, protocol_type = EXCLUDED.protocol_type,
          protocol_name = EXCLUDED.protocol_name, generation = EXCLUDED.generation, leader_id = EXCLUDED.leader_id,
          members = EXCLUDED.members, updated_at = EXCLUDED.updated_at
@@ -299,10 +328,11 @@ const S = {
        SELECT $1, u.topic, u.partition_id, u.committed_offset, u.leader_epoch, u.metadata, COALESCE(u.committed_at, ${NOW_MS})
        FROM unnest($9::text[], $10::int[], $11::bigint[], $12::int[], $13::text[], $14::bigint[])
          AS u(topic, partition_id, committed_offset, leader_epoch, metadata, committed_at)
+       WHERE (SELECT ok FROM ok)
        ${ON_OFFSET_CONFLICT}
        RETURNING 1
      )
-     SELECT (SELECT count(*) FROM g)::int AS groups, (SELECT count(*) FROM o)::int AS offsets`,
+     SELECT (SELECT ok FROM ok) AS ok, (SELECT count(*) FROM g)::int AS groups, (SELECT count(*) FROM o)::int AS offsets`,
     { idempotent: true },
   ),
   // A group that only has committed offsets (standalone consumers) reads as an Empty group.
@@ -329,9 +359,10 @@ const S = {
   ),
   deleteGroup: statement(
     'sh_delete_group',
-    `WITH g AS (DELETE FROM consumer_groups WHERE group_id = $1 RETURNING 1),
-     o AS (DELETE FROM consumer_offsets WHERE group_id = $1 RETURNING 1)
-     SELECT (SELECT count(*) FROM g)::int + (SELECT count(*) FROM o)::int AS n`,
+    `WITH ${fenceCtes(2)},
+     g AS (DELETE FROM consumer_groups WHERE group_id = $1 AND (SELECT ok FROM ok) RETURNING 1),
+     o AS (DELETE FROM consumer_offsets WHERE group_id = $1 AND (SELECT ok FROM ok) RETURNING 1)
+     SELECT (SELECT ok FROM ok) AS ok, (SELECT count(*) FROM g)::int + (SELECT count(*) FROM o)::int AS n`,
   ),
 
   // --- agents --------------------------------------------------------------------------------------
@@ -384,6 +415,8 @@ const S = {
     'sh_deregister_agent',
     `WITH d AS (DELETE FROM agents WHERE agent_id = $1 RETURNING 1),
      l AS (UPDATE partition_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
+           WHERE leader_agent_id = $1 RETURNING 1),
+     c AS (UPDATE coordinator_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
            WHERE leader_agent_id = $1 RETURNING 1)
      SELECT (SELECT count(*) FROM d)::int AS n`,
     { idempotent: true },
@@ -464,6 +497,45 @@ const S = {
     `SELECT ${LEASE_COLS} FROM partition_leases WHERE ($1::text IS NULL OR topic = $1) ORDER BY topic, partition_id`,
     { idempotent: true },
   ),
+
+  // --- coordinator shard leases ----------------------------------------------------------------------
+  // As partition leases: a shard without a row gets epoch 1; our unexpired lease is extended (same
+  // epoch); an expired one (ours too) is taken over with epoch + 1; another agent's unexpired lease is
+  // left alone (absent from the result). Shards in ascending order, so batch acquisitions cannot deadlock.
+  acquireCoordinatorLeases: statement(
+    'sh_acquire_coordinator_leases',
+    `INSERT INTO coordinator_leases AS cl (shard, leader_agent_id, lease_expires_at, acquired_at, epoch)
+     SELECT s.shard, $2, ${NOW_MS} + $3::bigint, ${NOW_MS}, 1 FROM unnest($1::int[]) AS s(shard) ORDER BY s.shard
+     ON CONFLICT (shard) DO UPDATE SET
+       leader_agent_id = EXCLUDED.leader_agent_id,
+       lease_expires_at = EXCLUDED.lease_expires_at,
+       acquired_at = CASE WHEN cl.leader_agent_id = EXCLUDED.leader_agent_id AND cl.lease_expires_at > ${NOW_MS}
+                          THEN cl.acquired_at ELSE EXCLUDED.acquired_at END,
+       epoch = CASE WHEN cl.leader_agent_id = EXCLUDED.leader_agent_id AND cl.lease_expires_at > ${NOW_MS}
+                    THEN cl.epoch ELSE cl.epoch + 1 END
+     WHERE cl.leader_agent_id = EXCLUDED.leader_agent_id OR cl.lease_expires_at <= ${NOW_MS}
+     RETURNING ${COORDINATOR_LEASE_COLS}`,
+  ),
+  // One statement renews every unexpired shard lease of the agent (epochs unchanged).
+  renewCoordinatorLeases: statement(
+    'sh_renew_coordinator_leases',
+    `UPDATE coordinator_leases SET lease_expires_at = ${NOW_MS} + $2::bigint
+     WHERE leader_agent_id = $1 AND lease_expires_at > ${NOW_MS}
+     RETURNING ${COORDINATOR_LEASE_COLS}`,
+    { idempotent: true },
+  ),
+  releaseCoordinatorLeases: statement(
+    'sh_release_coordinator_leases',
+    `UPDATE coordinator_leases AS cl SET lease_expires_at = LEAST(cl.lease_expires_at, ${NOW_MS})
+     FROM unnest($2::int[], $3::int[]) AS r(shard, epoch)
+     WHERE cl.shard = r.shard AND cl.epoch = r.epoch AND cl.leader_agent_id = $1`,
+    { idempotent: true },
+  ),
+  listCoordinatorLeases: statement(
+    'sh_list_coordinator_leases',
+    `SELECT ${COORDINATOR_LEASE_COLS} FROM coordinator_leases ORDER BY shard`,
+    { idempotent: true },
+  ),
 } as const;
 
 function invalid(message: string): KafkaError {
@@ -541,6 +613,24 @@ function groupFromRow(r: GroupRecord): GroupRecord {
 
 /** The stored form of a (validated) group id. */
 const storedGroupId = (groupId: string) => toStored(groupId, 'group id');
+
+/** The three fence parameters of a group write (all null: unconditional). */
+function fenceParams(fence: CoordinatorFence | undefined): [number | null, string | null, number | null] {
+  if (fence === undefined) return [null, null, null];
+  assertInt32(fence.shard, 'coordinator shard', 0);
+  checkAgentId(fence.agentId);
+  assertInt32(fence.epoch, 'coordinator epoch', 0);
+  return [fence.shard, fence.agentId, fence.epoch];
+}
+
+/** A fenced write that found the lease gone (expired, released, taken over): nothing was written. */
+function checkFence(row: { ok: boolean } | undefined, fence: CoordinatorFence | undefined): void {
+  if (fence === undefined || row?.ok === true) return;
+  throw new KafkaError(
+    ErrorCode.NOT_COORDINATOR,
+    `agent ${fence.agentId} no longer holds coordinator shard ${fence.shard} with epoch ${fence.epoch}`,
+  );
+}
 
 function partitionArrays(partitions: Array<{ topic: string; partitionId: number }>): [string[], number[]] {
   if (!Array.isArray(partitions)) throw invalid('partitions must be an array');
@@ -857,11 +947,14 @@ export class SqlMetadataStore implements MetadataStore {
     ]);
   }
 
-  async commitOffsets(groupId: string, offsets: OffsetCommitInput[]): Promise<void> {
+  async commitOffsets(groupId: string, offsets: OffsetCommitInput[], fence?: CoordinatorFence): Promise<void> {
     assertGroupId(groupId);
     const a = offsetArrays(offsets);
     if (a.topics.length === 0) return;
-    await this.q(S.commitOffsets, [storedGroupId(groupId), a.topics, a.partitions, a.offsets, a.epochs, a.metadata, a.timestamps]);
+    const [row] = await this.q<{ ok: boolean }>(S.commitOffsets, [
+      storedGroupId(groupId), a.topics, a.partitions, a.offsets, a.epochs, a.metadata, a.timestamps, ...fenceParams(fence),
+    ]);
+    checkFence(row, fence);
   }
 
   async fetchOffsets(
@@ -876,11 +969,12 @@ export class SqlMetadataStore implements MetadataStore {
     return (await this.q<CommittedOffset>(S.fetchOffsets, [stored, topics, ids])).map(offsetFromRow);
   }
 
-  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void> {
+  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>, fence?: CoordinatorFence): Promise<void> {
     assertGroupId(groupId);
     const [topics, ids] = partitionArrays(partitions);
     if (topics.length === 0) return;
-    await this.q(S.deleteOffsets, [storedGroupId(groupId), topics, ids]);
+    const [row] = await this.q<{ ok: boolean }>(S.deleteOffsets, [storedGroupId(groupId), topics, ids, ...fenceParams(fence)]);
+    checkFence(row, fence);
   }
 
   async listGroupsWithOffsetsBefore(committedBefore: number): Promise<string[]> {
@@ -889,22 +983,23 @@ export class SqlMetadataStore implements MetadataStore {
     return rows.map((r) => fromStored(r.groupId));
   }
 
-  async expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number> {
+  async expireOffsets(groupId: string, committedBefore: number, topics?: string[], fence?: CoordinatorFence): Promise<number> {
     assertGroupId(groupId);
     assertNonNegative(committedBefore, 'commit time');
     if (topics !== undefined && (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string'))) throw invalid('topics must be an array of names');
     if (topics !== undefined && topics.length === 0) return 0;
-    const [row] = await this.q<{ n: number }>(S.expireOffsets, [storedGroupId(groupId), committedBefore, topics ?? null]);
+    const [row] = await this.q<{ ok: boolean; n: number }>(S.expireOffsets, [storedGroupId(groupId), committedBefore, topics ?? null, ...fenceParams(fence)]);
+    checkFence(row, fence);
     return row!.n;
   }
 
-  async saveGroup(group: GroupRecord, offsets: OffsetCommitInput[] = []): Promise<void> {
+  async saveGroup(group: GroupRecord, offsets: OffsetCommitInput[] = [], fence?: CoordinatorFence): Promise<void> {
     assertGroupId(group.groupId);
     if (typeof group.state !== 'string' || group.state.length === 0) throw invalid('group state must be set');
     assertInt32(group.generation, 'group generation', -1);
     if (!Array.isArray(group.members)) throw invalid('group members must be an array');
     const a = offsetArrays(offsets);
-    await this.q(S.saveGroup, [
+    const [row] = await this.q<{ ok: boolean }>(S.saveGroup, [
       storedGroupId(group.groupId),
       group.state,
       toStoredOrNull(group.protocolType, 'protocol type'),
@@ -919,7 +1014,9 @@ export class SqlMetadataStore implements MetadataStore {
       a.epochs,
       a.metadata,
       a.timestamps,
+      ...fenceParams(fence),
     ]);
+    checkFence(row, fence);
   }
 
   async getGroup(groupId: string): Promise<GroupRecord | undefined> {
@@ -932,9 +1029,10 @@ export class SqlMetadataStore implements MetadataStore {
     return (await this.q<GroupRecord>(S.listGroups)).map(groupFromRow);
   }
 
-  async deleteGroup(groupId: string): Promise<boolean> {
+  async deleteGroup(groupId: string, fence?: CoordinatorFence): Promise<boolean> {
     if (typeof groupId !== 'string' || groupId.length === 0) return false;
-    const [row] = await this.q<{ n: number }>(S.deleteGroup, [toStored(groupId, 'group id')]);
+    const [row] = await this.q<{ ok: boolean; n: number }>(S.deleteGroup, [toStored(groupId, 'group id'), ...fenceParams(fence)]);
+    checkFence(row, fence);
     return row!.n > 0;
   }
 
@@ -1101,5 +1199,39 @@ export class SqlMetadataStore implements MetadataStore {
   async listPartitionLeases(topic?: string): Promise<LeaseRecord[]> {
     if (topic !== undefined && !isValidTopicName(topic)) return [];
     return this.q<LeaseRecord>(S.listLeases, [topic ?? null]);
+  }
+
+  // --- coordinator shard leases ----------------------------------------------------------------------
+
+  async acquireCoordinatorLeases(agentId: string, shards: number[], ttlMs: number): Promise<CoordinatorLease[]> {
+    checkAgentId(agentId);
+    assertPositiveMs(ttlMs, 'lease ttlMs');
+    if (!Array.isArray(shards)) throw invalid('shards must be an array');
+    // Negative shards are agents' membership leases (see schema.ts).
+    for (const s of shards) assertInt32(s, 'coordinator shard');
+    const sorted = [...new Set(shards)].sort((a, b) => a - b);
+    if (sorted.length === 0) return [];
+    return this.q<CoordinatorLease>(S.acquireCoordinatorLeases, [sorted, agentId, ttlMs]);
+  }
+
+  async renewCoordinatorLeases(agentId: string, ttlMs: number): Promise<CoordinatorLease[]> {
+    checkAgentId(agentId);
+    assertPositiveMs(ttlMs, 'lease ttlMs');
+    return this.q<CoordinatorLease>(S.renewCoordinatorLeases, [agentId, ttlMs]);
+  }
+
+  async releaseCoordinatorLeases(agentId: string, leases: Array<{ shard: number; epoch: number }>): Promise<void> {
+    checkAgentId(agentId);
+    if (!Array.isArray(leases)) throw invalid('leases must be an array');
+    for (const l of leases) {
+      assertInt32(l.shard, 'coordinator shard');
+      assertInt32(l.epoch, 'lease epoch', 0);
+    }
+    if (leases.length === 0) return;
+    await this.q(S.releaseCoordinatorLeases, [agentId, leases.map((l) => l.shard), leases.map((l) => l.epoch)]);
+  }
+
+  listCoordinatorLeases(): Promise<CoordinatorLease[]> {
+    return this.q<CoordinatorLease>(S.listCoordinatorLeases);
   }
 }

@@ -82,6 +82,28 @@ export interface LeaseRecord {
   epoch: number;
 }
 
+/** A coordinator shard's lease (coordinator_leases): who coordinates the groups hashing to `shard`
+ * (a negative shard, -1 - node id, is that agent's membership lease: see schema.ts). */
+export interface CoordinatorLease {
+  shard: number;
+  leaderAgentId: string;
+  /** Database clock, epoch ms. */
+  leaseExpiresAt: number;
+  epoch: number;
+}
+
+/**
+ * What a group or offset write carries when it is made by a coordinator: the shard it believes it holds
+ * and the epoch. The write happens only if `agentId` holds that shard's lease with that epoch, unexpired on
+ * the database clock, checked in the same statement; otherwise it throws KafkaError(NOT_COORDINATOR) and
+ * nothing is written. Writes without a fence are unconditional (tools, tests).
+ */
+export interface CoordinatorFence {
+  shard: number;
+  agentId: string;
+  epoch: number;
+}
+
 export interface AgentRecord {
   agentId: string;
   /** Stable small integer used as the Kafka broker node id. */
@@ -157,17 +179,17 @@ export interface MetadataStore {
 
   // consumer offsets & groups
   commitOffset(groupId: string, offset: OffsetCommitInput): Promise<void>;
-  commitOffsets(groupId: string, offsets: OffsetCommitInput[]): Promise<void>;
+  commitOffsets(groupId: string, offsets: OffsetCommitInput[], fence?: CoordinatorFence): Promise<void>;
   fetchOffsets(groupId: string, partitions?: Array<{ topic: string; partitionId: number }>): Promise<CommittedOffset[]>;
-  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void>;
+  deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>, fence?: CoordinatorFence): Promise<void>;
   /** Groups with at least one offset committed before `committedBefore` (epoch ms): expiry candidates. */
   listGroupsWithOffsetsBefore(committedBefore: number): Promise<string[]>;
   /** Deletes the group's offsets committed before `committedBefore` (only of `topics` when given); returns how many. */
-  expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number>;
-  saveGroup(group: GroupRecord, offsets?: OffsetCommitInput[]): Promise<void>;
+  expireOffsets(groupId: string, committedBefore: number, topics?: string[], fence?: CoordinatorFence): Promise<number>;
+  saveGroup(group: GroupRecord, offsets?: OffsetCommitInput[], fence?: CoordinatorFence): Promise<void>;
   getGroup(groupId: string): Promise<GroupRecord | undefined>;
   listGroups(): Promise<GroupRecord[]>;
-  deleteGroup(groupId: string): Promise<boolean>;
+  deleteGroup(groupId: string, fence?: CoordinatorFence): Promise<boolean>;
 
   // agents & leases (compare-and-set on the database clock)
   /**
@@ -223,6 +245,14 @@ export interface MetadataStore {
   /** Extends every unexpired lease the agent holds (epochs unchanged); returns them. A lease missing from
    * the result has expired or been taken over. */
   renewAgentLeases(agentId: string, ttlMs: number): Promise<LeaseRecord[]>;
+  /** Coordinator shard leases, as partition leases: a free shard gets epoch 1, our unexpired lease is
+   * extended (same epoch), an expired one is taken over (epoch + 1); shards another agent holds are absent. */
+  acquireCoordinatorLeases(agentId: string, shards: number[], ttlMs: number): Promise<CoordinatorLease[]>;
+  /** Extends every unexpired shard lease of the agent in one statement; a shard missing from the result was lost. */
+  renewCoordinatorLeases(agentId: string, ttlMs: number): Promise<CoordinatorLease[]>;
+  /** Ends our leases of those epochs now (handoff, shutdown); the next holder gets epoch + 1. */
+  releaseCoordinatorLeases(agentId: string, leases: Array<{ shard: number; epoch: number }>): Promise<void>;
+  listCoordinatorLeases(): Promise<CoordinatorLease[]>;
   /** The database clock (epoch ms), the clock leases and heartbeats are judged by. */
   now(): Promise<number>;
 }

@@ -19,7 +19,7 @@ import { Balancer } from './cluster/balancer.js';
 import { Leadership, monotonicClock, partitionLeaseStore, systemClock } from './cluster/leases.js';
 import { Membership } from './cluster/membership.js';
 import { ClusterView } from './cluster/view.js';
-import { GroupCoordinator } from './coordinator/index.js';
+import { CoordinatorShards, GroupCoordinator, systemTimers } from './coordinator/index.js';
 import { AGENT_ID_FILE_NAME, dataDirAgentId } from './agent-identity.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { Dispatcher } from './dispatcher.js';
@@ -162,9 +162,19 @@ export class Agent {
       await this.clusterChanges.start();
     }
 
-    // Groups are placed over the live agents: an agent whose heartbeat lapsed (or that is stopping)
-    // does not count itself, so it answers NOT_COORDINATOR instead of coordinating groups others took.
-    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, metadata, brokers: () => cluster.liveBrokers(), config: cfg, log: this.log }));
+    // Coordinator shards: leased like partitions; the ones intended for this agent are taken before the
+    // listener opens, and handed off again by stop() (SIGTERM).
+    const shards = new CoordinatorShards({
+      agentId: agentId,
+      self: { nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
+      shardCount: cfg.coordinatorShards,
+      ttlMs: cfg.leaseTtlMs,
+      store: metadata,
+      timers: systemTimers,
+      log: this.log,
+    });
+    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, agentId: agentId, metadata, shards, config: cfg, log: this.log }));
+    await groups.start();
 
     const ctx: BrokerContext = {
       config: cfg,

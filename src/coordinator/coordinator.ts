@@ -1,10 +1,12 @@
-// The group coordinator of one agent: decides which groups this node coordinates, keeps those groups
-// in memory (loaded lazily from the metadata store, created on first join), runs their state machines
-// (group.ts) and performs the writes they ask for — group rows through saveGroup, committed offsets
-// through commitOffsets — in order per group (write-queue.ts). Handlers call the methods below; each
-// takes plain values and returns response data.
+// The group coordinator of one agent: serves the groups of the coordinator shards this agent holds the
+// lease of (shards.ts), keeps those groups in memory (loaded lazily from the metadata store once the
+// shard is ours, created on first join), runs their state machines (group.ts) and performs the writes
+// they ask for — group rows through saveGroup, committed offsets through commitOffsets — in order per
+// group (write-queue.ts). Every write carries the shard's lease epoch it was decided under; the store
+// refuses it once that epoch is stale. Handlers call the methods below; each takes plain values and
+// returns response data.
 import { isConnectionError } from '../../metadata/errors.js';
-import type { MetadataStore, OffsetCommitInput } from '../../metadata/types.js';
+import type { CoordinatorFence, MetadataStore, OffsetCommitInput } from '../../metadata/types.js';
 import { ErrorCode, KafkaError, type ErrorCodeValue } from '../../protocol/index.js';
 import type { BrokerInfo } from '../context.js';
 import type { Logger } from '../logger.js';
@@ -22,7 +24,7 @@ import {
   type SyncParams,
   type SyncResult,
 } from './group.js';
-import { coordinatorNodeFor } from './placement.js';
+import type { CoordinatorShards } from './shards.js';
 import type { GroupStateName } from './state.js';
 import { systemTimers, type Timers } from './timers.js';
 import { GroupWriteQueue } from './write-queue.js';
@@ -45,13 +47,18 @@ export type CoordinatorStore = Pick<
   | 'expireOffsets'
 >;
 
+/** What the coordinator needs of the shard leases (CoordinatorShards). */
+export type CoordinatorOwnership = Pick<CoordinatorShards, 'shardOf' | 'check' | 'epochOf' | 'coordinatorFor' | 'setListener' | 'start' | 'close' | 'fenced'>;
+
 export interface GroupCoordinatorOptions {
   /** This agent's broker id. */
   nodeId: number;
+  /** This agent's id (the holder named in coordinator_leases). */
+  agentId: string;
   /** The (cached) metadata store. */
   metadata: CoordinatorStore;
-  /** Live brokers, this one included (the agent's cluster view). */
-  brokers(): Promise<BrokerInfo[]>;
+  /** Which coordinator shards this agent holds, and who holds the others. */
+  shards: CoordinatorOwnership;
   config: {
     groupInitialRebalanceDelayMs: number;
     groupMinSessionTimeoutMs: number;
@@ -134,9 +141,13 @@ export class GroupCoordinator {
   private readonly groupDeps: GroupDeps;
   private closed = false;
 
+  /** The shard lease each loaded group was loaded under: its writes carry this fence. */
+  private readonly fences = new Map<string, CoordinatorFence>();
+
   constructor(private readonly opts: GroupCoordinatorOptions) {
     this.timers = opts.timers ?? systemTimers;
-    this.queue = new GroupWriteQueue((groupId, offsets) => opts.metadata.commitOffsets(groupId, offsets));
+    this.queue = new GroupWriteQueue((groupId, offsets, fence) => this.fencedWrite(fence, () => opts.metadata.commitOffsets(groupId, offsets, fence)));
+    opts.shards.setListener({ stopShard: (shard, reason) => this.stopShard(shard, reason) });
     const config: GroupConfig = {
       initialRebalanceDelayMs: opts.config.groupInitialRebalanceDelayMs,
       minSessionTimeoutMs: opts.config.groupMinSessionTimeoutMs,
@@ -154,52 +165,84 @@ export class GroupCoordinator {
 
   // ---- placement ----------------------------------------------------------------------------------
 
-  /** FindCoordinator: the broker coordinating `key` (group id or transactional id). */
+  /** Takes the coordinator shards intended for this agent and starts the placement cycle. */
+  start(): Promise<void> {
+    return this.opts.shards.start();
+  }
+
+  /** FindCoordinator: the broker coordinating `key` (group id or transactional id: the same shards). */
   async findCoordinator(key: string, keyType: number): Promise<{ errorCode: ErrorCodeValue; broker?: BrokerInfo }> {
     if (keyType !== COORDINATOR_KEY_GROUP && keyType !== COORDINATOR_KEY_TRANSACTION) return { errorCode: ErrorCode.INVALID_REQUEST };
     if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
-    let brokers: BrokerInfo[];
+    let broker: BrokerInfo | undefined;
     try {
-      brokers = await this.opts.brokers();
+      broker = await this.opts.shards.coordinatorFor(key);
     } catch {
       return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
     }
-    // Transactional ids hash into their own space so they do not pile onto a group's coordinator.
-    const node = coordinatorNodeFor(keyType === COORDINATOR_KEY_GROUP ? key : `txn:${key}`, brokers.map((b) => b.nodeId));
-    const broker = brokers.find((b) => b.nodeId === node);
     return broker ? { errorCode: ErrorCode.NONE, broker } : { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
   }
 
-  /** NONE when this node coordinates the group; a group it held but no longer owns is unloaded. */
-  private async checkCoordinator(groupId: string): Promise<ErrorCodeValue> {
-    if (this.closed) return ErrorCode.NOT_COORDINATOR;
-    let brokers: BrokerInfo[];
+  /**
+   * NONE and the fence for writes when this agent holds the lease of the group's shard (taking it if
+   * the shard is free and intended for us); NOT_COORDINATOR otherwise.
+   */
+  private async checkCoordinator(groupId: string): Promise<{ code: ErrorCodeValue; fence?: CoordinatorFence }> {
+    if (this.closed) return { code: ErrorCode.NOT_COORDINATOR };
+    let c;
     try {
-      brokers = await this.opts.brokers();
-    } catch {
-      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      c = await this.opts.shards.check(groupId);
+    } catch (err) {
+      this.opts.log.warn({ group: groupId, err: (err as Error).message }, 'checking the coordinator shard failed');
+      return { code: ErrorCode.COORDINATOR_NOT_AVAILABLE };
     }
-    if (brokers.length === 1 && brokers[0].nodeId === this.opts.nodeId) return ErrorCode.NONE;
-    const node = coordinatorNodeFor(groupId, brokers.map((b) => b.nodeId));
-    if (node === undefined) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    if (node !== this.opts.nodeId) {
+    if (!c.ok || this.closed) {
       this.unload(groupId, ErrorCode.NOT_COORDINATOR);
-      return ErrorCode.NOT_COORDINATOR;
+      return { code: ErrorCode.NOT_COORDINATOR };
     }
-    return ErrorCode.NONE;
+    return { code: ErrorCode.NONE, fence: { shard: c.shard, agentId: this.opts.agentId, epoch: c.epoch } };
   }
 
-  /** Whether this node coordinates `groupId` among the live `nodeIds`. */
-  private coordinates(groupId: string, nodeIds: readonly number[]): boolean {
-    return nodeIds.length === 1 ? nodeIds[0] === this.opts.nodeId : coordinatorNodeFor(groupId, nodeIds) === this.opts.nodeId;
+  /** Whether this agent coordinates `groupId` now (listings, offset expiry). */
+  private coordinates(groupId: string): boolean {
+    return !this.closed && this.opts.shards.epochOf(this.opts.shards.shardOf(groupId)) !== undefined;
   }
 
   private unload(groupId: string, errorCode: ErrorCodeValue): void {
     const g = this.groups.get(groupId);
     if (g === undefined) return;
     this.groups.delete(groupId);
+    this.fences.delete(groupId);
     g.unload(errorCode);
     this.opts.log.info({ group: groupId }, 'group unloaded: another broker coordinates it now');
+  }
+
+  /**
+   * The shard is no longer ours (handoff, lost or overdue lease, shutdown): its groups stop at once
+   * (waiting JoinGroup/SyncGroup answered NOT_COORDINATOR), then their queued writes finish (accepted
+   * while the lease is still ours, refused by the store after).
+   */
+  private async stopShard(shard: number, reason: string): Promise<void> {
+    const ids: string[] = [];
+    for (const [groupId, g] of [...this.groups]) {
+      if (this.opts.shards.shardOf(groupId) !== shard) continue;
+      this.groups.delete(groupId);
+      this.fences.delete(groupId);
+      g.unload(ErrorCode.NOT_COORDINATOR);
+      ids.push(groupId);
+    }
+    if (ids.length > 0) this.opts.log.info({ shard, groups: ids.length, reason }, 'groups unloaded: no longer coordinating their shard');
+    await this.queue.drainWhere((groupId) => this.opts.shards.shardOf(groupId) === shard);
+  }
+
+  /** A fenced write refused with NOT_COORDINATOR: the shard is lost, stop serving it now. */
+  private async fencedWrite<T>(fence: CoordinatorFence | undefined, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (fence !== undefined && err instanceof KafkaError && err.code === ErrorCode.NOT_COORDINATOR) this.opts.shards.fenced(fence.shard, fence.epoch);
+      throw err;
+    }
   }
 
   // ---- loading and persistence --------------------------------------------------------------------
@@ -208,17 +251,20 @@ export class GroupCoordinator {
    * The in-memory group, loaded from the store on first use (after any write still queued for it, so
    * a deleted group is not read back). `create`: a new Empty group when there is none.
    */
-  private async group(groupId: string, create: boolean): Promise<ClassicGroup | undefined> {
+  private async group(groupId: string, create: boolean, fence: CoordinatorFence | undefined): Promise<ClassicGroup | undefined> {
+    // Loaded under an older lease of the shard (it was lost and taken again meanwhile): read it again.
+    const held = this.fences.get(groupId);
+    if (held !== undefined && fence !== undefined && held.epoch !== fence.epoch) this.unload(groupId, ErrorCode.NOT_COORDINATOR);
     let g = this.groups.get(groupId);
     if (g !== undefined) return g;
+    // Still ours? (The shard may have been handed off while the request waited.)
+    const current = () => !this.closed && (fence === undefined || this.opts.shards.epochOf(fence.shard) === fence.epoch);
     let loading = this.loads.get(groupId);
     if (loading === undefined) {
       loading = this.queue
         .run(groupId, async () => {
           const record = await this.opts.metadata.getGroup(groupId);
-          if (record !== undefined && !this.groups.has(groupId) && !this.closed) {
-            this.groups.set(groupId, ClassicGroup.fromRecord(record, this.groupDeps));
-          }
+          if (record !== undefined && !this.groups.has(groupId) && current()) this.adopt(groupId, ClassicGroup.fromRecord(record, this.groupDeps), fence);
         })
         .finally(() => this.loads.delete(groupId));
       this.loads.set(groupId, loading);
@@ -228,17 +274,29 @@ export class GroupCoordinator {
     } catch (err) {
       throw this.storeError(err, 'loading the group failed', groupId);
     }
+    if (!current()) throw new KafkaError(ErrorCode.NOT_COORDINATOR, 'no longer coordinating this group');
     g = this.groups.get(groupId);
-    if (g === undefined && create && !this.closed) {
+    if (g === undefined && create) {
       g = new ClassicGroup(groupId, this.groupDeps);
-      this.groups.set(groupId, g);
+      this.adopt(groupId, g, fence);
     }
     return g;
   }
 
+  private adopt(groupId: string, g: ClassicGroup, fence: CoordinatorFence | undefined): void {
+    this.groups.set(groupId, g);
+    if (fence !== undefined) this.fences.set(groupId, fence);
+  }
+
   private persist(req: PersistRequest): void {
     const groupId = req.record.groupId;
-    this.queue.run(groupId, () => this.opts.metadata.saveGroup(req.record)).then(
+    // The fence of the group as loaded now: a group unloaded since (its shard left us) writes nothing.
+    const fence = this.fences.get(groupId);
+    if (fence === undefined && this.groups.get(groupId) === undefined) {
+      req.done(new KafkaError(ErrorCode.NOT_COORDINATOR, 'no longer coordinating this group'));
+      return;
+    }
+    this.queue.run(groupId, () => this.fencedWrite(fence, () => this.opts.metadata.saveGroup(req.record, [], fence))).then(
       () => req.done(),
       (err: unknown) => req.done(err ?? new Error('saveGroup failed')),
     );
@@ -263,8 +321,13 @@ export class GroupCoordinator {
     const fail = (errorCode: ErrorCodeValue): JoinResult => ({ errorCode, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId: p.memberId, members: [], skipAssignment: false });
     if (p.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
     const coord = await this.checkCoordinator(p.groupId);
-    if (coord !== ErrorCode.NONE) return fail(coord);
-    const group = await this.group(p.groupId, p.memberId === '');
+    if (coord.code !== ErrorCode.NONE) return fail(coord.code);
+    let group: ClassicGroup | undefined;
+    try {
+      group = await this.group(p.groupId, p.memberId === '', coord.fence);
+    } catch (err) {
+      return fail(this.storeError(err, 'loading the group failed', p.groupId).code);
+    }
     // A member id for a group that does not exist (e.g. after the group was deleted).
     if (group === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
     return new Promise<JoinResult>((resolve) => group.join(p, resolve));
@@ -274,8 +337,13 @@ export class GroupCoordinator {
     const fail = (errorCode: ErrorCodeValue): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
     if (p.groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
     const coord = await this.checkCoordinator(p.groupId);
-    if (coord !== ErrorCode.NONE) return fail(coord);
-    const group = await this.group(p.groupId, false);
+    if (coord.code !== ErrorCode.NONE) return fail(coord.code);
+    let group: ClassicGroup | undefined;
+    try {
+      group = await this.group(p.groupId, false, coord.fence);
+    } catch (err) {
+      return fail(this.storeError(err, 'loading the group failed', p.groupId).code);
+    }
     if (group === undefined) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
     return new Promise<SyncResult>((resolve) => group.sync(p, resolve));
   }
@@ -283,8 +351,8 @@ export class GroupCoordinator {
   async heartbeat(p: { groupId: string; memberId: string; groupInstanceId: string | null; generationId: number }): Promise<ErrorCodeValue> {
     if (p.groupId === '') return ErrorCode.INVALID_GROUP_ID;
     const coord = await this.checkCoordinator(p.groupId);
-    if (coord !== ErrorCode.NONE) return coord;
-    const group = await this.group(p.groupId, false);
+    if (coord.code !== ErrorCode.NONE) return coord.code;
+    const group = await this.group(p.groupId, false, coord.fence);
     if (group === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
     return group.heartbeat(p.memberId, p.groupInstanceId, p.generationId);
   }
@@ -292,8 +360,8 @@ export class GroupCoordinator {
   async leaveGroup(groupId: string, members: LeaveMember[]): Promise<LeaveResult> {
     if (groupId === '') return { errorCode: ErrorCode.INVALID_GROUP_ID, members: [] };
     const coord = await this.checkCoordinator(groupId);
-    if (coord !== ErrorCode.NONE) return { errorCode: coord, members: [] };
-    const group = await this.group(groupId, false);
+    if (coord.code !== ErrorCode.NONE) return { errorCode: coord.code, members: [] };
+    const group = await this.group(groupId, false, coord.fence);
     if (group === undefined) {
       return { errorCode: ErrorCode.NONE, members: members.map((m) => ({ ...m, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
     }
@@ -315,7 +383,7 @@ export class GroupCoordinator {
     // The store refuses empty group ids (Kafka would accept them for offsets).
     if (p.groupId === '') return setAll(ErrorCode.INVALID_GROUP_ID), out;
     const coord = await this.checkCoordinator(p.groupId);
-    if (coord !== ErrorCode.NONE) return setAll(coord), out;
+    if (coord.code !== ErrorCode.NONE) return setAll(coord.code), out;
 
     // Unknown topics and partitions first (as Kafka filters them before the group is consulted).
     const known = await Promise.all(
@@ -336,7 +404,7 @@ export class GroupCoordinator {
     );
     if (valid.length === 0) return out;
 
-    const group = await this.group(p.groupId, p.generationId < 0);
+    const group = await this.group(p.groupId, p.generationId < 0, coord.fence);
     const isValid = (ti: number, pi: number) => out[ti].partitions[pi].errorCode === ErrorCode.NONE;
     if (group === undefined) {
       // A generation for a group that does not exist: a member of a deleted or expired group.
@@ -373,7 +441,7 @@ export class GroupCoordinator {
     }
     if (offsets.length === 0) return out;
     try {
-      await this.queue.commit(p.groupId, offsets);
+      await this.queue.commit(p.groupId, offsets, coord.fence);
     } catch (e) {
       const code = this.storeError(e, 'committing offsets failed', p.groupId).code;
       for (const [ti, pi] of written) out[ti].partitions[pi].errorCode = code;
@@ -387,7 +455,7 @@ export class GroupCoordinator {
    */
   async fetchOffsets(groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null): Promise<FetchOffsetsResult> {
     const coord = await this.checkCoordinator(groupId);
-    if (coord !== ErrorCode.NONE) return { errorCode: coord, topics: [] };
+    if (coord.code !== ErrorCode.NONE) return { errorCode: coord.code, topics: [] };
     const none = (partitionIndex: number): FetchedOffset => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE });
     if (groupId === '') return { errorCode: ErrorCode.NONE, topics: (topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map(none) })) };
     let rows;
@@ -432,15 +500,13 @@ export class GroupCoordinator {
   /** ListGroups: the groups this node coordinates, in memory or stored. Filters are case-insensitive. */
   async listGroups(statesFilter: string[] = [], typesFilter: string[] = []): Promise<{ errorCode: ErrorCodeValue; groups: ListedGroup[] }> {
     if (this.closed) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
-    let brokers: BrokerInfo[];
     let stored;
     try {
-      [brokers, stored] = await Promise.all([this.opts.brokers(), this.opts.metadata.listGroups()]);
+      stored = await this.opts.metadata.listGroups();
     } catch (err) {
       return { errorCode: this.storeError(err, 'listing groups failed', '*').code, groups: [] };
     }
-    const nodeIds = brokers.map((b) => b.nodeId);
-    const mine = (groupId: string) => this.coordinates(groupId, nodeIds);
+    const mine = (groupId: string) => this.coordinates(groupId);
     const listed = new Map<string, ListedGroup>();
     for (const r of stored) {
       if (!mine(r.groupId)) continue;
@@ -462,10 +528,10 @@ export class GroupCoordinator {
   async describeGroup(groupId: string): Promise<DescribedGroup> {
     const dead = (errorCode: ErrorCodeValue): DescribedGroup => ({ errorCode, groupId, groupState: 'Dead', protocolType: '', protocolData: '', generationId: -1, members: [] });
     const coord = await this.checkCoordinator(groupId);
-    if (coord !== ErrorCode.NONE) return dead(coord);
+    if (coord.code !== ErrorCode.NONE) return dead(coord.code);
     let group: ClassicGroup | undefined;
     try {
-      group = await this.group(groupId, false);
+      group = await this.group(groupId, false, coord.fence);
     } catch (err) {
       return dead((err as KafkaError).code ?? ErrorCode.COORDINATOR_NOT_AVAILABLE);
     }
@@ -478,10 +544,10 @@ export class GroupCoordinator {
   async deleteGroup(groupId: string): Promise<ErrorCodeValue> {
     if (groupId === '') return ErrorCode.INVALID_GROUP_ID;
     const coord = await this.checkCoordinator(groupId);
-    if (coord !== ErrorCode.NONE) return coord;
+    if (coord.code !== ErrorCode.NONE) return coord.code;
     let group: ClassicGroup | undefined;
     try {
-      group = await this.group(groupId, false);
+      group = await this.group(groupId, false, coord.fence);
     } catch (err) {
       return (err as KafkaError).code ?? ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
@@ -489,9 +555,12 @@ export class GroupCoordinator {
     const err = group.validateDelete();
     if (err !== ErrorCode.NONE) return err;
     group.unload(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (this.groups.get(groupId) === group) this.groups.delete(groupId);
+    if (this.groups.get(groupId) === group) {
+      this.groups.delete(groupId);
+      this.fences.delete(groupId);
+    }
     try {
-      await this.queue.run(groupId, () => this.opts.metadata.deleteGroup(groupId));
+      await this.queue.run(groupId, () => this.fencedWrite(coord.fence, () => this.opts.metadata.deleteGroup(groupId, coord.fence)));
     } catch (e) {
       return this.storeError(e, 'deleting the group failed', groupId).code;
     }
@@ -504,12 +573,12 @@ export class GroupCoordinator {
     const fail = (errorCode: ErrorCodeValue): OffsetDeleteResult => ({ errorCode, topics: [] });
     if (groupId === '') return fail(ErrorCode.INVALID_GROUP_ID);
     const coord = await this.checkCoordinator(groupId);
-    if (coord !== ErrorCode.NONE) return fail(coord);
+    if (coord.code !== ErrorCode.NONE) return fail(coord.code);
     let group: ClassicGroup | undefined;
     let known: number[];
     try {
       [group, known] = await Promise.all([
-        this.group(groupId, false),
+        this.group(groupId, false, coord.fence),
         Promise.all(topics.map(async (t) => (await this.opts.metadata.getTopic(t.name))?.partitionCount ?? -1)),
       ]);
     } catch (err) {
@@ -532,7 +601,7 @@ export class GroupCoordinator {
     }));
     if (eligible.length > 0) {
       try {
-        await this.queue.run(groupId, () => this.opts.metadata.deleteOffsets(groupId, eligible));
+        await this.queue.run(groupId, () => this.fencedWrite(coord.fence, () => this.opts.metadata.deleteOffsets(groupId, eligible, coord.fence)));
       } catch (err) {
         return fail(this.storeError(err, 'deleting offsets failed', groupId).code);
       }
@@ -554,11 +623,10 @@ export class GroupCoordinator {
     const total = { offsets: 0, groups: 0 };
     if (this.closed) return total;
     const cutoff = Math.max(0, this.timers.now() - retentionMs);
-    const [brokers, candidates] = await Promise.all([this.opts.brokers(), this.opts.metadata.listGroupsWithOffsetsBefore(cutoff)]);
-    const nodeIds = brokers.map((b) => b.nodeId);
+    const candidates = await this.opts.metadata.listGroupsWithOffsetsBefore(cutoff);
     for (const groupId of candidates) {
       if (this.closed) break;
-      if (!this.coordinates(groupId, nodeIds)) continue;
+      if (!this.coordinates(groupId)) continue;
       try {
         const r = await this.expireGroupOffsets(groupId, cutoff);
         total.offsets += r.offsets;
@@ -573,7 +641,10 @@ export class GroupCoordinator {
 
   private async expireGroupOffsets(groupId: string, cutoff: number): Promise<{ offsets: number; deleted: boolean }> {
     const none = { offsets: 0, deleted: false };
-    const group = await this.group(groupId, false);
+    const coord = await this.checkCoordinator(groupId);
+    if (coord.code !== ErrorCode.NONE) return none;
+    const fence = coord.fence;
+    const group = await this.group(groupId, false, fence);
     if (group === undefined) return none;
     // Simple consumers' groups (no protocol type: never had members) go offset by offset, by commit
     // age, as in Kafka; other Empty groups once Empty for the retention.
@@ -593,11 +664,12 @@ export class GroupCoordinator {
     }
     // In the group's write order: a commit queued before this runs first (and is then too new to go).
     return this.queue.run(groupId, async () => {
-      const offsets = await this.opts.metadata.expireOffsets(groupId, cutoff, topics);
+      const offsets = await this.fencedWrite(fence, () => this.opts.metadata.expireOffsets(groupId, cutoff, topics, fence));
       if (!deletable() || (await this.opts.metadata.fetchOffsets(groupId)).length > 0 || !deletable()) return { offsets, deleted: false };
       group.unload(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       this.groups.delete(groupId);
-      await this.opts.metadata.deleteGroup(groupId);
+      this.fences.delete(groupId);
+      await this.fencedWrite(fence, () => this.opts.metadata.deleteGroup(groupId, fence));
       this.opts.log.info({ group: groupId }, 'group deleted: empty and all its offsets expired');
       return { offsets, deleted: true };
     });
@@ -620,6 +692,9 @@ export class GroupCoordinator {
     this.closed = true;
     for (const g of this.groups.values()) g.unload(ErrorCode.NOT_COORDINATOR);
     this.groups.clear();
+    this.fences.clear();
     await this.queue.drain();
+    // Then hand every shard off: the other agents take them at once instead of after the lease TTL.
+    await this.opts.shards.close();
   }
 }

@@ -187,6 +187,8 @@ function syncError(errorCode: ErrorCodeValue): SyncResult {
 /** The error a client gets when a group write failed: retriable, so it finds the coordinator again;
  * but a value the store refuses (a group id too long) keeps its non-retriable code: retrying cannot help. */
 export function persistErrorCode(err: unknown): ErrorCodeValue {
+  // NOT_COORDINATOR: the shard's lease moved (the store refused a stale epoch); the client looks again.
+  if (err instanceof KafkaError && err.code === ErrorCode.NOT_COORDINATOR) return ErrorCode.NOT_COORDINATOR;
   return err instanceof KafkaError && !err.retriable ? err.code : ErrorCode.COORDINATOR_NOT_AVAILABLE;
 }
 
@@ -677,7 +679,20 @@ export class ClassicGroup {
       st.pendingSync.add(m.memberId);
     }
     const generation = this.generationId;
-    this.schedule('sync', this.rebalanceTimeoutMs(), () => this.expirePendingSync(generation));
+    this.schedule('sync', this.pendingSyncTimeoutMs(), () => this.expirePendingSync(generation));
+  }
+
+  /**
+   * How long members have to send SyncGroup after the join phase: the rebalance timeout, but never less
+   * than a session timeout. A member may send rebalance timeout 0 (kafkajs's Broker.joinGroup does when
+   * the caller passes none; its own broker specs do): with 0 the member would be removed before its
+   * SyncGroup could arrive, and answered UNKNOWN_MEMBER_ID. Kafka before 3.x had no such deadline at all
+   * (a member that never synced went at its session timeout).
+   */
+  private pendingSyncTimeoutMs(): number {
+    let max = this.rebalanceTimeoutMs();
+    for (const m of this.members.values()) max = Math.max(max, m.sessionTimeoutMs);
+    return max;
   }
 
   private maybeElectNewJoinedLeader(): boolean {

@@ -2,16 +2,21 @@
 // never lands before an earlier one (requests of one connection are handled concurrently). Offset
 // commits waiting behind a write are merged into one statement when their turn comes: a group under
 // heavy commit load costs one round trip per batch, not per request.
-import type { OffsetCommitInput } from '../../metadata/types.js';
+import type { CoordinatorFence, OffsetCommitInput } from '../../metadata/types.js';
 
 type Item =
   | { kind: 'task'; run: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }
-  | { kind: 'offsets'; offsets: OffsetCommitInput[]; resolve: (v: unknown) => void; reject: (e: unknown) => void };
+  | { kind: 'offsets'; offsets: OffsetCommitInput[]; fence: CoordinatorFence | undefined; resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
 interface Lane {
   items: Item[];
   running: boolean;
+  /** Resolved when the lane has run dry. */
+  idle: Array<() => void>;
 }
+
+const sameFence = (a: CoordinatorFence | undefined, b: CoordinatorFence | undefined) =>
+  a === b || (a !== undefined && b !== undefined && a.shard === b.shard && a.epoch === b.epoch && a.agentId === b.agentId);
 
 /** Most offsets merged into one statement. */
 const MAX_MERGED_OFFSETS = 20_000;
@@ -20,7 +25,7 @@ export class GroupWriteQueue {
   private readonly lanes = new Map<string, Lane>();
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly writeOffsets: (groupId: string, offsets: OffsetCommitInput[]) => Promise<void>) {}
+  constructor(private readonly writeOffsets: (groupId: string, offsets: OffsetCommitInput[], fence: CoordinatorFence | undefined) => Promise<void>) {}
 
   /** Runs `task` after every write of the group asked for before it. */
   run<T>(groupId: string, task: () => Promise<T>): Promise<T> {
@@ -29,11 +34,21 @@ export class GroupWriteQueue {
     });
   }
 
-  /** Commits offsets in order with the group's other writes, possibly merged with neighbouring commits. */
-  commit(groupId: string, offsets: OffsetCommitInput[]): Promise<void> {
+  /**
+   * Commits offsets in order with the group's other writes, possibly merged with neighbouring commits
+   * carrying the same coordinator fence (a commit decided under another lease epoch is never merged).
+   */
+  commit(groupId: string, offsets: OffsetCommitInput[], fence?: CoordinatorFence): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.push(groupId, { kind: 'offsets', offsets, resolve: resolve as (v: unknown) => void, reject });
+      this.push(groupId, { kind: 'offsets', offsets, fence, resolve: resolve as (v: unknown) => void, reject });
     });
+  }
+
+  /** Resolves once no group matching `pred` has writes queued or running. */
+  async drainWhere(pred: (groupId: string) => boolean): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const [groupId, lane] of this.lanes) if (pred(groupId)) waits.push(new Promise((resolve) => lane.idle.push(resolve)));
+    await Promise.all(waits);
   }
 
   /** Groups with writes queued or running. */
@@ -50,7 +65,7 @@ export class GroupWriteQueue {
   private push(groupId: string, item: Item): void {
     let lane = this.lanes.get(groupId);
     if (lane === undefined) {
-      lane = { items: [], running: false };
+      lane = { items: [], running: false, idle: [] };
       this.lanes.set(groupId, lane);
     }
     lane.items.push(item);
@@ -72,14 +87,18 @@ export class GroupWriteQueue {
       }
       const batch: Array<Extract<Item, { kind: 'offsets' }>> = [];
       let count = 0;
-      while (lane.items.length > 0 && lane.items[0].kind === 'offsets' && (batch.length === 0 || count + lane.items[0].offsets.length <= MAX_MERGED_OFFSETS)) {
+      while (
+        lane.items.length > 0 &&
+        lane.items[0].kind === 'offsets' &&
+        (batch.length === 0 || (count + lane.items[0].offsets.length <= MAX_MERGED_OFFSETS && sameFence(lane.items[0].fence, batch[0].fence)))
+      ) {
         const it = lane.items.shift() as Extract<Item, { kind: 'offsets' }>;
         batch.push(it);
         count += it.offsets.length;
       }
       const merged = batch.length === 1 ? batch[0].offsets : batch.flatMap((b) => b.offsets);
       try {
-        await this.writeOffsets(groupId, merged);
+        await this.writeOffsets(groupId, merged, batch[0].fence);
         for (const b of batch) b.resolve(undefined);
       } catch (err) {
         for (const b of batch) b.reject(err);
@@ -87,6 +106,7 @@ export class GroupWriteQueue {
     }
     lane.running = false;
     this.lanes.delete(groupId);
+    for (const w of lane.idle.splice(0)) w();
     if (this.lanes.size === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

@@ -558,6 +558,106 @@ export function metadataContract(ctx: ContractContext): void {
     await rejectsWith(store.commitOffsets(group, [{ topic: t, partitionId: 0, offset: 1.5, leaderEpoch: 0, metadata: null }]), ErrorCode.INVALID_REQUEST);
   });
 
+  // Shards are one global space shared by every test of the run: each test picks its own far-off numbers.
+  const shardBase = () => 1_000_000 + Math.floor(Math.random() * 1_000_000_000);
+
+  it('coordinator leases: acquire, renew keeps the epoch, release and takeover increment it, one statement for many', async () => {
+    const { store, raw } = ctx;
+    const a = unique('ca');
+    const b = unique('cb');
+    const s0 = shardBase();
+    const t0 = await raw.now();
+    const got = await store.acquireCoordinatorLeases(a, [s0 + 2, s0, s0 + 1, s0], 10_000);
+    assert.deepEqual(got.map((l) => [l.shard - s0, l.leaderAgentId, l.epoch]), [[0, a, 1], [1, a, 1], [2, a, 1]]);
+    assert.ok(got[0]!.leaseExpiresAt >= t0 + 10_000 && got[0]!.leaseExpiresAt <= t0 + 15_000, 'database clock');
+    assert.deepEqual(await store.acquireCoordinatorLeases(b, [s0, s0 + 1], 10_000), [], 'held by a');
+    assert.deepEqual((await store.acquireCoordinatorLeases(a, [s0], 10_000)).map((l) => l.epoch), [1], 'holder re-acquiring extends');
+    const renewed = (await store.renewCoordinatorLeases(a, 20_000)).filter((l) => l.shard >= s0 && l.shard <= s0 + 2);
+    assert.deepEqual(renewed.map((l) => [l.shard - s0, l.epoch]).sort(), [[0, 1], [1, 1], [2, 1]]);
+    await store.releaseCoordinatorLeases(a, [{ shard: s0, epoch: 7 }]); // wrong epoch: no effect
+    await store.releaseCoordinatorLeases(b, [{ shard: s0, epoch: 1 }]); // not the holder: no effect
+    assert.deepEqual(await store.acquireCoordinatorLeases(b, [s0], 10_000), []);
+    await store.releaseCoordinatorLeases(a, [{ shard: s0, epoch: 1 }]);
+    assert.deepEqual((await store.renewCoordinatorLeases(a, 20_000)).filter((l) => l.shard === s0), [], 'released leases are not revived');
+    assert.deepEqual((await store.acquireCoordinatorLeases(b, [s0], 10_000)).map((l) => [l.leaderAgentId, l.epoch]), [[b, 2]], 'handoff: next epoch');
+    // Expiry: a's own expired lease comes back with a new epoch.
+    await store.acquireCoordinatorLeases(a, [s0 + 3], 30);
+    await sleep(60);
+    assert.deepEqual((await store.renewCoordinatorLeases(a, 20_000)).filter((l) => l.shard === s0 + 3), [], 'expired leases are not renewed');
+    assert.deepEqual((await store.acquireCoordinatorLeases(a, [s0 + 3], 10_000)).map((l) => l.epoch), [2]);
+    const listed = (await raw.listCoordinatorLeases()).filter((l) => l.shard >= s0 && l.shard <= s0 + 3);
+    assert.deepEqual(listed.map((l) => [l.shard - s0, l.leaderAgentId, l.epoch]), [[0, b, 2], [1, a, 1], [2, a, 1], [3, a, 2]]);
+    // Leaving agents end their shard leases too.
+    await store.registerAgent({ agentId: a, host: 'h', port: 1 });
+    await store.deregisterAgent(a);
+    assert.deepEqual((await store.acquireCoordinatorLeases(b, [s0 + 1], 10_000)).map((l) => l.epoch), [2]);
+    await rejectsWith(store.acquireCoordinatorLeases(a, [1.5], 1000), ErrorCode.INVALID_REQUEST);
+    await rejectsWith(store.acquireCoordinatorLeases(a, [s0], 0), ErrorCode.INVALID_REQUEST);
+  });
+
+  it('coordinator leases: agents racing for the same shards, exactly one wins each', async () => {
+    const { store, second } = ctx;
+    const a = unique('ra');
+    const b = unique('rb');
+    const s0 = shardBase();
+    const shards = [...Array(50).keys()].map((i) => s0 + i);
+    const [la, lb] = await Promise.all([store.acquireCoordinatorLeases(a, shards, 10_000), second.acquireCoordinatorLeases(b, [...shards].reverse(), 10_000)]);
+    assert.equal(la.length + lb.length, 50);
+    assert.equal(new Set([...la, ...lb].map((l) => l.shard)).size, 50);
+    assert.ok([...la, ...lb].every((l) => l.epoch === 1));
+  });
+
+  it('group and offset writes carrying a shard epoch are refused once it is stale, and write nothing', async () => {
+    const { store, raw } = ctx;
+    const t = unique('fenced');
+    await store.createTopic({ name: t, partitionCount: 2 });
+    const group = unique('fg');
+    const a = unique('fa');
+    const b = unique('fb');
+    const shard = shardBase();
+    const [lease] = await store.acquireCoordinatorLeases(a, [shard], 10_000);
+    const fence = { shard, agentId: a, epoch: lease!.epoch };
+    const record = { groupId: group, state: 'Stable', protocolType: 'consumer', protocolName: 'range', generation: 1, leaderId: 'm', members: [], createdAt: 0, updatedAt: 0 };
+    const at = (offset: number) => ({ topic: t, partitionId: 0, offset, leaderEpoch: -1, metadata: null });
+    await store.saveGroup(record, [at(1)], fence);
+    await store.commitOffsets(group, [at(5), { ...at(6), partitionId: 1 }], fence);
+    assert.deepEqual((await raw.fetchOffsets(group)).map((o) => o.offset), [5, 6]);
+    await store.deleteOffsets(group, [{ topic: t, partitionId: 1 }], fence);
+    assert.deepEqual((await raw.fetchOffsets(group)).map((o) => o.offset), [5]);
+
+    // Another agent's epoch, a wrong epoch, an unknown shard: refused.
+    await rejectsWith(store.commitOffsets(group, [at(7)], { ...fence, agentId: b }), ErrorCode.NOT_COORDINATOR, /no longer holds coordinator shard/);
+    await rejectsWith(store.commitOffsets(group, [at(7)], { ...fence, epoch: fence.epoch + 1 }), ErrorCode.NOT_COORDINATOR);
+    await rejectsWith(store.saveGroup({ ...record, generation: 2 }, [], { ...fence, shard: shard + 1 }), ErrorCode.NOT_COORDINATOR);
+
+    // Handed off: a's writes at its old epoch are refused, b's at the new one go through.
+    await store.releaseCoordinatorLeases(a, [{ shard, epoch: fence.epoch }]);
+    await rejectsWith(store.commitOffsets(group, [at(8)], fence), ErrorCode.NOT_COORDINATOR);
+    await rejectsWith(store.saveGroup({ ...record, generation: 9 }, [at(9)], fence), ErrorCode.NOT_COORDINATOR);
+    await rejectsWith(store.deleteOffsets(group, [{ topic: t, partitionId: 0 }], fence), ErrorCode.NOT_COORDINATOR);
+    await rejectsWith(store.expireOffsets(group, Date.now() + 60_000, undefined, fence), ErrorCode.NOT_COORDINATOR);
+    await rejectsWith(store.deleteGroup(group, fence), ErrorCode.NOT_COORDINATOR);
+    assert.equal((await raw.getGroup(group))!.generation, 1, 'nothing of a stale write landed');
+    assert.deepEqual((await raw.fetchOffsets(group)).map((o) => o.offset), [5]);
+    const [next] = await store.acquireCoordinatorLeases(b, [shard], 10_000);
+    assert.equal(next!.epoch, fence.epoch + 1);
+    const fenceB = { shard, agentId: b, epoch: next!.epoch };
+    await store.saveGroup({ ...record, generation: 2 }, [at(10)], fenceB);
+    assert.equal((await raw.getGroup(group))!.generation, 2);
+    assert.deepEqual((await raw.fetchOffsets(group)).map((o) => o.offset), [10]);
+
+    // Expired on the database clock, even with nobody taking over: refused.
+    await store.acquireCoordinatorLeases(b, [shard], 30);
+    await sleep(60);
+    await rejectsWith(store.commitOffsets(group, [at(11)], fenceB), ErrorCode.NOT_COORDINATOR);
+    const [again] = await store.acquireCoordinatorLeases(b, [shard], 10_000);
+    const fenceB2 = { shard, agentId: b, epoch: again!.epoch };
+    assert.equal(fenceB2.epoch, fenceB.epoch + 1);
+    assert.equal(await store.expireOffsets(group, Date.now() + 60_000, undefined, fenceB2), 1);
+    assert.equal(await store.deleteGroup(group, fenceB2), true);
+    assert.equal(await raw.getGroup(group), undefined);
+  });
+
   it('offset expiry: groups with offsets older than a time; deleting those (of some topics only)', async () => {
     const { store } = ctx;
     const old = unique('exp-old');

@@ -2,8 +2,8 @@
 // and offset methods (same behaviour as the SQL store: a group with only offsets reads as Empty), and
 // consumer-protocol helpers.
 import { ErrorCode, KafkaError, encodeSubscription, encodeAssignment } from '../../../protocol/index.js';
-import type { CommittedOffset, GroupRecord, OffsetCommitInput, TopicRecord } from '../../../metadata/types.js';
-import type { CoordinatorStore, Timers, TimerHandle } from '../../../src/coordinator/index.js';
+import type { AgentRecord, CommittedOffset, CoordinatorFence, CoordinatorLease, GroupRecord, OffsetCommitInput, TopicRecord } from '../../../metadata/types.js';
+import type { CoordinatorStore, ShardLeaseStore, Timers, TimerHandle } from '../../../src/coordinator/index.js';
 
 interface Pending {
   id: number;
@@ -52,8 +52,20 @@ export class FakeTimers implements Timers {
 
 const key = (topic: string, partitionId: number) => `${topic}\u0000${partitionId}`;
 
-/** The group/offset half of MetadataStore in memory, with call counters and an injectable failure. */
+/**
+ * The group/offset half of MetadataStore in memory, with call counters and an injectable failure, plus
+ * coordinator shard leases and registered agents with the SQL store's rules (expiry on `leaseClock`, the
+ * database clock; fenced writes refused with NOT_COORDINATOR, checked when the write is applied).
+ */
 export class MemoryGroupStore implements CoordinatorStore {
+  readonly leases = new Map<number, CoordinatorLease>();
+  readonly agents = new Map<string, AgentRecord>();
+  /** The database clock of leases. */
+  leaseClock: () => number = () => this.now;
+  /** When set, lease statements throw it (the database unreachable for lease renewal). */
+  failLeases: Error | undefined;
+  /** Writes refused by their fence. */
+  fencedWrites = 0;
   readonly topics = new Map<string, TopicRecord>();
   readonly groups = new Map<string, GroupRecord>();
   readonly offsets = new Map<string, Map<string, CommittedOffset>>();
@@ -68,19 +80,97 @@ export class MemoryGroupStore implements CoordinatorStore {
     this.topics.set(name, { name, topicId: `id-${name}`, partitionCount, retentionMs: null, config: {}, createdAt: 0, updatedAt: 0 });
   }
 
-  private async write(): Promise<void> {
+  private async write(fence?: CoordinatorFence): Promise<void> {
     if (this.writeDelayMs > 0) await new Promise((r) => setTimeout(r, this.writeDelayMs));
     if (this.failWrites) throw this.failWrites;
+    if (fence === undefined) return;
+    const l = this.leases.get(fence.shard);
+    if (l === undefined || l.leaderAgentId !== fence.agentId || l.epoch !== fence.epoch || l.leaseExpiresAt <= this.leaseClock()) {
+      this.fencedWrites++;
+      throw new KafkaError(ErrorCode.NOT_COORDINATOR, `agent ${fence.agentId} no longer holds coordinator shard ${fence.shard} with epoch ${fence.epoch}`);
+    }
+  }
+
+  // --- agents and coordinator leases ---
+
+  addAgent(agentId: string, nodeId: number, host = 'localhost', port = 9092): void {
+    this.agents.set(agentId, { agentId, nodeId, host, port, rack: null, lastHeartbeat: this.leaseClock(), startedAt: this.leaseClock() } as AgentRecord);
+  }
+
+  async listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]> {
+    const now = this.leaseClock();
+    return [...this.agents.values()].filter((a) => a.lastHeartbeat >= now - maxAgeMs).sort((a, b) => a.nodeId - b.nodeId);
+  }
+
+  /** The store as the shard leases see it (the database clock is `leaseClock`). */
+  leaseStore(): ShardLeaseStore {
+    return {
+      acquireCoordinatorLeases: (a, s, t) => this.acquireCoordinatorLeases(a, s, t),
+      renewCoordinatorLeases: (a, t) => this.renewCoordinatorLeases(a, t),
+      releaseCoordinatorLeases: (a, l) => this.releaseCoordinatorLeases(a, l),
+      listCoordinatorLeases: () => this.listCoordinatorLeases(),
+      listLiveAgents: (m) => this.listLiveAgents(m),
+      now: async () => this.leaseClock(),
+    };
+  }
+
+  private leaseOp(): void {
+    if (this.failLeases) throw this.failLeases;
+  }
+
+  async acquireCoordinatorLeases(agentId: string, shards: number[], ttlMs: number): Promise<CoordinatorLease[]> {
+    this.leaseOp();
+    const now = this.leaseClock();
+    const out: CoordinatorLease[] = [];
+    for (const shard of [...new Set(shards)].sort((a, b) => a - b)) {
+      const l = this.leases.get(shard);
+      let next: CoordinatorLease | undefined;
+      if (l === undefined) next = { shard, leaderAgentId: agentId, leaseExpiresAt: now + ttlMs, epoch: 1 };
+      else if (l.leaderAgentId === agentId && l.leaseExpiresAt > now) next = { ...l, leaseExpiresAt: now + ttlMs };
+      else if (l.leaseExpiresAt <= now) next = { shard, leaderAgentId: agentId, leaseExpiresAt: now + ttlMs, epoch: l.epoch + 1 };
+      if (next !== undefined) {
+        this.leases.set(shard, next);
+        out.push({ ...next });
+      }
+    }
+    return out;
+  }
+
+  async renewCoordinatorLeases(agentId: string, ttlMs: number): Promise<CoordinatorLease[]> {
+    this.leaseOp();
+    const now = this.leaseClock();
+    const out: CoordinatorLease[] = [];
+    for (const l of this.leases.values()) {
+      if (l.leaderAgentId === agentId && l.leaseExpiresAt > now) {
+        l.leaseExpiresAt = now + ttlMs;
+        out.push({ ...l });
+      }
+    }
+    return out;
+  }
+
+  async releaseCoordinatorLeases(agentId: string, leases: Array<{ shard: number; epoch: number }>): Promise<void> {
+    this.leaseOp();
+    const now = this.leaseClock();
+    for (const r of leases) {
+      const l = this.leases.get(r.shard);
+      if (l !== undefined && l.leaderAgentId === agentId && l.epoch === r.epoch) l.leaseExpiresAt = Math.min(l.leaseExpiresAt, now);
+    }
+  }
+
+  async listCoordinatorLeases(): Promise<CoordinatorLease[]> {
+    this.leaseOp();
+    return [...this.leases.values()].map((l) => ({ ...l })).sort((a, b) => a.shard - b.shard);
   }
 
   async getTopic(name: string): Promise<TopicRecord | undefined> {
     return this.topics.get(name);
   }
 
-  async commitOffsets(groupId: string, offsets: OffsetCommitInput[]): Promise<void> {
+  async commitOffsets(groupId: string, offsets: OffsetCommitInput[], fence?: CoordinatorFence): Promise<void> {
     if (groupId === '') throw new KafkaError(ErrorCode.INVALID_GROUP_ID);
     this.calls.commitOffsets++;
-    await this.write();
+    await this.write(fence);
     this.put(groupId, offsets);
   }
 
@@ -107,9 +197,9 @@ export class MemoryGroupStore implements CoordinatorStore {
     return partitions.map((p) => g.get(key(p.topic, p.partitionId))).filter((o): o is CommittedOffset => o !== undefined);
   }
 
-  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>): Promise<void> {
+  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partitionId: number }>, fence?: CoordinatorFence): Promise<void> {
     this.calls.deleteOffsets++;
-    await this.write();
+    await this.write(fence);
     const g = this.offsets.get(groupId);
     for (const p of partitions) g?.delete(key(p.topic, p.partitionId));
   }
@@ -118,8 +208,8 @@ export class MemoryGroupStore implements CoordinatorStore {
     return [...this.offsets].filter(([, g]) => [...g.values()].some((o) => o.commitTimestamp < committedBefore)).map(([id]) => id).sort();
   }
 
-  async expireOffsets(groupId: string, committedBefore: number, topics?: string[]): Promise<number> {
-    await this.write();
+  async expireOffsets(groupId: string, committedBefore: number, topics?: string[], fence?: CoordinatorFence): Promise<number> {
+    await this.write(fence);
     const g = this.offsets.get(groupId);
     let n = 0;
     for (const [k, o] of g ?? []) {
@@ -131,9 +221,9 @@ export class MemoryGroupStore implements CoordinatorStore {
     return n;
   }
 
-  async saveGroup(group: GroupRecord, offsets: OffsetCommitInput[] = []): Promise<void> {
+  async saveGroup(group: GroupRecord, offsets: OffsetCommitInput[] = [], fence?: CoordinatorFence): Promise<void> {
     this.calls.saveGroup++;
-    await this.write();
+    await this.write(fence);
     this.groups.set(group.groupId, { ...structuredClone(group), updatedAt: this.now });
     this.put(group.groupId, offsets);
   }
@@ -158,9 +248,9 @@ export class MemoryGroupStore implements CoordinatorStore {
     return out.sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
   }
 
-  async deleteGroup(groupId: string): Promise<boolean> {
+  async deleteGroup(groupId: string, fence?: CoordinatorFence): Promise<boolean> {
     this.calls.deleteGroup++;
-    await this.write();
+    await this.write(fence);
     const a = this.groups.delete(groupId);
     const b = this.offsets.delete(groupId);
     return a || b;

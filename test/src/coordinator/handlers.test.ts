@@ -16,7 +16,7 @@ import { handler as describeGroups } from '../../../src/handlers/15-describe-gro
 import { handler as deleteGroups } from '../../../src/handlers/42-delete-groups.js';
 import { handler as offsetDelete } from '../../../src/handlers/47-offset-delete.js';
 import type { BrokerContext } from '../../../src/context.js';
-import { call, callError, testCoordinator, versions, type TestCoordinator } from './fixtures.js';
+import { call, testCluster, callError, testCoordinator, versions, type TestCoordinator } from './fixtures.js';
 import { assignment, settle, subscription } from './fakes.js';
 
 /** Same version family a client would use for the other group APIs alongside JoinGroup v`jv`. */
@@ -79,15 +79,16 @@ test('FindCoordinator v0–6: this node for groups and transactional ids; batche
   assert.equal(err.coordinators![0].errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
 });
 
-test('several brokers: every agent names the same coordinator; the others answer NOT_COORDINATOR', async () => {
-  const brokers = [1, 2, 3].map((nodeId) => ({ nodeId, host: `h${nodeId}`, port: 9092, rack: null }));
-  const agents = [1, 2, 3].map((nodeId) => testCoordinator({ nodeId, brokers }));
+test('several brokers: every agent names the same coordinator (the shard lease holder); the others answer NOT_COORDINATOR', async () => {
+  const agents = await testCluster([1, 2, 3]);
   const owners = new Map<number, number>();
   for (let i = 0; i < 60; i++) {
     const answers = await Promise.all(agents.map((a) => call(findCoordinator, 3, { key: `group-${i}`, keyType: 0 }, a.broker)));
     assert.equal(new Set(answers.map((a) => a.nodeId)).size, 1, 'all agents agree');
     const owner = answers[0].nodeId!;
     owners.set(owner, (owners.get(owner) ?? 0) + 1);
+    const shard = agents[0].shards.shardOf(`group-${i}`);
+    assert.equal(agents.filter((a) => a.shards.epochOf(shard) !== undefined).map((a) => a.broker.nodeId).join(), String(owner), 'the named agent holds the lease');
     for (const a of agents) {
       const r = await call(heartbeat, 3, { groupId: `group-${i}`, generationId: 1, memberId: 'm' }, a.broker);
       assert.equal(r.errorCode, a.broker.nodeId === owner ? ErrorCode.UNKNOWN_MEMBER_ID : ErrorCode.NOT_COORDINATOR);
@@ -241,7 +242,7 @@ test('OffsetFetch: all partitions when topics is null (v2+), several groups (v8+
   assert.equal(multi.groups![0].topics.length, 2);
   assert.equal(multi.groups![1].topics[0].partitions[0].committedOffset, -1);
 
-  const two = testCoordinator({ nodeId: 1, brokers: [1, 2].map((nodeId) => ({ nodeId, host: 'h', port: 1, rack: null })) });
+  const [two] = await testCluster([1, 2]);
   let other = 'x';
   for (let i = 0; ; i++) {
     other = `group-${i}`;
@@ -263,7 +264,7 @@ test('concurrent commits of one group are merged into fewer statements, later va
     call(offsetCommit, 8, { groupId: 'g', generationIdOrMemberEpoch: -1, memberId: '', topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: i, committedMetadata: null }] }] }, t.broker),
   );
   const results = await Promise.all(commits);
-  assert.ok(results.every((r) => r.topics[0].partitions[0].errorCode === ErrorCode.NONE));
+  assert.ok(results.every((r) => r.topics[0].partitions[0].errorCode === ErrorCode.NONE), results.map((r) => r.topics[0].partitions[0].errorCode).join());
   assert.ok(t.store.calls.commitOffsets < 20, `${t.store.calls.commitOffsets} statements`);
   assert.equal(t.store.offsets.get('g')!.get('t\u00000')!.offset, 19);
 });
@@ -406,4 +407,23 @@ test('errorResponse encodes at every version of every group handler', () => {
 test('advertised version ranges start at 0 where old librdkafka checks for them', () => {
   for (const h of [findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch]) assert.equal(h.minVersion, 0);
   assert.deepEqual([findCoordinator, joinGroup, syncGroup, heartbeat, leaveGroup, offsetCommit, offsetFetch, listGroups, describeGroups, deleteGroups, offsetDelete].map((h) => h.maxVersion), [6, 9, 5, 4, 5, 9, 9, 5, 5, 2, 0]);
+});
+
+test('rebalance timeout 0 (kafkajs Broker.joinGroup without one): the member still has its session timeout to send SyncGroup', async () => {
+  // kafkajs's broker/heartbeat and broker/offsetFetch specs join this way and sync right after; the
+  // member used to be removed by a 0 ms pending-sync deadline first (UNKNOWN_MEMBER_ID on SyncGroup).
+  const t = testCoordinator();
+  const req = (memberId: string) => ({ groupId: 'g0', sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 0, memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'r', metadata: subscription(['t']) }] });
+  const first = await call(joinGroup, 5, req(''), t.broker);
+  assert.equal(first.errorCode, ErrorCode.MEMBER_ID_REQUIRED);
+  const p = call(joinGroup, 5, req(first.memberId), t.broker);
+  await settle();
+  t.timers.advance(0);
+  const j = await p;
+  assert.equal(j.errorCode, ErrorCode.NONE);
+  t.timers.advance(100);
+  await settle();
+  const s = await call(syncGroup, 3, { groupId: 'g0', generationId: j.generationId, memberId: j.memberId, assignments: [{ memberId: j.memberId, assignment: assignment({ t: [0] }) }] }, t.broker);
+  assert.equal(s.errorCode, ErrorCode.NONE);
+  assert.equal((await call(heartbeat, 3, { groupId: 'g0', generationId: j.generationId, memberId: j.memberId }, t.broker)).errorCode, ErrorCode.NONE);
 });

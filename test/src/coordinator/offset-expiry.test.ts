@@ -5,13 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../../protocol/index.js';
-import { coordinatorNodeFor } from '../../../src/coordinator/placement.js';
 import { handler as joinGroup } from '../../../src/handlers/11-join-group.js';
 import { handler as leaveGroup } from '../../../src/handlers/13-leave-group.js';
 import { handler as syncGroup } from '../../../src/handlers/14-sync-group.js';
 import { handler as offsetCommit } from '../../../src/handlers/08-offset-commit.js';
 import { handler as offsetFetch } from '../../../src/handlers/09-offset-fetch.js';
-import { call, testCoordinator, type TestCoordinator } from './fixtures.js';
+import { call, testCluster, testCoordinator, type TestCoordinator } from './fixtures.js';
 import { assignment, settle, subscription } from './fakes.js';
 
 const RETENTION = 60_000;
@@ -101,6 +100,7 @@ test('simple consumers after a coordinator restart: still offset by offset, alth
   await commit(t, 'simple', { t: [1] });
   await t.coordinator.shutdown();
   const again = setup({ store: t.store });
+  await again.coordinator.start();
   again.timers.advance(t.timers.now() - again.timers.now() + RETENTION / 2 + 1);
   again.store.now = again.timers.now();
   assert.deepEqual(await again.coordinator.expireOffsets(RETENTION), { offsets: 1, groups: 0 });
@@ -119,11 +119,13 @@ test('an active group keeps the offsets of topics it subscribes to; those of oth
 });
 
 test('only the groups this broker coordinates; a commit newer than the cut-off stays', async () => {
-  const brokers = [1, 2].map((nodeId) => ({ nodeId, host: 'localhost', port: 9092 + nodeId, rack: null }));
-  const t = setup({ nodeId: 1, brokers });
+  const [t] = await testCluster([1, 2]);
+  t.store.now = t.timers.now();
+  t.store.addTopic('t', 2);
   const ids = Array.from({ length: 40 }, (_, i) => `grp-${i}`);
-  const mine = ids.find((g) => coordinatorNodeFor(g, [1, 2]) === 1)!;
-  const theirs = ids.find((g) => coordinatorNodeFor(g, [1, 2]) === 2)!;
+  const ours = (g: string) => t.shards.epochOf(t.shards.shardOf(g)) !== undefined;
+  const mine = ids.find((g) => ours(g))!;
+  const theirs = ids.find((g) => !ours(g))!;
   const old = { topic: 't', partitionId: 0, offset: 3, leaderEpoch: -1, metadata: null, commitTimestamp: t.timers.now() - 2 * RETENTION };
   const recent = { topic: 't', partitionId: 1, offset: 4, leaderEpoch: -1, metadata: null, commitTimestamp: t.timers.now() };
   await t.store.commitOffsets(mine, [old, recent]);
