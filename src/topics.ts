@@ -106,6 +106,12 @@ export interface TopicConfigDef {
   readonly default: string;
   /** The broker config that supplies the default (Kafka's synonym). */
   readonly brokerName: string;
+  /**
+   * Set when Kafka leaves that broker config unset (null) and derives the default from a coarser one
+   * (log.retention.ms from log.retention.hours): DescribeConfigs then lists no synonym for the topic
+   * config, and the broker describes brokerName as null next to the coarser config.
+   */
+  readonly derivedFrom?: { readonly name: string; readonly value: string };
   readonly doc: string;
   readonly min?: number | bigint;
   readonly max?: number | bigint;
@@ -125,7 +131,7 @@ function def(
   dflt: string,
   brokerName: string,
   doc: string,
-  extra: Partial<Pick<TopicConfigDef, 'min' | 'max' | 'oneOf' | 'check'>> = {},
+  extra: Partial<Pick<TopicConfigDef, 'min' | 'max' | 'oneOf' | 'check' | 'derivedFrom'>> = {},
 ): TopicConfigDef {
   return { name, type, default: dflt, brokerName, doc, ...extra };
 }
@@ -149,7 +155,10 @@ const DEFS: readonly TopicConfigDef[] = [
   def('delete.retention.ms', 'LONG', '86400000', 'log.cleaner.delete.retention.ms', 'How long delete tombstones stay on compacted topics.', { min: 0 }),
   def('file.delete.delay.ms', 'LONG', '60000', 'log.segment.delete.delay.ms', 'Delay before a deleted segment is removed from storage.', { min: 0 }),
   def('flush.messages', 'LONG', LONG_MAX, 'log.flush.interval.messages', 'Accepted for compatibility; every batch is committed before it is acknowledged.', { min: 1 }),
-  def('flush.ms', 'LONG', LONG_MAX, 'log.flush.interval.ms', 'Accepted for compatibility; every batch is committed before it is acknowledged.', { min: 0 }),
+  def('flush.ms', 'LONG', LONG_MAX, 'log.flush.interval.ms', 'Accepted for compatibility; every batch is committed before it is acknowledged.', {
+    min: 0,
+    derivedFrom: { name: 'log.flush.scheduler.interval.ms', value: LONG_MAX },
+  }),
   def('index.interval.bytes', 'INT', '4096', 'log.index.interval.bytes', 'Accepted for compatibility; segment indexes are built per batch.', { min: 0 }),
   def('max.compaction.lag.ms', 'LONG', LONG_MAX, 'log.cleaner.max.compaction.lag.ms', 'Longest time a record stays uncompacted.', { min: 1 }),
   def('max.message.bytes', 'INT', '1048588', 'message.max.bytes', 'Largest record batch accepted, after compression.', { min: 0 }),
@@ -165,13 +174,17 @@ const DEFS: readonly TopicConfigDef[] = [
   def('retention.bytes', 'LONG', '-1', 'log.retention.bytes', 'Size a partition may grow to before old segments are deleted; -1 = no limit.'),
   def('retention.ms', 'LONG', '604800000', 'log.retention.ms', 'Age after which old segments are deleted; -1 = no limit.', {
     min: -1,
+    derivedFrom: { name: 'log.retention.hours', value: '168' },
     // The metadata store keeps retention_ms as -1 or positive; 0 would delete everything at once.
     check: (v) => (v === '0' ? 'must be -1 or positive' : undefined),
   }),
   def('segment.bytes', 'INT', '1073741824', 'log.segment.bytes', 'Accepted for compatibility; segment objects are cut by the flush cycle.', { min: 14 }),
   def('segment.index.bytes', 'INT', '10485760', 'log.index.size.max.bytes', 'Accepted for compatibility.', { min: 4 }),
-  def('segment.jitter.ms', 'LONG', '0', 'log.roll.jitter.ms', 'Accepted for compatibility.', { min: 0 }),
-  def('segment.ms', 'LONG', '604800000', 'log.roll.ms', 'Accepted for compatibility; segment objects are cut by the flush cycle.', { min: 1 }),
+  def('segment.jitter.ms', 'LONG', '0', 'log.roll.jitter.ms', 'Accepted for compatibility.', { min: 0, derivedFrom: { name: 'log.roll.jitter.hours', value: '0' } }),
+  def('segment.ms', 'LONG', '604800000', 'log.roll.ms', 'Accepted for compatibility; segment objects are cut by the flush cycle.', {
+    min: 1,
+    derivedFrom: { name: 'log.roll.hours', value: '168' },
+  }),
   def('unclean.leader.election.enable', 'BOOLEAN', 'false', 'unclean.leader.election.enable', 'Accepted for compatibility; any agent may lead any partition without data loss.'),
 ];
 
@@ -409,7 +422,13 @@ export function brokerConfigEntries(broker: Pick<BrokerContext, 'config' | 'node
   for (const d of TOPIC_CONFIGS.values()) {
     if (seen.has(d.brokerName)) continue;
     seen.add(d.brokerName);
-    entries.push(e(d.brokerName, d.default, d.type, DEFAULT, `Default of the topic config ${d.name}.`));
+    if (d.derivedFrom === undefined) {
+      entries.push(e(d.brokerName, d.default, d.type, DEFAULT, `Default of the topic config ${d.name}.`));
+      continue;
+    }
+    entries.push(e(d.brokerName, null, d.type, DEFAULT, `Default of the topic config ${d.name}; unset: ${d.derivedFrom.name} applies.`));
+    const unit = d.derivedFrom.name.endsWith('.hours') ? 'INT' : d.type;
+    entries.push(e(d.derivedFrom.name, d.derivedFrom.value, unit, DEFAULT, `Default of the topic config ${d.name} when ${d.brokerName} is unset.`));
   }
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

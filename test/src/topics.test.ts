@@ -118,7 +118,10 @@ test('broker config table: Kafka names, our settings, topic defaults under broke
   assert.equal(by['num.partitions']!.source, ConfigSource.STATIC_BROKER_CONFIG);
   assert.equal(by['broker.rack']!.value, 'eu-1');
   assert.equal(by['auto.create.topics.enable']!.source, ConfigSource.DEFAULT_CONFIG);
-  assert.equal(by['log.retention.ms']!.value, '604800000');
+  assert.equal(by['log.retention.ms']!.value, null, 'Kafka leaves it unset: log.retention.hours applies');
+  assert.equal(by['log.retention.hours']!.value, '168');
+  assert.equal(by['log.roll.ms']!.value, null);
+  assert.equal(by['log.roll.hours']!.value, '168');
   assert.equal(by['log.cleanup.policy']!.value, 'delete');
   assert.equal(by['message.max.bytes']!.value, '1048588');
   assert.equal(by['log.segment.bytes']!.value, '1073741824');
