@@ -491,6 +491,18 @@ export function brokerResourceProblem(name: string, nodeId: number): string | un
   return undefined;
 }
 
+/**
+ * Splits the names of a change to a BROKER resource: `readOnly`, the broker configs we report
+ * (DescribeConfigs), which our flags and environment fix at start; `unknown`, every other name. Kafka
+ * validates only the broker configs it knows and keeps any other name as a dynamic config that
+ * nothing reads (kafkajs's alterConfigs spec sets `cleanup.policy` on a broker): we accept those too,
+ * and they change nothing here either.
+ */
+export function brokerConfigChange(broker: Pick<BrokerContext, 'config' | 'nodeId'>, names: readonly string[]): { readOnly: string[]; unknown: string[] } {
+  const known = new Set(brokerConfigEntries(broker).map((e) => e.name));
+  return { readOnly: names.filter((n) => known.has(n)), unknown: names.filter((n) => !known.has(n)) };
+}
+
 /** Broker settings come from flags and the environment at start; nothing changes them at run time. */
 export function brokerConfigsReadOnly(names: readonly string[]): KafkaError {
   return new KafkaError(
@@ -525,11 +537,12 @@ export async function alterTopicConfig(
 
 /**
  * What AlterConfigs and IncrementalAlterConfigs share once a resource's own checks passed: a topic
- * gets the computed config set, broker configs are read-only, other resource types are refused.
+ * gets the computed config set, the broker configs we report are read-only (other names are accepted
+ * and unused, see brokerConfigChange), other resource types are refused.
  * Throws KafkaError.
  */
 export async function alterConfigResource(
-  broker: Pick<BrokerContext, 'metadata' | 'nodeId'> & { readonly log?: BrokerContext['log'] },
+  broker: Pick<BrokerContext, 'metadata' | 'nodeId' | 'config'> & { readonly log?: BrokerContext['log'] },
   resource: { resourceType: number; resourceName: string },
   configNames: readonly string[],
   compute: (current: Readonly<Record<string, string>>) => Record<string, string | null>,
@@ -542,7 +555,11 @@ export async function alterConfigResource(
     case ConfigResourceType.BROKER: {
       const problem = brokerResourceProblem(resource.resourceName, broker.nodeId);
       if (problem !== undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, problem);
-      if (configNames.length > 0) throw brokerConfigsReadOnly(configNames);
+      const { readOnly, unknown } = brokerConfigChange(broker, configNames);
+      if (readOnly.length > 0) throw brokerConfigsReadOnly(readOnly);
+      if (unknown.length > 0 && !validateOnly) {
+        broker.log?.info({ broker: resource.resourceName, configs: unknown }, 'accepted broker configs this agent does not use (as Kafka keeps unknown broker configs); nothing changes');
+      }
       return;
     }
     default:
