@@ -142,7 +142,13 @@ async function main(): Promise<number> {
     console.error(`kafkajs-suite: ${(err as Error).message}`);
     return 2;
   }
-  const script = opts.clusterOnly ? '' : suiteScript();
+  let script: string;
+  try {
+    script = suiteScript();
+  } catch (err) {
+    if (!opts.clusterOnly) throw err;
+    script = 'kafkajs-suite.sh';
+  }
   const outDir = opts.outDir ?? mkdtempSync(join(tmpdir(), 'kafkajs-suite.'));
   const ports = opts.ports ?? ((await Promise.all([freePort(), freePort(), freePort()])) as [number, number, number]);
 
@@ -193,7 +199,7 @@ async function main(): Promise<number> {
     console.log(`kafkajs-suite: agents 0,1,2 on localhost:${ports.join(',')} (PostgreSQL ${backend.postgres!.port}, S3 ${backend.s3!.endpoint}); agent logs in ${outDir}`);
 
     if (opts.clusterOnly) {
-      console.log(`kafkajs-suite: cluster up; ${script || 'kafkajs-suite.sh'} -p ${ports.join(',')} ... runs specs against it. Ctrl-C stops it.`);
+      console.log(`kafkajs-suite: cluster up; ${script} -p ${ports.join(',')} [spec files] runs specs against it. Ctrl-C stops it.`);
       await new Promise(() => undefined);
     }
 
