@@ -104,8 +104,8 @@ export interface TopicConfigDef {
   readonly type: 'BOOLEAN' | 'STRING' | 'INT' | 'LONG' | 'DOUBLE' | 'LIST';
   /** Kafka's default, in the canonical form DescribeConfigs prints. */
   readonly default: string;
-  /** The broker config that supplies the default (Kafka's synonym). */
-  readonly brokerName: string;
+  /** The broker config that supplies the default (Kafka's synonym); null: none, the default is fixed. */
+  readonly brokerName: string | null;
   /**
    * Set when Kafka leaves that broker config unset (null) and derives the default from a coarser one
    * (log.retention.ms from log.retention.hours): DescribeConfigs then lists no synonym for the topic
@@ -129,11 +129,17 @@ function def(
   name: string,
   type: TopicConfigDef['type'],
   dflt: string,
-  brokerName: string,
+  brokerName: string | null,
   doc: string,
   extra: Partial<Pick<TopicConfigDef, 'min' | 'max' | 'oneOf' | 'check' | 'derivedFrom'>> = {},
 ): TopicConfigDef {
   return { name, type, default: dflt, brokerName, doc, ...extra };
+}
+
+/** Kafka's rule for the throttled-replicas lists: `*`, or `partition:broker` pairs. */
+function throttledReplicasProblem(value: string): string | undefined {
+  if (value === '' || value === '*') return undefined;
+  return value.split(',').every((x) => /^\d+:\d+$/.test(x)) ? undefined : 'must be the wildcard (*) or a list of partitionId:brokerId pairs';
 }
 
 const DEFS: readonly TopicConfigDef[] = [
@@ -154,12 +160,18 @@ const DEFS: readonly TopicConfigDef[] = [
   def('compression.zstd.level', 'INT', '3', 'compression.zstd.level', 'zstd level when compression.type is zstd.', { min: -131072, max: 22 }),
   def('delete.retention.ms', 'LONG', '86400000', 'log.cleaner.delete.retention.ms', 'How long delete tombstones stay on compacted topics.', { min: 0 }),
   def('file.delete.delay.ms', 'LONG', '60000', 'log.segment.delete.delay.ms', 'Delay before a deleted segment is removed from storage.', { min: 0 }),
+  def('follower.replication.throttled.replicas', 'LIST', '', null, 'Accepted for compatibility (reassignment throttling); there are no followers to throttle.', {
+    check: throttledReplicasProblem,
+  }),
   def('flush.messages', 'LONG', LONG_MAX, 'log.flush.interval.messages', 'Accepted for compatibility; every batch is committed before it is acknowledged.', { min: 1 }),
   def('flush.ms', 'LONG', LONG_MAX, 'log.flush.interval.ms', 'Accepted for compatibility; every batch is committed before it is acknowledged.', {
     min: 0,
     derivedFrom: { name: 'log.flush.scheduler.interval.ms', value: LONG_MAX },
   }),
   def('index.interval.bytes', 'INT', '4096', 'log.index.interval.bytes', 'Accepted for compatibility; segment indexes are built per batch.', { min: 0 }),
+  def('leader.replication.throttled.replicas', 'LIST', '', null, 'Accepted for compatibility (reassignment throttling); there are no followers to throttle.', {
+    check: throttledReplicasProblem,
+  }),
   def('max.compaction.lag.ms', 'LONG', LONG_MAX, 'log.cleaner.max.compaction.lag.ms', 'Longest time a record stays uncompacted.', { min: 1 }),
   def('max.message.bytes', 'INT', '1048588', 'message.max.bytes', 'Largest record batch accepted, after compression.', { min: 0 }),
   def('message.timestamp.after.max.ms', 'LONG', LONG_MAX, 'log.message.timestamp.after.max.ms', 'How far ahead of the broker clock a CreateTime timestamp may be.', { min: 0 }),
@@ -420,7 +432,7 @@ export function brokerConfigEntries(broker: Pick<BrokerContext, 'config' | 'node
   ];
   const seen = new Set(entries.map((x) => x.name));
   for (const d of TOPIC_CONFIGS.values()) {
-    if (seen.has(d.brokerName)) continue;
+    if (d.brokerName === null || seen.has(d.brokerName)) continue;
     seen.add(d.brokerName);
     if (d.derivedFrom === undefined) {
       entries.push(e(d.brokerName, d.default, d.type, DEFAULT, `Default of the topic config ${d.name}.`));

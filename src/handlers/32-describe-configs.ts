@@ -69,7 +69,7 @@ async function describeTopic(r: DescribeConfigsRequestDescribeConfigsResource, c
     // default comes from a coarser config, log.retention.hours for log.retention.ms), none.
     const synonyms: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
     if (e.source === ConfigSource.DYNAMIC_TOPIC_CONFIG) synonyms.push({ name: e.name, value: e.value, source: e.source });
-    if (e.def.derivedFrom === undefined) synonyms.push({ name: e.def.brokerName, value: e.def.default, source: ConfigSource.DEFAULT_CONFIG });
+    if (e.def.brokerName !== null && e.def.derivedFrom === undefined) synonyms.push({ name: e.def.brokerName, value: e.def.default, source: ConfigSource.DEFAULT_CONFIG });
     return { name: e.name, value: e.value, source: e.source, readOnly: false, type: e.def.type, doc: e.def.doc, synonyms };
   });
 }

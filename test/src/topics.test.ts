@@ -79,6 +79,17 @@ test('config values are validated and put in canonical form', () => {
   invalidConfig(() => normalizeTopicConfigValue('compression.zstd.level', '23'));
 });
 
+test('throttled-replicas lists (Kafka 4 topic configs, set by reassignment tools): * or partition:broker pairs', () => {
+  for (const name of ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas']) {
+    assert.equal(TOPIC_CONFIGS.get(name)!.default, '', name);
+    assert.equal(TOPIC_CONFIGS.get(name)!.brokerName, null, 'no broker synonym');
+    assert.equal(normalizeTopicConfigValue(name, '*'), '*');
+    assert.equal(normalizeTopicConfigValue(name, '0:1, 1:2'), '0:1,1:2');
+    invalidConfig(() => normalizeTopicConfigValue(name, 'x'));
+    invalidConfig(() => normalizeTopicConfigValue(name, '0:1,*'));
+  }
+});
+
 test('validateTopicConfig checks the rules between values', () => {
   assert.deepEqual(validateTopicConfig({ 'retention.ms': ' 10 ', 'cleanup.policy': 'compact' }), { 'cleanup.policy': 'compact', 'retention.ms': '10' });
   invalidConfig(() => validateTopicConfig({ 'min.compaction.lag.ms': '10', 'max.compaction.lag.ms': '5' }), /conflict/);

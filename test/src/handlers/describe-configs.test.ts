@@ -83,7 +83,7 @@ test('DescribeConfigs: synonyms (v1+) and documentation (v3+) when asked', async
 test('DescribeConfigs: synonyms of default topic configs are what Kafka lists (kafkajs broker/describeConfigs spec)', async () => {
   const broker = await brokerWithTopic();
   await broker.metadata.createTopic({ name: 'plain', partitionCount: 1 });
-  const keys = ['compression.type', 'retention.ms', 'segment.ms', 'segment.jitter.ms', 'flush.ms', 'flush.messages', 'cleanup.policy', 'max.message.bytes'];
+  const keys = ['compression.type', 'retention.ms', 'segment.ms', 'segment.jitter.ms', 'flush.ms', 'flush.messages', 'cleanup.policy', 'max.message.bytes', 'leader.replication.throttled.replicas'];
   const res = await call(handler, 1, req([{ resourceType: TOPIC, resourceName: 'plain', configurationKeys: keys }], { includeSynonyms: true }), broker);
   const by = Object.fromEntries(res.results[0]!.configs.map((c) => [c.name, c.synonyms!.map((s) => [s.name, s.value, s.source])]));
   const D = ConfigSource.DEFAULT_CONFIG;
@@ -97,6 +97,7 @@ test('DescribeConfigs: synonyms of default topic configs are what Kafka lists (k
     'flush.messages': [['log.flush.interval.messages', '9223372036854775807', D]],
     'cleanup.policy': [['log.cleanup.policy', 'delete', D]],
     'max.message.bytes': [['message.max.bytes', '1048588', D]],
+    'leader.replication.throttled.replicas': [],
   });
 });
 
