@@ -176,6 +176,10 @@ const DEFS: readonly TopicConfigDef[] = [
   def('max.message.bytes', 'INT', '1048588', 'message.max.bytes', 'Largest record batch accepted, after compression.', { min: 0 }),
   def('message.timestamp.after.max.ms', 'LONG', LONG_MAX, 'log.message.timestamp.after.max.ms', 'How far ahead of the broker clock a CreateTime timestamp may be.', { min: 0 }),
   def('message.timestamp.before.max.ms', 'LONG', LONG_MAX, 'log.message.timestamp.before.max.ms', 'How far behind the broker clock a CreateTime timestamp may be.', { min: 0 }),
+  // Deprecated by Kafka 3.6 (KIP-937) in favour of the two above and removed in Kafka 4; accepted for
+  // the clients and tools that still set it (kafkajs's suite does): it bounds both directions, unless
+  // before.max.ms / after.max.ms are set themselves.
+  def('message.timestamp.difference.max.ms', 'LONG', LONG_MAX, 'log.message.timestamp.difference.max.ms', 'Deprecated: the bound of message.timestamp.before.max.ms and after.max.ms when those are unset.', { min: 0 }),
   def('message.timestamp.type', 'STRING', 'CreateTime', 'log.message.timestamp.type', 'CreateTime keeps the producer timestamp; LogAppendTime stamps the broker time.', {
     oneOf: ['CreateTime', 'LogAppendTime'],
   }),
@@ -368,8 +372,8 @@ export function resolveTopicConfig(topic: Pick<TopicRecord, 'config'>): Resolved
     deleteRetentionMs: num('delete.retention.ms'),
     maxCompactionLagMs: num('max.compaction.lag.ms'),
     maxMessageBytes: num('max.message.bytes'),
-    messageTimestampAfterMaxMs: num('message.timestamp.after.max.ms'),
-    messageTimestampBeforeMaxMs: num('message.timestamp.before.max.ms'),
+    messageTimestampAfterMaxMs: num(str('message.timestamp.after.max.ms') === LONG_MAX ? 'message.timestamp.difference.max.ms' : 'message.timestamp.after.max.ms'),
+    messageTimestampBeforeMaxMs: num(str('message.timestamp.before.max.ms') === LONG_MAX ? 'message.timestamp.difference.max.ms' : 'message.timestamp.before.max.ms'),
     messageTimestampType: str('message.timestamp.type') as ResolvedTopicConfig['messageTimestampType'],
     minCompactionLagMs: num('min.compaction.lag.ms'),
     minInsyncReplicas: num('min.insync.replicas'),

@@ -46,8 +46,8 @@ const KNOWN_FAILING: ReadonlyMap<string, string> = new Map([
   ['Consumer when all topics are paused does not fetch messages and wait maxWaitTimeInMs per attempt', 'NOT_LEADER_OR_FOLLOWER on Produce (leases)'],
   ['Consumer when resuming resumes fetching from the specified topic', 'NOT_LEADER_OR_FOLLOWER on Produce (leases)'],
   // Written against Kafka 2.4's topic configs: max.message.bytes 1000012 (current Kafka's default, and
-  // ours, is 1048588), message.format.version 2.x, and message.downconversion.enable /
-  // message.timestamp.difference.max.ms, which Kafka 4 removed. Kept failing on purpose.
+  // ours, is 1048588), message.format.version 2.x and message.downconversion.enable, which Kafka 4
+  // removed. Kept failing on purpose.
   ['Broker > describeConfigs request without config names returns all config entries', "Kafka 2.4's topic config defaults (spec pinned to 2.4)"],
 ]);
 

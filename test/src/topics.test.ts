@@ -115,6 +115,11 @@ test('resolveTopicConfig: overrides, else defaults, typed', () => {
   const plain = resolveTopicConfig({ config: {} });
   assert.equal(plain.compacted, false);
   assert.equal(topicConfigValue({ config: {} }, 'segment.bytes'), '1073741824');
+  // The deprecated message.timestamp.difference.max.ms bounds both directions unless they are set.
+  const diff = resolveTopicConfig({ config: { 'message.timestamp.difference.max.ms': '604800000' } });
+  assert.deepEqual([diff.messageTimestampBeforeMaxMs, diff.messageTimestampAfterMaxMs], [604800000, 604800000]);
+  const both = resolveTopicConfig({ config: { 'message.timestamp.difference.max.ms': '604800000', 'message.timestamp.after.max.ms': '1000' } });
+  assert.deepEqual([both.messageTimestampBeforeMaxMs, both.messageTimestampAfterMaxMs], [604800000, 1000]);
   // Cached per config object.
   const cfg = { 'retention.ms': '5' };
   assert.equal(resolveTopicConfig({ config: cfg }), resolveTopicConfig({ config: cfg }));
