@@ -576,7 +576,8 @@ function offsetArrays(offsets: OffsetCommitInput[]): OffsetArrays {
   for (const o of offsets) {
     checkPartitionRef(o.topic, o.partitionId);
     assertSafeInteger(o.offset, 'committed offset');
-    if (o.offset < -1) throw invalid(`committed offset must be >= -1, got ${o.offset}`);
+    // Any value, as Kafka stores it: kafkajs commits -2 / -1 (earliest / latest) to reset a group and
+    // resolves them when it reads them back.
     assertInt32(o.leaderEpoch ?? -1, 'committed leader epoch', -1);
     if (o.metadata !== null && o.metadata !== undefined && typeof o.metadata !== 'string') {
       throw invalid('offset metadata must be a string or null');

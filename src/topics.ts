@@ -104,8 +104,14 @@ export interface TopicConfigDef {
   readonly type: 'BOOLEAN' | 'STRING' | 'INT' | 'LONG' | 'DOUBLE' | 'LIST';
   /** Kafka's default, in the canonical form DescribeConfigs prints. */
   readonly default: string;
-  /** The broker config that supplies the default (Kafka's synonym). */
-  readonly brokerName: string;
+  /** The broker config that supplies the default (Kafka's synonym); null: none, the default is fixed. */
+  readonly brokerName: string | null;
+  /**
+   * Set when Kafka leaves that broker config unset (null) and derives the default from a coarser one
+   * (log.retention.ms from log.retention.hours): DescribeConfigs then lists no synonym for the topic
+   * config, and the broker describes brokerName as null next to the coarser config.
+   */
+  readonly derivedFrom?: { readonly name: string; readonly value: string };
   readonly doc: string;
   readonly min?: number | bigint;
   readonly max?: number | bigint;
@@ -123,11 +129,17 @@ function def(
   name: string,
   type: TopicConfigDef['type'],
   dflt: string,
-  brokerName: string,
+  brokerName: string | null,
   doc: string,
-  extra: Partial<Pick<TopicConfigDef, 'min' | 'max' | 'oneOf' | 'check'>> = {},
+  extra: Partial<Pick<TopicConfigDef, 'min' | 'max' | 'oneOf' | 'check' | 'derivedFrom'>> = {},
 ): TopicConfigDef {
   return { name, type, default: dflt, brokerName, doc, ...extra };
+}
+
+/** Kafka's rule for the throttled-replicas lists: `*`, or `partition:broker` pairs. */
+function throttledReplicasProblem(value: string): string | undefined {
+  if (value === '' || value === '*') return undefined;
+  return value.split(',').every((x) => /^\d+:\d+$/.test(x)) ? undefined : 'must be the wildcard (*) or a list of partitionId:brokerId pairs';
 }
 
 const DEFS: readonly TopicConfigDef[] = [
@@ -148,13 +160,26 @@ const DEFS: readonly TopicConfigDef[] = [
   def('compression.zstd.level', 'INT', '3', 'compression.zstd.level', 'zstd level when compression.type is zstd.', { min: -131072, max: 22 }),
   def('delete.retention.ms', 'LONG', '86400000', 'log.cleaner.delete.retention.ms', 'How long delete tombstones stay on compacted topics.', { min: 0 }),
   def('file.delete.delay.ms', 'LONG', '60000', 'log.segment.delete.delay.ms', 'Delay before a deleted segment is removed from storage.', { min: 0 }),
+  def('follower.replication.throttled.replicas', 'LIST', '', null, 'Accepted for compatibility (reassignment throttling); there are no followers to throttle.', {
+    check: throttledReplicasProblem,
+  }),
   def('flush.messages', 'LONG', LONG_MAX, 'log.flush.interval.messages', 'Accepted for compatibility; every batch is committed before it is acknowledged.', { min: 1 }),
-  def('flush.ms', 'LONG', LONG_MAX, 'log.flush.interval.ms', 'Accepted for compatibility; every batch is committed before it is acknowledged.', { min: 0 }),
+  def('flush.ms', 'LONG', LONG_MAX, 'log.flush.interval.ms', 'Accepted for compatibility; every batch is committed before it is acknowledged.', {
+    min: 0,
+    derivedFrom: { name: 'log.flush.scheduler.interval.ms', value: LONG_MAX },
+  }),
   def('index.interval.bytes', 'INT', '4096', 'log.index.interval.bytes', 'Accepted for compatibility; segment indexes are built per batch.', { min: 0 }),
+  def('leader.replication.throttled.replicas', 'LIST', '', null, 'Accepted for compatibility (reassignment throttling); there are no followers to throttle.', {
+    check: throttledReplicasProblem,
+  }),
   def('max.compaction.lag.ms', 'LONG', LONG_MAX, 'log.cleaner.max.compaction.lag.ms', 'Longest time a record stays uncompacted.', { min: 1 }),
   def('max.message.bytes', 'INT', '1048588', 'message.max.bytes', 'Largest record batch accepted, after compression.', { min: 0 }),
   def('message.timestamp.after.max.ms', 'LONG', LONG_MAX, 'log.message.timestamp.after.max.ms', 'How far ahead of the broker clock a CreateTime timestamp may be.', { min: 0 }),
   def('message.timestamp.before.max.ms', 'LONG', LONG_MAX, 'log.message.timestamp.before.max.ms', 'How far behind the broker clock a CreateTime timestamp may be.', { min: 0 }),
+  // Deprecated by Kafka 3.6 (KIP-937) in favour of the two above and removed in Kafka 4; accepted for
+  // the clients and tools that still set it (kafkajs's suite does): it bounds both directions, unless
+  // before.max.ms / after.max.ms are set themselves.
+  def('message.timestamp.difference.max.ms', 'LONG', LONG_MAX, 'log.message.timestamp.difference.max.ms', 'Deprecated: the bound of message.timestamp.before.max.ms and after.max.ms when those are unset.', { min: 0 }),
   def('message.timestamp.type', 'STRING', 'CreateTime', 'log.message.timestamp.type', 'CreateTime keeps the producer timestamp; LogAppendTime stamps the broker time.', {
     oneOf: ['CreateTime', 'LogAppendTime'],
   }),
@@ -165,13 +190,17 @@ const DEFS: readonly TopicConfigDef[] = [
   def('retention.bytes', 'LONG', '-1', 'log.retention.bytes', 'Size a partition may grow to before old segments are deleted; -1 = no limit.'),
   def('retention.ms', 'LONG', '604800000', 'log.retention.ms', 'Age after which old segments are deleted; -1 = no limit.', {
     min: -1,
+    derivedFrom: { name: 'log.retention.hours', value: '168' },
     // The metadata store keeps retention_ms as -1 or positive; 0 would delete everything at once.
     check: (v) => (v === '0' ? 'must be -1 or positive' : undefined),
   }),
   def('segment.bytes', 'INT', '1073741824', 'log.segment.bytes', 'Accepted for compatibility; segment objects are cut by the flush cycle.', { min: 14 }),
   def('segment.index.bytes', 'INT', '10485760', 'log.index.size.max.bytes', 'Accepted for compatibility.', { min: 4 }),
-  def('segment.jitter.ms', 'LONG', '0', 'log.roll.jitter.ms', 'Accepted for compatibility.', { min: 0 }),
-  def('segment.ms', 'LONG', '604800000', 'log.roll.ms', 'Accepted for compatibility; segment objects are cut by the flush cycle.', { min: 1 }),
+  def('segment.jitter.ms', 'LONG', '0', 'log.roll.jitter.ms', 'Accepted for compatibility.', { min: 0, derivedFrom: { name: 'log.roll.jitter.hours', value: '0' } }),
+  def('segment.ms', 'LONG', '604800000', 'log.roll.ms', 'Accepted for compatibility; segment objects are cut by the flush cycle.', {
+    min: 1,
+    derivedFrom: { name: 'log.roll.hours', value: '168' },
+  }),
   def('unclean.leader.election.enable', 'BOOLEAN', 'false', 'unclean.leader.election.enable', 'Accepted for compatibility; any agent may lead any partition without data loss.'),
 ];
 
@@ -343,8 +372,8 @@ export function resolveTopicConfig(topic: Pick<TopicRecord, 'config'>): Resolved
     deleteRetentionMs: num('delete.retention.ms'),
     maxCompactionLagMs: num('max.compaction.lag.ms'),
     maxMessageBytes: num('max.message.bytes'),
-    messageTimestampAfterMaxMs: num('message.timestamp.after.max.ms'),
-    messageTimestampBeforeMaxMs: num('message.timestamp.before.max.ms'),
+    messageTimestampAfterMaxMs: num(str('message.timestamp.after.max.ms') === LONG_MAX ? 'message.timestamp.difference.max.ms' : 'message.timestamp.after.max.ms'),
+    messageTimestampBeforeMaxMs: num(str('message.timestamp.before.max.ms') === LONG_MAX ? 'message.timestamp.difference.max.ms' : 'message.timestamp.before.max.ms'),
     messageTimestampType: str('message.timestamp.type') as ResolvedTopicConfig['messageTimestampType'],
     minCompactionLagMs: num('min.compaction.lag.ms'),
     minInsyncReplicas: num('min.insync.replicas'),
@@ -407,9 +436,15 @@ export function brokerConfigEntries(broker: Pick<BrokerContext, 'config' | 'node
   ];
   const seen = new Set(entries.map((x) => x.name));
   for (const d of TOPIC_CONFIGS.values()) {
-    if (seen.has(d.brokerName)) continue;
+    if (d.brokerName === null || seen.has(d.brokerName)) continue;
     seen.add(d.brokerName);
-    entries.push(e(d.brokerName, d.default, d.type, DEFAULT, `Default of the topic config ${d.name}.`));
+    if (d.derivedFrom === undefined) {
+      entries.push(e(d.brokerName, d.default, d.type, DEFAULT, `Default of the topic config ${d.name}.`));
+      continue;
+    }
+    entries.push(e(d.brokerName, null, d.type, DEFAULT, `Default of the topic config ${d.name}; unset: ${d.derivedFrom.name} applies.`));
+    const unit = d.derivedFrom.name.endsWith('.hours') ? 'INT' : d.type;
+    entries.push(e(d.derivedFrom.name, d.derivedFrom.value, unit, DEFAULT, `Default of the topic config ${d.name} when ${d.brokerName} is unset.`));
   }
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -472,6 +507,18 @@ export function brokerResourceProblem(name: string, nodeId: number): string | un
   return undefined;
 }
 
+/**
+ * Splits the names of a change to a BROKER resource: `readOnly`, the broker configs we report
+ * (DescribeConfigs), which our flags and environment fix at start; `unknown`, every other name. Kafka
+ * validates only the broker configs it knows and keeps any other name as a dynamic config that
+ * nothing reads (kafkajs's alterConfigs spec sets `cleanup.policy` on a broker): we accept those too,
+ * and they change nothing here either.
+ */
+export function brokerConfigChange(broker: Pick<BrokerContext, 'config' | 'nodeId'>, names: readonly string[]): { readOnly: string[]; unknown: string[] } {
+  const known = new Set(brokerConfigEntries(broker).map((e) => e.name));
+  return { readOnly: names.filter((n) => known.has(n)), unknown: names.filter((n) => !known.has(n)) };
+}
+
 /** Broker settings come from flags and the environment at start; nothing changes them at run time. */
 export function brokerConfigsReadOnly(names: readonly string[]): KafkaError {
   return new KafkaError(
@@ -506,11 +553,12 @@ export async function alterTopicConfig(
 
 /**
  * What AlterConfigs and IncrementalAlterConfigs share once a resource's own checks passed: a topic
- * gets the computed config set, broker configs are read-only, other resource types are refused.
+ * gets the computed config set, the broker configs we report are read-only (other names are accepted
+ * and unused, see brokerConfigChange), other resource types are refused.
  * Throws KafkaError.
  */
 export async function alterConfigResource(
-  broker: Pick<BrokerContext, 'metadata' | 'nodeId'> & { readonly log?: BrokerContext['log'] },
+  broker: Pick<BrokerContext, 'metadata' | 'nodeId' | 'config'> & { readonly log?: BrokerContext['log'] },
   resource: { resourceType: number; resourceName: string },
   configNames: readonly string[],
   compute: (current: Readonly<Record<string, string>>) => Record<string, string | null>,
@@ -523,7 +571,11 @@ export async function alterConfigResource(
     case ConfigResourceType.BROKER: {
       const problem = brokerResourceProblem(resource.resourceName, broker.nodeId);
       if (problem !== undefined) throw new KafkaError(ErrorCode.INVALID_REQUEST, problem);
-      if (configNames.length > 0) throw brokerConfigsReadOnly(configNames);
+      const { readOnly, unknown } = brokerConfigChange(broker, configNames);
+      if (readOnly.length > 0) throw brokerConfigsReadOnly(readOnly);
+      if (unknown.length > 0 && !validateOnly) {
+        broker.log?.info({ broker: resource.resourceName, configs: unknown }, 'accepted broker configs this agent does not use (as Kafka keeps unknown broker configs); nothing changes');
+      }
       return;
     }
     default:

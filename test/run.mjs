@@ -4,6 +4,8 @@
 // the test files it runs), and when it ends, whatever of that group is left is killed. Each test file's
 // reaper watchdog (test/helpers/reaper.ts) then stops the agents, clients and PostgreSQL clusters its
 // test process started; we wait for them, and finish the job of any watchdog that does not finish.
+// A file may ask for more than the 5 minutes node:test gives each file (`// test-file-timeout-ms: N`):
+// it then runs after the others, alone.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -30,12 +32,20 @@ if (selected.length === 0) {
 }
 const concurrency = Number(process.env.TEST_CONCURRENCY ?? Math.max(2, availableParallelism()));
 const runDir = mkdtempSync(join(tmpdir(), 'streamhouse-test-run-'));
-const child = spawn(
-  process.execPath,
-  ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...selected],
-  { stdio: 'inherit', cwd: root, detached: true, env: { ...process.env, STREAMHOUSE_TEST_RUN_DIR: runDir } },
-);
 
+// node:test times out a whole test file after --test-timeout (5 minutes). A file that needs longer
+// says so in a comment line of its own, `// test-file-timeout-ms: N`; such files run after the
+// others, one at a time, each with its own timeout.
+const DEFAULT_TIMEOUT_MS = 300_000;
+const fileTimeout = (f) => {
+  const m = /^\/\/ test-file-timeout-ms: (\d+)$/m.exec(readFileSync(f, 'utf8').slice(0, 8000));
+  return m ? Number(m[1]) : DEFAULT_TIMEOUT_MS;
+};
+const runs = [{ files: selected.filter((f) => fileTimeout(f) === DEFAULT_TIMEOUT_MS), timeout: DEFAULT_TIMEOUT_MS, concurrency }];
+for (const f of selected) if (fileTimeout(f) !== DEFAULT_TIMEOUT_MS) runs.push({ files: [f], timeout: fileTimeout(f), concurrency: 1 });
+
+let child;
+let signals = 0;
 const killGroup = (signal) => {
   try {
     process.kill(-child.pid, signal);
@@ -43,7 +53,6 @@ const killGroup = (signal) => {
     // the group is empty
   }
 };
-let signals = 0;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   // A second signal means: stop now.
   process.on(signal, () => killGroup(++signals > 1 ? 'SIGKILL' : signal));
@@ -80,12 +89,21 @@ async function finishWatchdogs() {
   }
 }
 
-child.on('exit', async (code, signal) => {
-  killGroup('SIGKILL'); // test files still running after the runner ended
-  try {
+let status = 0;
+try {
+  for (const run of runs.filter((r) => r.files.length > 0)) {
+    if (signals > 0) break;
+    child = spawn(
+      process.execPath,
+      ['--test', `--test-concurrency=${run.concurrency}`, `--test-timeout=${run.timeout}`, ...run.files],
+      { stdio: 'inherit', cwd: root, detached: true, env: { ...process.env, STREAMHOUSE_TEST_RUN_DIR: runDir } },
+    );
+    const [code, signal] = await new Promise((done) => child.once('exit', (c, s) => done([c, s])));
+    killGroup('SIGKILL'); // test files still running after the runner ended
     await finishWatchdogs();
-  } finally {
-    rmSync(runDir, { recursive: true, force: true });
+    if (status === 0) status = code ?? (signal ? 1 : 0);
   }
-  process.exit(code ?? (signal ? 1 : 0));
-});
+} finally {
+  rmSync(runDir, { recursive: true, force: true });
+}
+process.exit(status);

@@ -64,10 +64,12 @@ async function describeTopic(r: DescribeConfigsRequestDescribeConfigsResource, c
   const topic = await ctx.broker.metadata.getTopic(r.resourceName);
   if (topic === undefined) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${r.resourceName} does not exist.`);
   return topicConfigEntries(topic.config).map((e) => {
-    // Most specific first, as Kafka lists synonyms: the topic override, then the broker default.
+    // Most specific first, as Kafka lists synonyms: the topic override, then the broker default. Kafka
+    // lists broker synonyms from the topic config's own broker name on: when that one is unset (the
+    // default comes from a coarser config, log.retention.hours for log.retention.ms), none.
     const synonyms: DescribeConfigsResponseDescribeConfigsSynonym[] = [];
     if (e.source === ConfigSource.DYNAMIC_TOPIC_CONFIG) synonyms.push({ name: e.name, value: e.value, source: e.source });
-    synonyms.push({ name: e.def.brokerName, value: e.def.default, source: ConfigSource.DEFAULT_CONFIG });
+    if (e.def.brokerName !== null && e.def.derivedFrom === undefined) synonyms.push({ name: e.def.brokerName, value: e.def.default, source: ConfigSource.DEFAULT_CONFIG });
     return { name: e.name, value: e.value, source: e.source, readOnly: false, type: e.def.type, doc: e.def.doc, synonyms };
   });
 }

@@ -1,7 +1,8 @@
 // AlterConfigs (the legacy, non-incremental form): the configs given become the topic's whole set of
 // overrides, so anything not named returns to its default. validateOnly checks without writing.
-// Broker configs are read-only: a BROKER resource with changes gets INVALID_REQUEST, which is what
-// Kafka answers for configs that cannot be updated dynamically.
+// The broker configs we report are read-only: changing one gets INVALID_REQUEST, which is what Kafka
+// answers for configs that cannot be updated dynamically. Other names on a BROKER resource are
+// accepted and change nothing: Kafka validates only the broker configs it knows and keeps the rest.
 import {
   ApiKey,
   API_INFO,

@@ -1,7 +1,8 @@
 // IncrementalAlterConfigs: SET / DELETE / APPEND / SUBTRACT applied to a topic's current overrides,
 // then the result is validated as a whole and written (unless validateOnly). APPEND and SUBTRACT only
-// work on LIST configs (cleanup.policy) and start from the default when the config is unset. Broker
-// configs are read-only (INVALID_REQUEST, as Kafka answers for configs it cannot change dynamically).
+// work on LIST configs (cleanup.policy) and start from the default when the config is unset. The broker
+// configs we report are read-only (INVALID_REQUEST, as Kafka answers for configs it cannot change
+// dynamically); other names on a BROKER resource are accepted and unused, as Kafka keeps them.
 import {
   ApiKey,
   API_INFO,

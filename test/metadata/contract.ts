@@ -719,6 +719,24 @@ export function metadataContract(ctx: ContractContext): void {
     assert.equal(await store.getGroup(unique('never')), undefined);
   });
 
+  it('committed offsets keep negative values as Kafka does (kafkajs resets a group by committing -2 or -1)', async () => {
+    const { store } = ctx;
+    const t = unique('reset-offsets');
+    const g = unique('g');
+    await store.commitOffsets(g, [
+      { topic: t, partitionId: 0, offset: 5, leaderEpoch: -1, metadata: null },
+      { topic: t, partitionId: 1, offset: 5, leaderEpoch: -1, metadata: null },
+    ]);
+    await store.commitOffsets(g, [
+      { topic: t, partitionId: 0, offset: -2, leaderEpoch: -1, metadata: null },
+      { topic: t, partitionId: 1, offset: -1, leaderEpoch: -1, metadata: null },
+    ]);
+    await store.commitOffset(g, { topic: t, partitionId: 2, offset: -5, leaderEpoch: -1, metadata: null });
+    assert.deepEqual((await store.fetchOffsets(g)).map((o) => [o.partitionId, o.offset]), [[0, -2], [1, -1], [2, -5]]);
+    await assert.rejects(store.commitOffset(g, { topic: t, partitionId: 0, offset: 0.5, leaderEpoch: -1, metadata: null }));
+    assert.equal(await store.deleteGroup(g), true);
+  });
+
   // --- client strings (issue 12) ------------------------------------------------------------------
   // Kafka strings may hold any character. NUL is the one PostgreSQL's text refuses; U+0001 is the
   // store's escape character; the others check that nothing else is transformed on the way.

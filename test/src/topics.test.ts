@@ -79,6 +79,17 @@ test('config values are validated and put in canonical form', () => {
   invalidConfig(() => normalizeTopicConfigValue('compression.zstd.level', '23'));
 });
 
+test('throttled-replicas lists (Kafka 4 topic configs, set by reassignment tools): * or partition:broker pairs', () => {
+  for (const name of ['leader.replication.throttled.replicas', 'follower.replication.throttled.replicas']) {
+    assert.equal(TOPIC_CONFIGS.get(name)!.default, '', name);
+    assert.equal(TOPIC_CONFIGS.get(name)!.brokerName, null, 'no broker synonym');
+    assert.equal(normalizeTopicConfigValue(name, '*'), '*');
+    assert.equal(normalizeTopicConfigValue(name, '0:1, 1:2'), '0:1,1:2');
+    invalidConfig(() => normalizeTopicConfigValue(name, 'x'));
+    invalidConfig(() => normalizeTopicConfigValue(name, '0:1,*'));
+  }
+});
+
 test('validateTopicConfig checks the rules between values', () => {
   assert.deepEqual(validateTopicConfig({ 'retention.ms': ' 10 ', 'cleanup.policy': 'compact' }), { 'cleanup.policy': 'compact', 'retention.ms': '10' });
   invalidConfig(() => validateTopicConfig({ 'min.compaction.lag.ms': '10', 'max.compaction.lag.ms': '5' }), /conflict/);
@@ -104,6 +115,11 @@ test('resolveTopicConfig: overrides, else defaults, typed', () => {
   const plain = resolveTopicConfig({ config: {} });
   assert.equal(plain.compacted, false);
   assert.equal(topicConfigValue({ config: {} }, 'segment.bytes'), '1073741824');
+  // The deprecated message.timestamp.difference.max.ms bounds both directions unless they are set.
+  const diff = resolveTopicConfig({ config: { 'message.timestamp.difference.max.ms': '604800000' } });
+  assert.deepEqual([diff.messageTimestampBeforeMaxMs, diff.messageTimestampAfterMaxMs], [604800000, 604800000]);
+  const both = resolveTopicConfig({ config: { 'message.timestamp.difference.max.ms': '604800000', 'message.timestamp.after.max.ms': '1000' } });
+  assert.deepEqual([both.messageTimestampBeforeMaxMs, both.messageTimestampAfterMaxMs], [604800000, 1000]);
   // Cached per config object.
   const cfg = { 'retention.ms': '5' };
   assert.equal(resolveTopicConfig({ config: cfg }), resolveTopicConfig({ config: cfg }));
@@ -118,7 +134,10 @@ test('broker config table: Kafka names, our settings, topic defaults under broke
   assert.equal(by['num.partitions']!.source, ConfigSource.STATIC_BROKER_CONFIG);
   assert.equal(by['broker.rack']!.value, 'eu-1');
   assert.equal(by['auto.create.topics.enable']!.source, ConfigSource.DEFAULT_CONFIG);
-  assert.equal(by['log.retention.ms']!.value, '604800000');
+  assert.equal(by['log.retention.ms']!.value, null, 'Kafka leaves it unset: log.retention.hours applies');
+  assert.equal(by['log.retention.hours']!.value, '168');
+  assert.equal(by['log.roll.ms']!.value, null);
+  assert.equal(by['log.roll.hours']!.value, '168');
   assert.equal(by['log.cleanup.policy']!.value, 'delete');
   assert.equal(by['message.max.bytes']!.value, '1048588');
   assert.equal(by['log.segment.bytes']!.value, '1073741824');

@@ -84,6 +84,25 @@ test('AlterConfigs: an empty broker change is a no-op; a read-only broker config
   assert.match(res.responses[1]!.errorMessage!, /read-only/);
 });
 
+test('AlterConfigs broker: a name that is no broker config is accepted and changes nothing, as in Kafka (kafkajs admin/alterConfigs spec)', async () => {
+  const broker = fakeBroker({ nodeId: 1 });
+  await broker.metadata.createTopic({ name: 't', partitionCount: 1 });
+  const res = await call(
+    handler,
+    1,
+    req([
+      { resourceType: TOPIC, resourceName: 't', configs: [{ name: 'cleanup.policy', value: 'compact' }] },
+      { resourceType: BROKER, resourceName: '1', configs: [{ name: 'cleanup.policy', value: 'delete' }] },
+      { resourceType: BROKER, resourceName: '', configs: [{ name: 'cleanup.policy', value: 'delete' }, { name: 'num.partitions', value: '3' }] },
+    ]),
+    broker,
+  );
+  assert.deepEqual(res.responses.map((r) => r.errorCode), [ErrorCode.NONE, ErrorCode.NONE, ErrorCode.INVALID_REQUEST]);
+  assert.match(res.responses[2]!.errorMessage!, /num\.partitions/);
+  assert.doesNotMatch(res.responses[2]!.errorMessage!, /cleanup/);
+  assert.deepEqual((await broker.metadata.getTopic('t'))!.config, { 'cleanup.policy': 'compact' }, 'the topic change alone');
+});
+
 test('AlterConfigs: null values are INVALID_REQUEST', async () => {
   const broker = fakeBroker();
   await broker.metadata.createTopic({ name: 't', partitionCount: 1 });

@@ -73,13 +73,32 @@ test('DescribeConfigs: synonyms (v1+) and documentation (v3+) when asked', async
   for (const v of [1, 2, 3, 4]) {
     const res = await call(handler, v, req([{ resourceType: TOPIC, resourceName: 't', configurationKeys: ['retention.ms', 'segment.bytes'] }], { includeSynonyms: true, includeDocumentation: true }), broker);
     const [retention, segment] = res.results[0]!.configs;
-    assert.deepEqual(retention!.synonyms!.map((s) => [s.name, s.value, s.source]), [
-      ['retention.ms', '1000', ConfigSource.DYNAMIC_TOPIC_CONFIG],
-      ['log.retention.ms', '604800000', ConfigSource.DEFAULT_CONFIG],
-    ]);
+    // Kafka leaves log.retention.ms unset (log.retention.hours applies): no broker synonym.
+    assert.deepEqual(retention!.synonyms!.map((s) => [s.name, s.value, s.source]), [['retention.ms', '1000', ConfigSource.DYNAMIC_TOPIC_CONFIG]]);
     assert.deepEqual(segment!.synonyms!.map((s) => s.name), ['log.segment.bytes']);
     if (v >= 3) assert.match(retention!.documentation!, /delete/);
   }
+});
+
+test('DescribeConfigs: synonyms of default topic configs are what Kafka lists (kafkajs broker/describeConfigs spec)', async () => {
+  const broker = await brokerWithTopic();
+  await broker.metadata.createTopic({ name: 'plain', partitionCount: 1 });
+  const keys = ['compression.type', 'retention.ms', 'segment.ms', 'segment.jitter.ms', 'flush.ms', 'flush.messages', 'cleanup.policy', 'max.message.bytes', 'leader.replication.throttled.replicas'];
+  const res = await call(handler, 1, req([{ resourceType: TOPIC, resourceName: 'plain', configurationKeys: keys }], { includeSynonyms: true }), broker);
+  const by = Object.fromEntries(res.results[0]!.configs.map((c) => [c.name, c.synonyms!.map((s) => [s.name, s.value, s.source])]));
+  const D = ConfigSource.DEFAULT_CONFIG;
+  assert.deepEqual(by, {
+    'compression.type': [['compression.type', 'producer', D]],
+    // Their broker configs have no default of their own in Kafka (the *.hours / scheduler ones apply).
+    'retention.ms': [],
+    'segment.ms': [],
+    'segment.jitter.ms': [],
+    'flush.ms': [],
+    'flush.messages': [['log.flush.interval.messages', '9223372036854775807', D]],
+    'cleanup.policy': [['log.cleanup.policy', 'delete', D]],
+    'max.message.bytes': [['message.max.bytes', '1048588', D]],
+    'leader.replication.throttled.replicas': [],
+  });
 });
 
 test('DescribeConfigs: unknown topic, illegal name, unknown type → per-resource errors', async () => {
@@ -113,7 +132,8 @@ test('DescribeConfigs broker: our settings under Kafka names, read-only, source 
     assert.equal(by['broker.id']!.value, '3');
     assert.equal(by['num.partitions']!.value, '6');
     assert.equal(by['auto.create.topics.enable']!.value, 'true');
-    assert.equal(by['log.retention.ms']!.value, '604800000');
+    assert.equal(by['log.retention.ms']!.value, null, 'unset, as in Kafka');
+    assert.equal(by['log.retention.hours']!.value, '168');
     assert.equal(by['message.max.bytes']!.value, '1048588');
     assert.equal(by['default.replication.factor']!.value, '1');
     assert.ok(r.configs.every((c) => c.readOnly));

@@ -109,6 +109,8 @@ test('IncrementalAlterConfigs: broker changes are read-only; an empty change is 
   assert.match(res.responses[0]!.errorMessage!, /read-only/);
   const empty = await call(handler, 1, req([{ resourceType: BROKER, resourceName: '', configs: [] }]), broker);
   assert.equal(empty.responses[0]!.errorCode, ErrorCode.NONE);
+  const unknown = await call(handler, 1, req([{ resourceType: BROKER, resourceName: '1', configs: [{ name: 'cleanup.policy', configOperation: SET, value: 'delete' }] }]), broker);
+  assert.equal(unknown.responses[0]!.errorCode, ErrorCode.NONE, 'not a broker config: accepted and unused, as in Kafka');
 });
 
 test('IncrementalAlterConfigs validateOnly writes nothing', async () => {
