@@ -425,10 +425,8 @@ export class GroupCoordinator {
         out[ti].partitions[pi].errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
         continue;
       }
-      if (q.committedOffset < -1) {
-        out[ti].partitions[pi].errorCode = ErrorCode.INVALID_REQUEST;
-        continue;
-      }
+      // Any offset is stored, negative ones included, as Kafka does: kafkajs resets a group by
+      // committing -2 / -1 (earliest / latest) and resolves them when it reads them back.
       offsets.push({
         topic: p.topics[ti].name,
         partitionId: q.partitionIndex,
