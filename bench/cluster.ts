@@ -213,7 +213,10 @@ export async function run(args: string[]): Promise<void> {
   const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 8;
   const backend: Backend = await startBackend('postgres+s3');
   const env = { ...backend.env, STREAMHOUSE_LOG_LEVEL: 'warn', STREAMHOUSE_POISON_RELEASED_FRAMES: 'false' };
-  const start = (nodeId: number) => startAgent({ env, args: ['--node-id', String(nodeId), '--agent-id', `bench-agent-${nodeId}`] }).then((agent) => ({ nodeId, agent }));
+  // Data directories of our own, kept across a kill: a restarted agent keeps its agent id (the one its
+  // data directory holds) and node id.
+  const dirs = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'streamhouse-bench-cluster-')));
+  const start = (nodeId: number) => startAgent({ env, args: ['--node-id', String(nodeId)], dataDir: dirs[nodeId], cleanup: false }).then((agent) => ({ nodeId, agent }));
   let nodes: Node[] = [];
   try {
     nodes = await Promise.all([0, 1, 2].map(start));
@@ -241,7 +244,7 @@ export async function run(args: string[]): Promise<void> {
     const victim = nodes.find((n) => n.nodeId === leaders[0])!;
     const crashed = await measureMove(victim, nodes.filter((n) => n !== victim), 'SIGKILL');
     show('failover after kill -9', crashed);
-    nodes = [...nodes.filter((n) => n !== victim), await start(victim.nodeId)];
+    nodes = [...nodes.filter((n) => n !== victim), { nodeId: victim.nodeId, agent: await victim.agent.restart('SIGKILL') }];
     leaders = await settled(nodes, 120_000);
 
     // Graceful handoff: SIGTERM the agent leading partition 1.
@@ -264,5 +267,6 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await Promise.all(nodes.map((n) => n.agent.stop('SIGKILL').catch(() => undefined)));
     await backend.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }
