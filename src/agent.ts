@@ -174,7 +174,6 @@ export class Agent {
       log: this.log,
     });
     const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, agentId: agentId, metadata, shards, config: cfg, log: this.log }));
-    await groups.start();
 
     const ctx: BrokerContext = {
       config: cfg,
@@ -213,6 +212,8 @@ export class Agent {
     // is unleased).
     await membership.goLive();
     await balancer.round();
+    // Coordinator shards are placed over live agents: taken once we are live, before the listener opens.
+    await groups.start();
     balancer.start();
     this.address = await this.server.listen(cfg.port, cfg.host);
 
