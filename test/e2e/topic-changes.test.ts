@@ -64,11 +64,34 @@ describe('topic changes reach every agent (three agents, PostgreSQL + S3)', { sk
   });
 
   test('after DeleteTopics returns no agent serves the old topic; re-created, it starts empty on every agent', async () => {
+    // Placement decides the leaders: create the topic, then call A the agent leading neither
+    // partition, B the leader of partition 0 and C that of partition 1.
+    {
+      const setup = new Kafka({ clientId: 'topic-changes-setup', brokers: [agents[0]!.bootstrap], logLevel: logLevel.NOTHING }).admin();
+      await setup.connect();
+      try {
+        assert.equal(await setup.createTopics({ topics: [{ topic: TOPIC, numPartitions: 2 }], waitForLeaders: false }), true);
+      } finally {
+        await setup.disconnect();
+      }
+      let leaderPorts: number[] = [];
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        const views = await Promise.all(clients.map((x) => x.request(ApiKey.Metadata, 12, { topics: [{ name: TOPIC }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })));
+        const ports = views.map((md) => [0, 1].map((p) => md.brokers.find((br) => br.nodeId === md.topics[0]?.partitions.find((x) => x.partitionIndex === p)?.leaderId)?.port ?? -1));
+        if (ports.every((v) => v[0] === ports[0]![0] && v[1] === ports[0]![1]) && ports[0]![0] !== ports[0]![1] && ports[0]!.every((x) => agents.some((ag) => ag.port === x))) {
+          leaderPorts = ports[0]!;
+          break;
+        }
+      }
+      assert.equal(leaderPorts.length, 2, 'the agents agree on two different leaders');
+      const order = [agents.findIndex((ag) => !leaderPorts.includes(ag.port)), ...leaderPorts.map((port) => agents.findIndex((ag) => ag.port === port))];
+      agents = order.map((i) => agents[i]!);
+      clients = order.map((i) => clients[i]!);
+    }
     const [a, b, c] = clients as [RawClient, RawClient, RawClient];
     const admin = new Kafka({ clientId: 'topic-changes-admin', brokers: [agents[0]!.bootstrap], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      assert.equal(await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 2 }], waitForLeaders: false }), true);
       // B leads partition 0 and C partition 1; both have the records in their tail caches.
       assert.equal((await produce(b, 0, ['old-0', 'old-1', 'old-2'])).errorCode, ErrorCode.NONE);
       assert.equal((await produce(c, 1, ['old-p1'])).errorCode, ErrorCode.NONE);
