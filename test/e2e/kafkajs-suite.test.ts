@@ -22,6 +22,9 @@ import { spawnTracked } from '../helpers/reaper.js';
 
 /** Spec titles (jest's full names) that fail today, with why. */
 const KNOWN_FAILING: ReadonlyMap<string, string> = new Map([
+  // Timing: kafkajs's requestTimeout is 1 ms and the spec expects CreateTopics to take longer; ours is
+  // sometimes answered within the millisecond (passed and failed in consecutive runs on 2026-12-03).
+  ['Admin emits the request timeout event', 'CreateTopics sometimes answered within the spec\'s 1 ms request timeout'],
   // Written against Kafka 2.4's topic configs: max.message.bytes 1000012 (current Kafka's default, and
   // ours, is 1048588), message.format.version 2.x and message.downconversion.enable, which Kafka 4
   // removed. Kept failing on purpose.
