@@ -33,11 +33,6 @@ export class ClusterView {
     this.leaseCache.clear();
   }
 
-  /** The live agents only: this one only while it counts itself live (group coordinator placement). */
-  async liveBrokers(): Promise<BrokerInfo[]> {
-    return (await this.placement.liveAgents()).map((a) => ({ nodeId: a.nodeId, host: a.host, port: a.port, rack: a.rack }));
-  }
-
   async brokers(): Promise<BrokerInfo[]> {
     const value: BrokerInfo[] = (await this.placement.liveAgents()).map((a) => ({ nodeId: a.nodeId, host: a.host, port: a.port, rack: a.rack }));
     // A client must be able to talk to the agent it asked, even while that agent is not live (it is
