@@ -9,18 +9,16 @@
 //   partition (1,000 timed and scaled);
 // - produce throughput (1 KiB records, acks=all, pipelined) against three agents, then, in the same
 //   run, against one agent leading every partition.
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openMetadataStore } from '../metadata/index.js';
 import { ApiKey, ErrorCode, decodeResponse, encodeRequest } from '../protocol/index.js';
-import { FrameDecoder } from '../protocol/framing.js';
 import { buildRecordBatchSync } from '../protocol/record-batch.js';
 import { startAgent, type AgentHandle } from '../test/helpers/agent.js';
 import { startBackend, type Backend } from '../test/helpers/backends.js';
 import { RawClient } from '../test/helpers/raw-client.js';
+import { pipelined } from './_pipeline.js';
 
 const PARTITIONS = 300;
 const TOPIC = 'bench-cluster';
@@ -135,38 +133,13 @@ async function throughput(leaders: number[], portOf: Map<number, number>, second
       const partitionData = partitions.slice(i, i + partitionsPerRequest).map((index) => ({ index, records: batch }));
       frames.push(Buffer.concat(encodeRequest(ApiKey.Produce, 9, 0, 'bench', { transactionalId: null, acks: -1, timeoutMs: 30_000, topicData: [{ name: TOPIC, partitionData }] })));
     }
-    const socket: Socket = connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    await once(socket, 'connect');
-    const decoder = new FrameDecoder();
-    let inflight = 0;
-    let next = 0;
-    let correlation = 1;
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    const send = () => {
-      while (inflight < 5 && Date.now() < deadline) {
-        const f = Buffer.from(frames[next++ % frames.length]);
-        f.writeInt32BE(correlation++, 8);
-        socket.write(f);
-        inflight++;
+    await pipelined(port, frames, 0, deadline, 5, (frame) => {
+      const { body } = decodeResponse(ApiKey.Produce, 9, frame);
+      for (const pr of body.responses[0].partitionResponses) {
+        if (pr.errorCode === ErrorCode.NONE) acked += RECORDS_PER_BATCH * RECORD_BYTES;
+        else errors++;
       }
-      if (inflight === 0) done();
-    };
-    socket.on('data', (d: Buffer) => {
-      for (const frame of decoder.push(d)) {
-        inflight--;
-        const { body } = decodeResponse(ApiKey.Produce, 9, frame);
-        for (const pr of body.responses[0].partitionResponses) {
-          if (pr.errorCode === ErrorCode.NONE) acked += RECORDS_PER_BATCH * RECORD_BYTES;
-          else errors++;
-        }
-      }
-      send();
     });
-    send();
-    await finished;
-    socket.destroy();
   };
   const work: Array<Promise<void>> = [];
   for (const [nodeId, port] of portOf) {

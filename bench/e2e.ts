@@ -5,16 +5,15 @@
 //    generator against the null broker (decodes, answers at once, stores nothing);
 // 2. produce→consume latency p50/p99 at a steady 10 MB/s (a tail consumer long-polls Fetch);
 // 3. peak RSS of the agent process during the run (and, separately, the start-up peak).
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiKey, ErrorCode, FrameDecoder, decodeResponse, encodeRequest } from '../protocol/index.js';
+import { ApiKey, ErrorCode, decodeResponse, encodeRequest } from '../protocol/index.js';
 import { buildRecordBatchSync, readBatchHeader, splitBatchesLenient } from '../protocol/record-batch.js';
 import { startAgent, type AgentHandle } from '../test/helpers/agent.js';
 import { BACKENDS, startBackend, type BackendName } from '../test/helpers/backends.js';
 import { RawClient } from '../test/helpers/raw-client.js';
+import { pipelined } from './_pipeline.js';
 import { projectRoot } from '../test/helpers/paths.js';
 import { freePort } from '../test/helpers/ports.js';
 
@@ -59,39 +58,13 @@ export async function loadGenerator(port: number, topic: string, seconds: number
   let errors = 0;
   const deadline = Date.now() + seconds * 1000;
   const started = Date.now();
-  const conn = async (c: number) => {
-    const socket: Socket = connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    await once(socket, 'connect');
-    const decoder = new FrameDecoder();
-    let inflight = 0;
-    let next = c;
-    let correlation = 1;
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    const send = () => {
-      while (inflight < DEPTH && Date.now() < deadline) {
-        const f = Buffer.from(frames[next++ % frames.length]);
-        f.writeInt32BE(correlation++, 8); // correlation id after size, api key, version
-        socket.write(f);
-        inflight++;
-      }
-      if (inflight === 0) done();
-    };
-    socket.on('data', (d: Buffer) => {
-      for (const frame of decoder.push(d)) {
-        inflight--;
-        const { body } = decodeResponse(ApiKey.Produce, PRODUCE_VERSION, frame);
-        const ok = body.responses.every((t) => t.partitionResponses.every((p) => p.errorCode === ErrorCode.NONE));
-        if (ok) acked++;
-        else errors++;
-      }
-      send();
-    });
-    send();
-    await finished;
-    socket.destroy();
+  const onResponse = (frame: Buffer) => {
+    const { body } = decodeResponse(ApiKey.Produce, PRODUCE_VERSION, frame);
+    const ok = body.responses.every((t) => t.partitionResponses.every((p) => p.errorCode === ErrorCode.NONE));
+    if (ok) acked++;
+    else errors++;
   };
+  const conn = (c: number) => pipelined(port, frames, c, deadline, DEPTH, onResponse);
   await Promise.all(Array.from({ length: CONNECTIONS }, (_, c) => conn(c)));
   const secs = (Date.now() - started) / 1000;
   return { mbps: (acked * bytesPerRequest) / secs / 1e6, recordsPerSec: (acked * recordsPerRequest) / secs, errors, bytes: acked * bytesPerRequest };

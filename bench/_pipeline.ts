@@ -1,0 +1,37 @@
+// One connection sending pre-encoded requests round-robin until a deadline, `depth` in flight (Kafka
+// producers default to max.in.flight 5); each response frame goes to `onResponse`. Shared by the
+// benchmarks' load generators.
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { FrameDecoder } from '../protocol/index.js';
+
+export async function pipelined(port: number, frames: readonly Buffer[], first: number, deadline: number, depth: number, onResponse: (frame: Buffer) => void): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  const decoder = new FrameDecoder();
+  let inflight = 0;
+  let next = first;
+  let correlation = 1;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const send = () => {
+    while (inflight < depth && Date.now() < deadline) {
+      const f = Buffer.from(frames[next++ % frames.length]!);
+      f.writeInt32BE(correlation++, 8); // correlation id after size, api key, version
+      socket.write(f);
+      inflight++;
+    }
+    if (inflight === 0) done();
+  };
+  socket.on('data', (d: Buffer) => {
+    for (const frame of decoder.push(d)) {
+      inflight--;
+      onResponse(frame);
+    }
+    send();
+  });
+  send();
+  await finished;
+  socket.destroy();
+}
