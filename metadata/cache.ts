@@ -28,6 +28,8 @@ import type {
   PartitionRecord,
   SegmentRecord,
   TopicRecord,
+  ProducerSnapshotInput,
+  ProducerSnapshotRecord,
 } from './types.js';
 
 export interface CacheOptions {
@@ -486,6 +488,15 @@ export class CachedMetadataStore implements MetadataStore {
   }
   listCoordinatorLeases(): Promise<CoordinatorLease[]> {
     return this.inner.listCoordinatorLeases();
+  }
+  endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }> {
+    return this.inner.endAgentLeases(agentId);
+  }
+  saveProducerSnapshots(agentId: string, snapshots: ProducerSnapshotInput[]): Promise<number> {
+    return this.inner.saveProducerSnapshots(agentId, snapshots);
+  }
+  loadProducerSnapshot(topic: string, partitionId: number): Promise<ProducerSnapshotRecord | undefined> {
+    return this.inner.loadProducerSnapshot(topic, partitionId);
   }
 
   // --- agents & leases (leases teach the cache which partitions we lead) ---------------------------

@@ -24,6 +24,8 @@ import type {
   PartitionRecord,
   SegmentRecord,
   TopicRecord,
+  ProducerSnapshotInput,
+  ProducerSnapshotRecord,
 } from './types.js';
 import {
   assertGroupId,
@@ -422,6 +424,19 @@ const S = {
     { idempotent: true },
   ),
 
+  // A new run of an agent ends the leases its previous run may still hold, so that it takes them
+  // again with the next epoch: statements of the previous run still in flight (a flush commit sent
+  // just before a kill -9) are fenced instead of passing as ours.
+  endAgentLeases: statement(
+    'sh_end_agent_leases',
+    `WITH l AS (UPDATE partition_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
+                WHERE leader_agent_id = $1 AND lease_expires_at > ${NOW_MS} RETURNING 1),
+     c AS (UPDATE coordinator_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
+           WHERE leader_agent_id = $1 AND lease_expires_at > ${NOW_MS} RETURNING 1)
+     SELECT (SELECT count(*) FROM l)::int AS partitions, (SELECT count(*) FROM c)::int AS shards`,
+    { idempotent: true },
+  ),
+
   // The heartbeat stays lapsed: heartbeatAgent refuses an agent whose heartbeat is 0 (register again).
   retireAgent: statement(
     'sh_retire_agent',
@@ -534,6 +549,31 @@ const S = {
   listCoordinatorLeases: statement(
     'sh_list_coordinator_leases',
     `SELECT ${COORDINATOR_LEASE_COLS} FROM coordinator_leases ORDER BY shard`,
+    { idempotent: true },
+  ),
+
+  // --- producer state snapshots ---------------------------------------------------------------------
+  // Only for partitions whose unexpired lease $1 holds at that epoch (a fenced leader saves nothing); a
+  // snapshot never replaces one of a later epoch or further offset. States travel as hex text, which
+  // both drivers pass through unchanged.
+  saveProducerSnapshots: statement(
+    'sh_save_producer_snapshots',
+    `INSERT INTO producer_snapshots AS ps (topic, partition_id, lease_epoch, end_offset, state, saved_at)
+     SELECT u.topic, u.partition_id, u.lease_epoch, u.end_offset, decode(u.state, 'hex'), ${NOW_MS}
+     FROM unnest($2::text[], $3::int[], $4::int[], $5::bigint[], $6::text[]) AS u(topic, partition_id, lease_epoch, end_offset, state)
+     JOIN partition_leases pl ON pl.topic = u.topic AND pl.partition_id = u.partition_id
+     WHERE pl.leader_agent_id = $1 AND pl.epoch = u.lease_epoch AND pl.lease_expires_at > ${NOW_MS}
+     ORDER BY u.topic, u.partition_id
+     ON CONFLICT (topic, partition_id) DO UPDATE SET
+       lease_epoch = EXCLUDED.lease_epoch, end_offset = EXCLUDED.end_offset, state = EXCLUDED.state, saved_at = EXCLUDED.saved_at
+     WHERE (ps.lease_epoch, ps.end_offset) <= (EXCLUDED.lease_epoch, EXCLUDED.end_offset)
+     RETURNING 1 AS ok`,
+    { idempotent: true },
+  ),
+  loadProducerSnapshot: statement(
+    'sh_load_producer_snapshot',
+    `SELECT lease_epoch AS "leaseEpoch", end_offset AS "endOffset", encode(state, 'hex') AS state
+     FROM producer_snapshots WHERE topic = $1 AND partition_id = $2`,
     { idempotent: true },
   ),
 } as const;
@@ -1106,6 +1146,12 @@ export class SqlMetadataStore implements MetadataStore {
     await this.q(S.deregisterAgent, [agentId]);
   }
 
+  async endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }> {
+    checkAgentId(agentId);
+    const [row] = await this.q<{ partitions: number; shards: number }>(S.endAgentLeases, [agentId]);
+    return row ?? { partitions: 0, shards: 0 };
+  }
+
   async retireAgent(agentId: string): Promise<void> {
     checkAgentId(agentId);
     await this.q(S.retireAgent, [agentId]);
@@ -1234,5 +1280,34 @@ export class SqlMetadataStore implements MetadataStore {
 
   listCoordinatorLeases(): Promise<CoordinatorLease[]> {
     return this.q<CoordinatorLease>(S.listCoordinatorLeases);
+  }
+
+  // --- producer state snapshots ----------------------------------------------------------------------
+
+  async saveProducerSnapshots(agentId: string, snapshots: ProducerSnapshotInput[]): Promise<number> {
+    checkAgentId(agentId);
+    if (!Array.isArray(snapshots)) throw invalid('snapshots must be an array');
+    for (const x of snapshots) {
+      checkPartitionRef(x.topic, x.partitionId);
+      assertInt32(x.leaseEpoch, 'lease epoch', 0);
+      if (!Number.isSafeInteger(x.endOffset) || x.endOffset < 0) throw invalid('snapshot end offset must be a non-negative integer');
+      if (!Buffer.isBuffer(x.state)) throw invalid('snapshot state must be bytes');
+    }
+    if (snapshots.length === 0) return 0;
+    const rows = await this.q(S.saveProducerSnapshots, [
+      agentId,
+      snapshots.map((x) => x.topic),
+      snapshots.map((x) => x.partitionId),
+      snapshots.map((x) => x.leaseEpoch),
+      snapshots.map((x) => x.endOffset),
+      snapshots.map((x) => x.state.toString('hex')),
+    ]);
+    return rows.length;
+  }
+
+  async loadProducerSnapshot(topic: string, partitionId: number): Promise<ProducerSnapshotRecord | undefined> {
+    checkPartitionRef(topic, partitionId);
+    const [row] = await this.q<{ leaseEpoch: number; endOffset: number | string; state: string }>(S.loadProducerSnapshot, [topic, partitionId]);
+    return row && { leaseEpoch: row.leaseEpoch, endOffset: Number(row.endOffset), state: Buffer.from(row.state, 'hex') };
   }
 }

@@ -219,6 +219,9 @@ export interface MetadataStore {
    * id and leases: the first step of a graceful shutdown, so others place its partitions elsewhere
    * while it hands them off. A later heartbeat fails (register again to come back). */
   retireAgent(agentId: string): Promise<void>;
+  /** Ends every unexpired partition and coordinator lease held under `agentId` (a new run of the agent
+   * starts: it takes them again with the next epoch, fencing its previous run). Returns the counts. */
+  endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }>;
   /** Tells every agent listening (PostgreSQL LISTEN/NOTIFY, CLUSTER_CHANGES_CHANNEL) that the live set
    * or the leases changed, so they place partitions again now instead of at their next round. No-op on PGlite. */
   announceClusterChange(agentId: string): Promise<void>;
@@ -253,6 +256,23 @@ export interface MetadataStore {
   /** Ends our leases of those epochs now (handoff, shutdown); the next holder gets epoch + 1. */
   releaseCoordinatorLeases(agentId: string, leases: Array<{ shard: number; epoch: number }>): Promise<void>;
   listCoordinatorLeases(): Promise<CoordinatorLease[]>;
+  /** Saves idempotent producers' state of partitions whose unexpired lease `agentId` holds at the given
+   * epochs (others are skipped; a snapshot of a later epoch or offset is kept); returns how many were saved. */
+  saveProducerSnapshots(agentId: string, snapshots: ProducerSnapshotInput[]): Promise<number>;
+  /** The last saved producer state of a partition. */
+  loadProducerSnapshot(topic: string, partitionId: number): Promise<ProducerSnapshotRecord | undefined>;
   /** The database clock (epoch ms), the clock leases and heartbeats are judged by. */
   now(): Promise<number>;
+}
+
+/** Idempotent producers' state of a partition as of `endOffset` (storage/producer-state.ts format). */
+export interface ProducerSnapshotRecord {
+  leaseEpoch: number;
+  endOffset: number;
+  state: Buffer;
+}
+
+export interface ProducerSnapshotInput extends ProducerSnapshotRecord {
+  topic: string;
+  partitionId: number;
 }

@@ -117,6 +117,11 @@ export class Agent {
     this.nodeId = me.nodeId;
     // Registered (the node id is ours) but not live until the listener is open: see Membership.goLive.
     await metadata.retireAgent(agentId);
+    // Leases a previous run of this agent id left (kill -9, then a restart within the TTL) are ended
+    // rather than extended: this run takes them with new epochs, so that the previous run's
+    // statements still in flight are fenced, not taken for ours.
+    const ended = await metadata.endAgentLeases(agentId);
+    if (ended.partitions + ended.shards > 0) this.log.info({ agentId, ...ended }, "ended the leases of this agent id's previous run");
 
     const writer = (this.writer = new SegmentWriter({
       objectStore,
@@ -129,7 +134,12 @@ export class Agent {
       logger: this.log,
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
-    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes, this.log));
+    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes, this.log, {
+      agentId,
+      // Producer state snapshots as often as leases are renewed: a crashed leader's successor reads
+      // back at most about that much of each partition's log.
+      intervalMs: cfg.leaseRenewIntervalMs,
+    }));
     const self = { agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null };
     const membership = (this.membership = new Membership({ metadata, self, heartbeatMs: cfg.agentHeartbeatMs, liveWithinMs: 3 * cfg.agentHeartbeatMs, clock: monotonicClock, log: this.log }));
     let balancer: Balancer | undefined;

@@ -299,6 +299,62 @@ export function metadataContract(ctx: ContractContext): void {
     assert.equal((await raw.getPartition(name, 0))!.highWatermark, 15);
   });
 
+  it("a new run of an agent ends its previous run's leases: taken again, they have the next epoch", async () => {
+    const { store, raw } = ctx;
+    const name = unique('rerun');
+    await store.createTopic({ name, partitionCount: 2 });
+    const agent = unique('agent');
+    const [l0] = await store.acquirePartitionLeases(agent, [{ topic: name, partitionId: 0 }], 10_000);
+    const again = await store.acquirePartitionLeases(agent, [{ topic: name, partitionId: 0 }], 10_000);
+    assert.equal(again[0]!.epoch, l0!.epoch, 'the same run extends its lease');
+    const shard = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+    const [c0] = await store.acquireCoordinatorLeases(agent, [shard], 10_000);
+    assert.deepEqual(await store.endAgentLeases(agent), { partitions: 1, shards: 1 });
+    assert.deepEqual(await store.endAgentLeases(agent), { partitions: 0, shards: 0 });
+    const [l1] = await store.acquirePartitionLeases(agent, [{ topic: name, partitionId: 0 }], 10_000);
+    assert.equal(l1!.epoch, l0!.epoch + 1);
+    assert.equal((await raw.getPartition(name, 0))!.leaderEpoch, l1!.epoch);
+    const [c1] = await store.acquireCoordinatorLeases(agent, [shard], 10_000);
+    assert.equal(c1!.epoch, c0!.epoch + 1);
+    // The old epoch's flush commit is fenced.
+    const r = await store.commitFlush(agent, [flushEntry(name, 0, l0!.epoch, 0, 5)]);
+    assert.equal(r.committed, false);
+  });
+
+  it('producer snapshots: saved only by the lease holder at its epoch, never replaced by an older one, gone with the topic', async () => {
+    const { store, second, raw } = ctx;
+    const name = unique('snapshots');
+    await store.createTopic({ name, partitionCount: 2 });
+    const a = unique('leader');
+    const b = unique('next');
+    const l1 = (await store.acquirePartitionLease(name, 0, a, 10_000))!;
+    const state = (n: number) => Buffer.from([1, 0, 0, 0, 0, n]);
+    // Partition 1 is not leased by `a`: skipped. A wrong epoch: skipped.
+    assert.equal(
+      await store.saveProducerSnapshots(a, [
+        { topic: name, partitionId: 0, leaseEpoch: l1.epoch, endOffset: 10, state: state(1) },
+        { topic: name, partitionId: 1, leaseEpoch: 1, endOffset: 10, state: state(2) },
+      ]),
+      1,
+    );
+    assert.equal(await store.saveProducerSnapshots(a, [{ topic: name, partitionId: 0, leaseEpoch: l1.epoch + 1, endOffset: 20, state: state(3) }]), 0);
+    assert.deepEqual(await raw.loadProducerSnapshot(name, 0), { leaseEpoch: l1.epoch, endOffset: 10, state: state(1) });
+    assert.equal(await raw.loadProducerSnapshot(name, 1), undefined);
+    // An older offset of the same epoch does not replace a newer one; a further one does.
+    assert.equal(await store.saveProducerSnapshots(a, [{ topic: name, partitionId: 0, leaseEpoch: l1.epoch, endOffset: 5, state: state(4) }]), 0);
+    assert.equal(await store.saveProducerSnapshots(a, [{ topic: name, partitionId: 0, leaseEpoch: l1.epoch, endOffset: 12, state: Buffer.alloc(0) }]), 1);
+    assert.deepEqual(await raw.loadProducerSnapshot(name, 0), { leaseEpoch: l1.epoch, endOffset: 12, state: Buffer.alloc(0) });
+    // Handed over: the old holder saves nothing any more, the new one does.
+    await store.releasePartitionLease(name, 0, a);
+    const l2 = (await second.acquirePartitionLease(name, 0, b, 10_000))!;
+    assert.equal(await store.saveProducerSnapshots(a, [{ topic: name, partitionId: 0, leaseEpoch: l1.epoch, endOffset: 30, state: state(5) }]), 0);
+    assert.equal(await second.saveProducerSnapshots(b, [{ topic: name, partitionId: 0, leaseEpoch: l2.epoch, endOffset: 12, state: state(6) }]), 1);
+    assert.deepEqual(await raw.loadProducerSnapshot(name, 0), { leaseEpoch: l2.epoch, endOffset: 12, state: state(6) });
+    await rejectsWith(store.saveProducerSnapshots(b, [{ topic: name, partitionId: 0, leaseEpoch: l2.epoch, endOffset: -1, state: state(7) }]), ErrorCode.INVALID_REQUEST);
+    await store.deleteTopic(name);
+    assert.equal(await raw.loadProducerSnapshot(name, 0), undefined);
+  });
+
   it('flush commit is fenced once the lease has expired, even if nobody took it over', async () => {
     const { store, raw } = ctx;
     const name = unique('expired');
