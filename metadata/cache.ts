@@ -489,6 +489,9 @@ export class CachedMetadataStore implements MetadataStore {
   listCoordinatorLeases(): Promise<CoordinatorLease[]> {
     return this.inner.listCoordinatorLeases();
   }
+  agreeClusterSetting(name: string, value: string): Promise<string> {
+    return this.inner.agreeClusterSetting(name, value);
+  }
   endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }> {
     return this.inner.endAgentLeases(agentId);
   }

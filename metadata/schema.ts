@@ -202,3 +202,14 @@ export const producerSnapshots = pgTable(
     foreignKey({ columns: [t.topic, t.partitionId], foreignColumns: [partitions.topic, partitions.partitionId] }).onDelete('cascade'),
   ],
 );
+
+/**
+ * Settings every agent sharing the database must agree on (e.g. the number of coordinator shards):
+ * the first agent to start records its value; an agent started with another value is refused.
+ */
+export const clusterSettings = pgTable('cluster_settings', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  /** Database clock, epoch ms. */
+  setAt: ms('set_at').notNull(),
+});

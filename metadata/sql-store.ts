@@ -552,6 +552,15 @@ const S = {
     { idempotent: true },
   ),
 
+  // The recorded value wins: the first agent's insert records it, later ones read it back.
+  agreeClusterSetting: statement(
+    'sh_agree_cluster_setting',
+    `WITH i AS (INSERT INTO cluster_settings (name, value, set_at) VALUES ($1, $2, ${NOW_MS})
+                ON CONFLICT (name) DO NOTHING RETURNING value)
+     SELECT value FROM i UNION ALL SELECT value FROM cluster_settings WHERE name = $1 LIMIT 1`,
+    { idempotent: true },
+  ),
+
   // --- producer state snapshots ---------------------------------------------------------------------
   // Only for partitions whose unexpired lease $1 holds at that epoch (a fenced leader saves nothing); a
   // snapshot never replaces one of a later epoch or further offset. States travel as hex text, which
@@ -1144,6 +1153,13 @@ export class SqlMetadataStore implements MetadataStore {
   async deregisterAgent(agentId: string): Promise<void> {
     checkAgentId(agentId);
     await this.q(S.deregisterAgent, [agentId]);
+  }
+
+  async agreeClusterSetting(name: string, value: string): Promise<string> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 255) throw invalid('cluster setting name must be 1-255 characters');
+    if (typeof value !== 'string' || value.length > 4096) throw invalid('cluster setting value must be at most 4096 characters');
+    const rows = await this.q<{ value: string }>(S.agreeClusterSetting, [name, value]);
+    return rows[0]!.value;
   }
 
   async endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }> {

@@ -219,6 +219,8 @@ export interface MetadataStore {
    * id and leases: the first step of a graceful shutdown, so others place its partitions elsewhere
    * while it hands them off. A later heartbeat fails (register again to come back). */
   retireAgent(agentId: string): Promise<void>;
+  /** Records `value` for a cluster-wide setting unless one is recorded; returns the recorded value. */
+  agreeClusterSetting(name: string, value: string): Promise<string>;
   /** Ends every unexpired partition and coordinator lease held under `agentId` (a new run of the agent
    * starts: it takes them again with the next epoch, fencing its previous run). Returns the counts. */
   endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }>;

@@ -113,6 +113,15 @@ export class Agent {
       ? createObjectStore({ kind: 's3', bucket: cfg.s3Bucket, region: cfg.s3Region, endpoint: cfg.s3Endpoint || undefined, forcePathStyle: cfg.s3ForcePathStyle, prefix: cfg.s3Prefix || undefined })
       : createObjectStore({ kind: 'local', dir: join(dataDir, 'objects') }));
 
+    // Agents that split groups into different numbers of shards would each coordinate some groups
+    // the others also think theirs: the first agent's value is the cluster's.
+    const agreedShards = await metadata.agreeClusterSetting('coordinator.shards', String(cfg.coordinatorShards));
+    if (agreedShards !== String(cfg.coordinatorShards)) {
+      throw new Error(
+        `--coordinator-shards is ${cfg.coordinatorShards} here but ${agreedShards} for the agents sharing this database (recorded in its cluster_settings table): ` +
+          `start every agent with --coordinator-shards ${agreedShards} (STREAMHOUSE_COORDINATOR_SHARDS)`,
+      );
+    }
     const me = await this.register(metadata, agentId, dataDir);
     this.nodeId = me.nodeId;
     // Registered (the node id is ours) but not live until the listener is open: see Membership.goLive.
