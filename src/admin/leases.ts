@@ -2,7 +2,7 @@
 // (agent id and node id), epoch and expiry on the database clock. Database only: leases are not
 // Kafka-visible. Coordinator rows with a negative shard are the agents' membership leases (shard
 // -1 - node id), shown as "member".
-import { formatRelative, formatTable, formatTime } from './table.js';
+import { formatRanges, formatRelative, formatTable, formatTime } from './table.js';
 import { requireDatabase, type Target } from './target.js';
 
 export interface PartitionLeaseRow {
@@ -84,15 +84,38 @@ export function renderLeases(r: LeaseReport): string {
   );
   const coordinators = formatTable(
     [
-      { header: 'SHARD', value: (l: CoordinatorLeaseRow) => (l.kind === 'shard' ? l.shard : 'member'), align: 'right' },
+      { header: 'SHARDS', value: (l: ShardGroup) => l.shards },
       { header: 'HOLDER', value: (l) => l.holder },
       { header: 'NODE', value: (l) => l.holderNode, align: 'right' },
       { header: 'EPOCH', value: (l) => l.epoch },
       { header: 'STATE', value: (l) => state(l.valid) },
       { header: 'EXPIRES', value: (l) => formatRelative(l.expiresAt, now) },
     ],
-    r.coordinatorLeases,
+    groupShards(r.coordinatorLeases),
     { empty: '(no coordinator leases)' },
   );
   return `Database clock: ${formatTime(now)}\n\nPartition leases\n${partitions}\n\nCoordinator leases\n${coordinators}`;
+}
+
+interface ShardGroup extends Omit<CoordinatorLeaseRow, 'shard' | 'kind'> {
+  /** "0-16,40" or "member" (an agent's membership lease). */
+  shards: string;
+}
+
+/** The table lists shards with the same holder, epoch, state and expiry on one line (50 rows say little). */
+function groupShards(rows: readonly CoordinatorLeaseRow[]): ShardGroup[] {
+  const out: ShardGroup[] = [];
+  const groups = new Map<string, { row: CoordinatorLeaseRow; shards: number[] }>();
+  for (const row of rows) {
+    if (row.kind === 'membership') {
+      out.push({ ...row, shards: 'member' });
+      continue;
+    }
+    const key = JSON.stringify([row.holder, row.epoch, row.valid, row.expiresAt]);
+    const g = groups.get(key);
+    if (g) g.shards.push(row.shard!);
+    else groups.set(key, { row, shards: [row.shard!] });
+  }
+  for (const { row, shards } of groups.values()) out.push({ ...row, shards: formatRanges(shards) });
+  return out;
 }
