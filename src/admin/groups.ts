@@ -4,6 +4,8 @@
 // broker it is the coordinator's live view (ListGroups on every broker, DescribeGroups at the
 // coordinator), with the coordinator's node id.
 import { decodeAssignment, type DescribeGroupsResponseDescribedGroup } from '../../protocol/index.js';
+import type { SqlMetadataStore } from '../../metadata/sql-store.js';
+import { shardFor } from '../coordinator/shards.js';
 import { AdminError } from './errors.js';
 import { formatFields, formatRanges, formatTable, formatTime } from './table.js';
 import type { Target } from './target.js';
@@ -16,8 +18,10 @@ export interface GroupSummary {
   protocol: string | null;
   generation: number | null;
   members: number | null;
-  /** Node id of the coordinator (broker only). */
+  /** Node id of the coordinator: the holder of the group's unexpired shard lease (database), or as FindCoordinator/ListGroups say (broker). */
   coordinator: number | null;
+  /** The coordinator shard the group hashes to (database only). */
+  shard: number | null;
 }
 
 export interface GroupList {
@@ -49,6 +53,24 @@ interface StoredMember {
   assignment?: string;
 }
 
+/**
+ * The coordinator of each group from the database: its shard (Kafka's abs(hashCode(id)) % shards, the shard
+ * count read from the shard leases the agents took) and the node of the agent holding that shard's
+ * unexpired lease; null when none does (then the group's persisted state may be stale).
+ */
+async function coordinatorsOf(store: SqlMetadataStore): Promise<(groupId: string) => { shard: number | null; coordinator: number | null }> {
+  const [leases, agents, now] = await Promise.all([store.listCoordinatorLeases(), store.listAgents(), store.now()]);
+  const shards = leases.filter((l) => l.shard >= 0);
+  if (shards.length === 0) return () => ({ shard: null, coordinator: null });
+  const count = Math.max(...shards.map((l) => l.shard)) + 1;
+  const nodeOf = new Map(agents.map((a) => [a.agentId, a.nodeId]));
+  const holder = new Map(shards.filter((l) => l.leaseExpiresAt > now).map((l) => [l.shard, nodeOf.get(l.leaderAgentId) ?? null]));
+  return (groupId) => {
+    const shard = shardFor(groupId, count);
+    return { shard, coordinator: holder.get(shard) ?? null };
+  };
+}
+
 function assignmentOf(bytes: Buffer, protocolType: string | null): MemberDetail['assignment'] {
   if (protocolType !== 'consumer' || bytes.length === 0) return null;
   try {
@@ -61,17 +83,17 @@ function assignmentOf(bytes: Buffer, protocolType: string | null): MemberDetail[
 
 export async function listGroups(target: Target): Promise<GroupList> {
   if (target.kind === 'db') {
-    const groups = await target.store.listGroups();
+    const [groups, where] = await Promise.all([target.store.listGroups(), coordinatorsOf(target.store)]);
     return {
       source: 'database',
       groups: groups.map((g) => ({
+        ...where(g.groupId),
         groupId: g.groupId,
         state: g.state,
         protocolType: g.protocolType,
         protocol: g.protocolName,
         generation: g.generation,
         members: g.members.length,
-        coordinator: null,
       })),
     };
   }
@@ -97,6 +119,7 @@ export async function listGroups(target: Target): Promise<GroupList> {
         generation: null,
         members: d?.members.length ?? null,
         coordinator: g.coordinator,
+        shard: null,
       };
     }),
   };
@@ -109,9 +132,8 @@ export function renderGroupList(list: GroupList): string {
       { header: 'STATE', value: (g) => g.state },
       { header: 'PROTOCOL-TYPE', value: (g) => g.protocolType },
       { header: 'PROTOCOL', value: (g) => g.protocol },
-      ...(list.source === 'database'
-        ? [{ header: 'GENERATION', value: (g: GroupSummary) => g.generation, align: 'right' as const }]
-        : [{ header: 'COORDINATOR', value: (g: GroupSummary) => g.coordinator, align: 'right' as const }]),
+      ...(list.source === 'database' ? [{ header: 'GENERATION', value: (g: GroupSummary) => g.generation, align: 'right' as const }] : []),
+      { header: 'COORDINATOR', value: (g) => g.coordinator, align: 'right' },
       { header: 'MEMBERS', value: (g) => g.members, align: 'right' },
     ],
     list.groups,
@@ -121,17 +143,17 @@ export function renderGroupList(list: GroupList): string {
 
 export async function describeGroup(target: Target, groupId: string): Promise<GroupDescription> {
   if (target.kind === 'db') {
-    const g = await target.store.getGroup(groupId);
+    const [g, where] = await Promise.all([target.store.getGroup(groupId), coordinatorsOf(target.store)]);
     if (g === undefined) throw new AdminError(`unknown group "${groupId}"`);
     return {
       source: 'database',
+      ...where(groupId),
       groupId: g.groupId,
       state: g.state,
       protocolType: g.protocolType,
       protocol: g.protocolName,
       generation: g.generation,
       members: g.members.length,
-      coordinator: null,
       leader: g.leaderId,
       updatedAt: g.updatedAt,
       memberList: (g.members as StoredMember[]).map((m) => ({
@@ -158,6 +180,7 @@ export async function describeGroup(target: Target, groupId: string): Promise<Gr
     generation: null,
     members: d.members.length,
     coordinator,
+    shard: null,
     leader: null,
     updatedAt: null,
     memberList: d.members.map((m) => ({
@@ -187,6 +210,8 @@ export function renderGroupDescription(d: GroupDescription): string {
           ['Generation', d.generation],
           ['Leader', d.leader],
           ['Updated', formatTime(d.updatedAt)],
+          ['Shard', d.shard],
+          ['Coordinator', d.coordinator === null ? 'none (no agent holds the shard: the state is as last saved)' : d.coordinator],
         ] as const)
       : ([['Coordinator', d.coordinator]] as const)),
     ['Members', d.members],

@@ -254,6 +254,8 @@ for (const backendName of BACKENDS) {
       assert.equal(row(groups, GROUP)[2], 'consumer');
       const g = await json('groups', 'describe', GROUP, ...databaseArgs);
       assert.ok(g.generation >= 1);
+      assert.equal(typeof g.shard, 'number');
+      assert.equal(g.coordinator, agentRunning ? 0 : null, 'the node holding the shard lease');
       if (agentRunning) {
         assert.equal(g.state, 'Stable');
         assert.deepEqual(g.memberList.map((m: any) => m.assignment), [[{ topic: TOPIC, partitions: [0, 1, 2] }]]);
