@@ -29,6 +29,8 @@ export interface CoordinatorLeaseRow {
 export interface LeaseReport {
   source: 'database';
   databaseTime: number;
+  /** --topic: only that topic's partition leases, no coordinator leases. */
+  topic: string | null;
   partitionLeases: PartitionLeaseRow[];
   coordinatorLeases: CoordinatorLeaseRow[];
 }
@@ -45,6 +47,7 @@ export async function listLeases(target: Target, opts: { topic?: string } = {}):
   return {
     source: 'database',
     databaseTime: now,
+    topic: opts.topic ?? null,
     partitionLeases: partition.map((l) => ({
       topic: l.topic,
       partition: l.partitionId,
@@ -94,7 +97,8 @@ export function renderLeases(r: LeaseReport): string {
     groupShards(r.coordinatorLeases),
     { empty: '(no coordinator leases)' },
   );
-  return `Database clock: ${formatTime(now)}\n\nPartition leases\n${partitions}\n\nCoordinator leases\n${coordinators}`;
+  const head = `Database clock: ${formatTime(now)}\n\nPartition leases\n${partitions}`;
+  return r.topic === null ? `${head}\n\nCoordinator leases\n${coordinators}` : head;
 }
 
 interface ShardGroup extends Omit<CoordinatorLeaseRow, 'shard' | 'kind'> {
