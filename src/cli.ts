@@ -5,7 +5,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SETTINGS, ConfigError, resolveConfig, settingsMarkdown, type SettingName, type SettingSpec } from './config.js';
 import { createLogger } from './logger.js';
-import { Agent } from './agent.js';
 import { listAgents, renderAgents } from './admin/agents.js';
 import { configOverview, renderConfigOverview, renderTopicConfigs, topicConfigs } from './admin/configs.js';
 import { AdminError } from './admin/errors.js';
@@ -48,6 +47,8 @@ start.action(async (opts: Record<string, string | boolean | undefined>) => {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // Loaded here, not at the top: the admin commands start faster without the agent's modules (S3 client…).
+  const { Agent } = await import('./agent.js');
   const agent = new Agent(config, log);
   let stopping = false;
   const stop = (signal: string) => {

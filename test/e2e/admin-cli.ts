@@ -1,5 +1,6 @@
-// The admin CLI (`node dist/src/cli.js topics|groups|lag|agents|leases|segments|configs`) run as a child
-// process against a real agent on both configurations, with a topic written by kafkajs and a consumer
+// The admin CLI suite, run by admin-cli-embedded.test.ts and admin-cli-postgres.test.ts (one file per
+// configuration, so that each stays well within the per-file time limit): `node dist/src/cli.js
+// topics|groups|lag|agents|leases|segments|configs` run as a child process against a real agent, with a topic written by kafkajs and a consumer
 // group that committed offsets and then fell behind: the values a user checks (partitions, high
 // watermarks, lag, group state, agent rows), in tables and in --json. Broker mode on both; the database
 // directly on PostgreSQL while the agent runs, and on the embedded PGlite once the agent has stopped (while
@@ -9,11 +10,11 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import { cliPath, startAgent, type AgentHandle } from '../helpers/agent.js';
-import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
+import { startBackend, type Backend, type BackendName } from '../helpers/backends.js';
 import { killGroup, spawnTracked } from '../helpers/reaper.js';
 import { waitFor } from '../helpers/wait.js';
 
-const { Kafka, logLevel } = kafkajs;
+export const { Kafka, logLevel } = kafkajs;
 const TOPIC = 'orders';
 const EMPTY_TOPIC = 'quiet';
 const GROUP = 'billing';
@@ -50,19 +51,19 @@ function cli(...args: string[]): Promise<CliRun> {
 
 const describeRun = (r: CliRun) => `exit ${r.code}\nstdout:\n${r.stdout.slice(-3000)}\nstderr:\n${r.stderr.slice(-3000)}`;
 
-async function ok(...args: string[]): Promise<string> {
+export async function ok(...args: string[]): Promise<string> {
   const r = await cli(...args);
   assert.equal(r.code, 0, `${args.join(' ')}: ${describeRun(r)}`);
   assert.equal(r.stderr, '', `${args.join(' ')} printed on stderr: ${r.stderr}`);
   return r.stdout;
 }
 
-async function json<T = any>(...args: string[]): Promise<T> {
+export async function json<T = any>(...args: string[]): Promise<T> {
   return JSON.parse(await ok(...args, '--json')) as T;
 }
 
 /** A failure: exit code, one line on stderr naming the problem, no stack trace. */
-async function fails(code: number, pattern: RegExp, ...args: string[]): Promise<void> {
+export async function fails(code: number, pattern: RegExp, ...args: string[]): Promise<void> {
   const r = await cli(...args);
   assert.equal(r.code, code, `${args.join(' ')}: ${describeRun(r)}`);
   assert.match(r.stderr, pattern);
@@ -71,7 +72,7 @@ async function fails(code: number, pattern: RegExp, ...args: string[]): Promise<
 }
 
 /** The table's rows as arrays of cells (split on runs of two or more spaces). */
-function rows(table: string): string[][] {
+export function rows(table: string): string[][] {
   return table
     .trim()
     .split('\n')
@@ -79,13 +80,14 @@ function rows(table: string): string[][] {
 }
 
 /** The line of a table whose first cells are `prefix`. */
-function row(table: string, ...prefix: string[]): string[] {
+export function row(table: string, ...prefix: string[]): string[] {
   const found = rows(table).find((r) => prefix.every((p, i) => r[i] === p));
   assert.ok(found, `no row ${prefix.join(' ')} in:\n${table}`);
   return found;
 }
 
-for (const backendName of BACKENDS) {
+/** The whole suite on one configuration (admin-cli-embedded.test.ts, admin-cli-postgres.test.ts). */
+export function adminCliSuite(backendName: BackendName): void {
   describe(`admin CLI (${backendName})`, () => {
     let backend: Backend;
     let agent: AgentHandle;
@@ -322,3 +324,4 @@ for (const backendName of BACKENDS) {
     }
   });
 }
+
