@@ -160,6 +160,8 @@ export class BrokerClient {
   private readonly connections = new Map<number, Promise<BrokerConnection>>();
   private brokers = new Map<number, MetadataResponseBroker>();
   private readonly versions = new Map<number, { min: number; max: number }>();
+  /** What could not be asked (a broker unreachable): the report shows "-" there, and these go to stderr. */
+  readonly warnings: string[] = [];
 
   private constructor(
     private readonly bootstrap: BrokerConnection,
@@ -271,15 +273,21 @@ export class BrokerClient {
     const v = this.version(ApiKey.ListOffsets);
     await Promise.all(
       [...byLeader].map(async ([leader, topics]) => {
-        const conn = await this.node(leader);
-        const res = await conn.request(ApiKey.ListOffsets, v, {
+        let res;
+        try {
+          const conn = await this.node(leader);
+          res = await conn.request(ApiKey.ListOffsets, v, {
           replicaId: -1,
           isolationLevel: 0,
           topics: [...topics].map(([name, ids]) => ({
             name,
             partitions: ids.map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp, maxNumOffsets: 1 })),
           })),
-        });
+          });
+        } catch (err) {
+          this.warn(`offsets of the partitions led by broker ${leader} are unknown: ${(err as Error).message}`);
+          return;
+        }
         for (const t of res.topics) {
           for (const p of t.partitions) {
             if (p.errorCode === ErrorCode.NONE && p.offset !== undefined && p.offset >= 0) out.set(partitionKey(t.name, p.partitionIndex), p.offset);
@@ -297,15 +305,26 @@ export class BrokerClient {
     const seen = new Map<string, { groupId: string; protocolType: string; state: string | null; coordinator: number }>();
     await Promise.all(
       brokers.map(async (b) => {
-        const conn = await this.node(b.nodeId);
-        const res = await conn.request(ApiKey.ListGroups, v, { statesFilter: [], typesFilter: [] });
+        let res;
+        try {
+          const conn = await this.node(b.nodeId);
+          res = await conn.request(ApiKey.ListGroups, v, { statesFilter: [], typesFilter: [] });
+        } catch (err) {
+          this.warn(`the groups coordinated by broker ${b.nodeId} are missing: ${(err as Error).message}`);
+          return;
+        }
         if (res.errorCode !== ErrorCode.NONE) {
-          throw new AdminError(`broker ${b.nodeId} (${b.host}:${b.port}) could not list its groups: ${errorName(res.errorCode)}`);
+          this.warn(`the groups coordinated by broker ${b.nodeId} (${b.host}:${b.port}) are missing: it answered ${errorName(res.errorCode)}`);
+          return;
         }
         for (const g of res.groups) seen.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState ?? null, coordinator: b.nodeId });
       }),
     );
     return [...seen.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  }
+
+  private warn(message: string): void {
+    if (!this.warnings.includes(message)) this.warnings.push(message);
   }
 
   /** DescribeGroups at broker `nodeId` (the groups' coordinator). */

@@ -19,6 +19,9 @@ export async function runAdmin<T>(opts: AdminOptions, collect: (target: Target) 
     target = await openTarget(opts);
     const report = await collect(target);
     await write(process.stdout, opts.json ? `${JSON.stringify(report, null, 2)}\n` : `${render(report)}\n`);
+    // A partial answer (a broker unreachable) is still printed, with what is missing on stderr.
+    const warnings = target.kind === 'broker' ? target.client.warnings : [];
+    for (const w of warnings) await write(process.stderr, `streamhouse: warning: ${w}\n`);
   } catch (err) {
     const { message, exitCode } = describeFailure(err);
     code = exitCode;

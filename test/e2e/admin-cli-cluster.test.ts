@@ -6,7 +6,7 @@ import type kafkajs from 'kafkajs';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 import { waitFor } from '../helpers/wait.js';
-import { Kafka, json, logLevel, ok, row } from './admin-cli.js';
+import { Kafka, cli, json, logLevel, ok, row } from './admin-cli.js';
 
 describe('admin CLI (two agents on PostgreSQL + S3)', () => {
   const SPREAD = 'spread';
@@ -74,5 +74,23 @@ describe('admin CLI (two agents on PostgreSQL + S3)', () => {
     assert.equal(b.state, 'Empty');
     assert.equal(b.members, 0);
     assert.equal(d.coordinator, b.coordinator, 'the coordinator ListGroups names holds the group\'s shard lease');
+  });
+
+  test('a leader that does not answer: its partitions print "-", a warning names it, the rest is shown', async () => {
+    const frozen = agents[0]!;
+    process.kill(frozen.pid, 'SIGSTOP'); // its leases stay valid for the lease TTL (10 s): Metadata still names it
+    try {
+      const r = await cli('topics', 'describe', SPREAD, '--json', '--timeout-ms', '1500', '--bootstrap-server', agents[1]!.bootstrap);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /^streamhouse: warning: offsets of the partitions led by broker 0 are unknown: broker 127\.0\.0\.1:\d+ did not answer/m);
+      const d = JSON.parse(r.stdout);
+      for (const p of d.partitions) {
+        if (p.leader === 0) assert.equal(p.highWatermark, null);
+        else assert.equal(p.highWatermark, p.partition + 1);
+      }
+      assert.ok(d.partitions.some((p: any) => p.leader === 0) && d.partitions.some((p: any) => p.leader === 1));
+    } finally {
+      process.kill(frozen.pid, 'SIGCONT');
+    }
   });
 });

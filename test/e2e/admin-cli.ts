@@ -23,13 +23,13 @@ const FIRST = [10, 20, 30];
 const MORE = [1, 2, 3];
 const HW = FIRST.map((n, i) => n + MORE[i]);
 
-interface CliRun {
+export interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-function cli(...args: string[]): Promise<CliRun> {
+export function cli(...args: string[]): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     // DATABASE_URL from the test's environment must not choose the target for us.
     const child = spawnTracked(process.execPath, [cliPath(), ...args], {
@@ -223,6 +223,10 @@ export function adminCliSuite(backendName: BackendName): void {
       await fails(1, /cannot connect to broker 127\.0\.0\.1:1: connection refused/, 'topics', '--bootstrap-server', '127.0.0.1:1');
       await fails(1, /cannot read the metadata database at postgres:\/\/u@127\.0\.0\.1:1\/db/, 'agents', '--database-url', 'postgres://u:p@127.0.0.1:1/db');
       await fails(1, /no embedded metadata database in \/nonexistent/, 'topics', '--data-dir', '/nonexistent/dir');
+      if (backend.postgres) {
+        const empty = await backend.postgres.createDatabase();
+        await fails(1, /has no StreamHouse metadata \(no agent has started on it yet/, 'topics', '--database-url', empty);
+      }
     });
 
     if (backendName === 'embedded') {
