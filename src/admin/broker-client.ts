@@ -10,6 +10,7 @@ import {
   decodeResponse,
   encodeRequest,
   errorName,
+  isRetriable,
   type ApiKeyValue,
   type ApiRequestInput,
   type ApiResponse,
@@ -243,10 +244,18 @@ export class BrokerClient {
     return c;
   }
 
-  /** The broker coordinating `groupId`: its node id. */
+  /**
+   * The broker coordinating `groupId`: its node id. Retriable answers (no coordinator yet: a shard
+   * moving between agents, an agent starting) are asked again for up to ~3 s.
+   */
   async coordinator(groupId: string): Promise<number> {
     const v = this.version(ApiKey.FindCoordinator);
-    const res = await this.bootstrap.request(ApiKey.FindCoordinator, v, { key: groupId, keyType: 0 });
+    let res;
+    for (let attempt = 0; ; attempt++) {
+      res = await this.bootstrap.request(ApiKey.FindCoordinator, v, { key: groupId, keyType: 0 });
+      if (res.errorCode === ErrorCode.NONE || !isRetriable(res.errorCode ?? -1) || attempt >= 10) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
     if (res.errorCode !== ErrorCode.NONE) {
       throw new AdminError(`cannot find the coordinator of group "${groupId}": ${errorName(res.errorCode ?? -1)}${res.errorMessage ? ` (${res.errorMessage})` : ''}`);
     }

@@ -3,7 +3,7 @@
 // the coordinator last persisted (a group whose coordinator crashed reads as it was then); through a
 // broker it is the coordinator's live view (ListGroups on every broker, DescribeGroups at the
 // coordinator), with the coordinator's node id.
-import { decodeAssignment, type DescribeGroupsResponseDescribedGroup } from '../../protocol/index.js';
+import { decodeAssignment, errorName, type DescribeGroupsResponseDescribedGroup } from '../../protocol/index.js';
 import type { SqlMetadataStore } from '../../metadata/sql-store.js';
 import { shardFor } from '../coordinator/shards.js';
 import { AdminError } from './errors.js';
@@ -169,7 +169,7 @@ export async function describeGroup(target: Target, groupId: string): Promise<Gr
   const coordinator = await client.coordinator(groupId);
   const [d] = await client.describeGroups(coordinator, [groupId]);
   if (d === undefined || (d.groupState === 'Dead' && d.members.length === 0)) throw new AdminError(`unknown group "${groupId}"`);
-  if (d.errorCode !== 0) throw new AdminError(`group "${groupId}": the coordinator (broker ${coordinator}) answered error code ${d.errorCode}`);
+  if (d.errorCode !== 0) throw new AdminError(`group "${groupId}": the coordinator (broker ${coordinator}) answered ${errorName(d.errorCode)}`);
   const protocolType = d.protocolType || null;
   return {
     source: 'broker',

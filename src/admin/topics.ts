@@ -2,7 +2,7 @@
 // (per partition: leader node and lease epoch, log start offset, high watermark, records, bytes,
 // segment count). From the database everything is known; through a broker, sizes and segments are
 // not Kafka-visible and print as "-" (null in JSON).
-import { ErrorCode } from '../../protocol/index.js';
+import { ErrorCode, errorName } from '../../protocol/index.js';
 import { partitionKey } from './broker-client.js';
 import { AdminError } from './errors.js';
 import { formatBytes, formatFields, formatRelative, formatTable, formatTime } from './table.js';
@@ -173,7 +173,7 @@ export async function describeTopic(target: Target, name: string): Promise<Topic
   const md = await client.metadata([name]);
   const t = md.topics.find((x) => x.name === name);
   if (t === undefined || t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new AdminError(`unknown topic "${name}"`);
-  if (t.errorCode !== ErrorCode.NONE) throw new AdminError(`topic "${name}": the broker answered error code ${t.errorCode}`);
+  if (t.errorCode !== ErrorCode.NONE) throw new AdminError(`topic "${name}": the broker answered ${errorName(t.errorCode)}`);
   const parts = [...t.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex);
   const refs = parts.map((p) => ({ topic: name, partition: p.partitionIndex, leader: p.leaderId }));
   const [latest, earliest] = await Promise.all([client.listOffsets(refs, -1), client.listOffsets(refs, -2)]);
