@@ -92,6 +92,12 @@ function nonNegativeInt(value: string): number {
   return n;
 }
 
+function positiveInt(value: string): number {
+  const n = nonNegativeInt(value);
+  if (n === 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
 /** A command with the options every admin command shares (where to read from, --json). */
 function admin(name: string, description: string): Command {
   return program
@@ -99,9 +105,9 @@ function admin(name: string, description: string): Command {
     .description(description)
     .option('--bootstrap-server <host:port>', 'ask a running agent (Kafka protocol); comma-separated list allowed')
     .option('--database-url <url>', 'read the PostgreSQL metadata database (default: env DATABASE_URL)')
-    .option('--data-dir <dir>', 'read the embedded (PGlite) database of a stopped agent\'s data directory')
+    .option('--data-dir <dir>', 'read the embedded (PGlite) database of a stopped agent\'s data directory (default: env STREAMHOUSE_DATA_DIR)')
     .option('--json', 'machine-readable JSON instead of a table')
-    .option('--timeout-ms <ms>', 'connect and request timeout', nonNegativeInt, 10_000);
+    .option('--timeout-ms <ms>', 'connect and request timeout', positiveInt, 10_000);
 }
 
 type Opts = AdminOptions & Record<string, unknown>;
@@ -161,7 +167,7 @@ admin('lag', 'Consumer lag per group and partition: committed offset, high water
   });
 
 admin('agents', 'Registered agents: id, node id, address, liveness, last heartbeat, leases held.')
-  .option('--live-within-ms <ms>', 'an agent is live with a heartbeat this recent (3 × the agents\' --agent-heartbeat-ms)', nonNegativeInt, 6000)
+  .option('--live-within-ms <ms>', 'an agent is live with a heartbeat this recent (3 × the agents\' --agent-heartbeat-ms)', positiveInt, 6000)
   .action(async (opts: Opts & { liveWithinMs: number }) => {
     await runAdmin(opts, (t) => listAgents(t, { liveWithinMs: opts.liveWithinMs }), renderAgents);
   });
