@@ -89,6 +89,16 @@ describe('admin CLI (two agents on PostgreSQL + S3)', () => {
         else assert.equal(p.highWatermark, p.partition + 1);
       }
       assert.ok(d.partitions.some((p: any) => p.leader === 0) && d.partitions.some((p: any) => p.leader === 1));
+
+      // Its heartbeat lapses: the database view calls it dead once the liveness window (6 s) has passed.
+      const database = ['--database-url', backend.env.DATABASE_URL];
+      const dead = await waitFor('the frozen agent to read as dead', async () => {
+        const list = await json('agents', ...database);
+        const a = list.agents.find((x: any) => x.nodeId === 0);
+        return a?.status === 'dead' ? a : undefined;
+      }, 30_000);
+      assert.equal(dead.live, false);
+      assert.ok(row(await ok('agents', ...database), dead.agentId).includes('dead'));
     } finally {
       process.kill(frozen.pid, 'SIGCONT');
     }
