@@ -26,6 +26,7 @@ import type {
   NewSegment,
   OffsetCommitInput,
   PartitionRecord,
+  PartitionSegmentStats,
   SegmentRecord,
   TopicRecord,
   ProducerSnapshotInput,
@@ -393,6 +394,10 @@ export class CachedMetadataStore implements MetadataStore {
     return this.inner.listSegments(topic, partitionId, fromOffset, limit);
   }
 
+  segmentStats(topic?: string): Promise<PartitionSegmentStats[]> {
+    return this.inner.segmentStats(topic);
+  }
+
   async deleteSegmentsBefore(topic: string, partitionId: number, offset: number): Promise<SegmentRecord[]> {
     const led = this.led.get(key(topic, partitionId));
     if (led) this.dropIndex(led);
@@ -512,6 +517,10 @@ export class CachedMetadataStore implements MetadataStore {
   }
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]> {
     return this.inner.listLiveAgents(maxAgeMs);
+  }
+
+  listAgents(): Promise<AgentRecord[]> {
+    return this.inner.listAgents();
   }
   async deregisterAgent(agentId: string): Promise<void> {
     await this.inner.deregisterAgent(agentId);

@@ -22,6 +22,7 @@ import type {
   NewSegment,
   OffsetCommitInput,
   PartitionRecord,
+  PartitionSegmentStats,
   SegmentRecord,
   TopicRecord,
   ProducerSnapshotInput,
@@ -184,6 +185,15 @@ const S = {
              WHERE s.topic = $1 AND s.partition_id = $2 AND s.base_offset <= $3
              ORDER BY s.base_offset DESC LIMIT 1), $3)
      ORDER BY base_offset LIMIT $4`,
+    { idempotent: true },
+  ),
+  segmentStats: statement(
+    'sh_segment_stats',
+    `SELECT topic, partition_id AS "partitionId", count(*)::int AS "segmentCount",
+       COALESCE(sum(record_count), 0)::bigint AS "recordCount", COALESCE(sum(size_bytes), 0)::bigint AS "sizeBytes",
+       COALESCE(sum(byte_length), 0)::bigint AS "storedBytes"
+     FROM segments WHERE ($1::text IS NULL OR topic = $1)
+     GROUP BY topic, partition_id ORDER BY topic, partition_id`,
     { idempotent: true },
   ),
   deleteSegmentsBefore: statement(
@@ -410,6 +420,7 @@ const S = {
     `SELECT ${AGENT_COLS} FROM agents WHERE last_heartbeat >= ${NOW_MS} - $1::bigint ORDER BY node_id`,
     { idempotent: true },
   ),
+  listAgents: statement('sh_list_agents', `SELECT ${AGENT_COLS} FROM agents ORDER BY node_id`, { idempotent: true }),
   // Safe to retry: a second nextval only skips an id.
   allocateProducerId: statement('sh_allocate_producer_id', `SELECT nextval('producer_ids')::bigint AS id`, { idempotent: true }),
   // Leaving agents also end their leases so that others can take over at once.
@@ -888,6 +899,11 @@ export class SqlMetadataStore implements MetadataStore {
     return this.q<SegmentRecord>(S.listSegments, [topic, partitionId, fromOffset, limit ?? null]);
   }
 
+  async segmentStats(topic?: string): Promise<PartitionSegmentStats[]> {
+    if (topic !== undefined && !isValidTopicName(topic)) return [];
+    return this.q<PartitionSegmentStats>(S.segmentStats, [topic ?? null]);
+  }
+
   async deleteSegmentsBefore(topic: string, partitionId: number, offset: number): Promise<SegmentRecord[]> {
     if (!isValidTopicName(topic) || !isPartitionId(partitionId)) return [];
     assertNonNegative(offset, 'offset');
@@ -1148,6 +1164,10 @@ export class SqlMetadataStore implements MetadataStore {
   async listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]> {
     assertNonNegative(maxAgeMs, 'maxAgeMs');
     return this.q<AgentRecord>(S.listLiveAgents, [maxAgeMs]);
+  }
+
+  listAgents(): Promise<AgentRecord[]> {
+    return this.q<AgentRecord>(S.listAgents);
   }
 
   async deregisterAgent(agentId: string): Promise<void> {

@@ -115,6 +115,18 @@ export interface AgentRecord {
   startedAt: number;
 }
 
+/** Per partition: how many segment rows it has and what they hold (the admin CLI's overview). */
+export interface PartitionSegmentStats {
+  topic: string;
+  partitionId: number;
+  segmentCount: number;
+  recordCount: number;
+  /** Record batch bytes (uncompressed), summed over the rows. */
+  sizeBytes: number;
+  /** Bytes of the partition's chunks inside the segment objects (compressed). */
+  storedBytes: number;
+}
+
 export interface CommittedOffset {
   groupId: string;
   topic: string;
@@ -172,6 +184,8 @@ export interface MetadataStore {
   addSegment(segment: NewSegment): Promise<SegmentRecord>;
   findSegmentForOffset(topic: string, partitionId: number, offset: number): Promise<SegmentRecord | undefined>;
   listSegments(topic: string, partitionId: number, fromOffset?: number, limit?: number): Promise<SegmentRecord[]>;
+  /** Segment counts and sizes per partition, of one topic or all; partitions without segments are absent (read-only). */
+  segmentStats(topic?: string): Promise<PartitionSegmentStats[]>;
   /** The fenced flush commit: all or nothing (see FlushCommitPartition). */
   commitFlush(agentId: string, partitions: FlushCommitPartition[]): Promise<FlushCommitResult>;
   /** Retention: deletes the segment rows entirely below `offset` (end_offset < offset); returns them. */
@@ -214,6 +228,8 @@ export interface MetadataStore {
   }): Promise<AgentRecord>;
   heartbeatAgent(agentId: string): Promise<void>;
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;
+  /** Every registered agent, live or not, by node id (read-only; the admin CLI). */
+  listAgents(): Promise<AgentRecord[]>;
   deregisterAgent(agentId: string): Promise<void>;
   /** Takes the agent out of the live set (its heartbeat reads as lapsed) while it keeps its row, node
    * id and leases: the first step of a graceful shutdown, so others place its partitions elsewhere

@@ -243,6 +243,22 @@ export function metadataContract(ctx: ContractContext): void {
     await rejectsWith(store.addSegment(segment(name, 0, 10, 1, { endOffset: 5 })), ErrorCode.INVALID_REQUEST);
   });
 
+  it('segment statistics per partition: counts and bytes, of one topic or all', async () => {
+    const { store } = ctx;
+    const name = unique('stats');
+    await store.createTopic({ name, partitionCount: 3 });
+    for (let base = 0; base < 30; base += 10) await store.addSegment(segment(name, 0, base, 10));
+    await store.addSegment(segment(name, 2, 0, 4));
+    assert.deepEqual(await store.segmentStats(name), [
+      { topic: name, partitionId: 0, segmentCount: 3, recordCount: 30, sizeBytes: 3000, storedBytes: 2700 },
+      { topic: name, partitionId: 2, segmentCount: 1, recordCount: 4, sizeBytes: 400, storedBytes: 360 },
+    ]);
+    const all = await store.segmentStats();
+    assert.deepEqual(all.filter((s) => s.topic === name).map((s) => s.partitionId), [0, 2]);
+    assert.deepEqual(await store.segmentStats(unique('none')), []);
+    assert.deepEqual(await store.segmentStats('bad name!'), []);
+  });
+
   // --- the fenced flush commit -------------------------------------------------------------------
 
   it('flush commit: records the segments and advances every high watermark at once', async () => {
@@ -924,6 +940,24 @@ export function metadataContract(ctx: ContractContext): void {
     await rejectsWith(store.heartbeatAgent(a), ErrorCode.INVALID_REQUEST, /not registered/);
     assert.equal((await store.acquirePartitionLease(name, 0, b, 10_000))?.epoch, 2);
     for (const id of [b, d]) await store.deregisterAgent(id);
+  });
+
+  it('lists every registered agent, live, retired or stale, by node id', async () => {
+    const { store } = ctx;
+    const a = unique('la');
+    const b = unique('lb');
+    const ra = await store.registerAgent({ agentId: a, host: 'h', port: 1 });
+    const rb = await store.registerAgent({ agentId: b, host: 'h', port: 2, rack: 'r1' });
+    await store.retireAgent(b);
+    const listed = (await store.listAgents()).filter((x) => x.agentId === a || x.agentId === b);
+    assert.deepEqual(listed.map((x) => x.agentId), ra.nodeId < rb.nodeId ? [a, b] : [b, a]);
+    const lb = listed.find((x) => x.agentId === b)!;
+    assert.equal(lb.lastHeartbeat, 0, 'retired: heartbeat lapsed');
+    assert.equal(lb.rack, 'r1');
+    assert.equal(lb.port, 2);
+    assert.ok(!(await store.listLiveAgents(60_000)).some((x) => x.agentId === b));
+    for (const id of [a, b]) await store.deregisterAgent(id);
+    assert.ok(!(await store.listAgents()).some((x) => x.agentId === a || x.agentId === b));
   });
 
   it('an agent id belongs to one live agent: a second registration within the liveness window is refused, a stale row is taken over', async () => {
