@@ -208,8 +208,11 @@ for (const backendName of BACKENDS) {
     };
 
     /** The group as DescribeGroups shows it: Stable with exactly these client ids; partitions by client id. */
-    const stableWith = (groupId: string, topic: string, clientIds: string[], timeoutMs = 30_000) =>
-      waitFor(`group ${groupId} stable with ${clientIds}`, async () => {
+    // With cooperative-sticky a rebalance that moves partitions passes through a Stable generation in
+    // which the revoked ones are assigned to nobody (KIP-429: revoke first, then a follow-up rebalance
+    // assigns them): `complete` waits for the generation that assigns all of them.
+    const stableWith = (groupId: string, topic: string, clientIds: string[], timeoutMs = 30_000, complete = false) =>
+      waitFor(`group ${groupId} stable with ${clientIds}${complete ? ', every partition assigned' : ''}`, async () => {
         const g = (await admin.describeGroups([groupId])).groups[0];
         if (g.state !== 'Stable' || g.members.length !== clientIds.length) return undefined;
         const byClient = new Map<string, number[]>();
@@ -218,13 +221,14 @@ for (const backendName of BACKENDS) {
           byClient.set(m.clientId, sorted(parts));
         }
         if (!clientIds.every((c) => byClient.has(c))) return undefined;
+        if (complete && new Set([...byClient.values()].flat()).size < PARTITIONS) return undefined;
         return byClient;
       }, timeoutMs);
 
     /** Both the coordinator (DescribeGroups) and every member itself agree on `expected`. */
     const settled = async (groupId: string, topic: string, expected: Record<string, RdMember>, timeoutMs = 30_000) => {
       const clientIds = Object.keys(expected);
-      const byClient = await stableWith(groupId, topic, clientIds, timeoutMs);
+      const byClient = await stableWith(groupId, topic, clientIds, timeoutMs, true);
       const all = sorted(clientIds.flatMap((c) => byClient.get(c)!));
       assert.deepEqual(all, Array.from({ length: PARTITIONS }, (_, i) => i), `every partition assigned exactly once: ${JSON.stringify([...byClient])}`);
       await waitFor(`members hold their assignment ${JSON.stringify([...byClient])}`, () => clientIds.every((c) => JSON.stringify(expected[c].assigned()) === JSON.stringify(byClient.get(c))), timeoutMs);
