@@ -14,5 +14,5 @@ COPY test ./test
 RUN npm ci && npm prune --omit=dev
 ENV STREAMHOUSE_DATA_DIR=/data
 VOLUME /data
-EXPOSE 9092
+EXPOSE 9092 9644
 ENTRYPOINT ["node", "dist/src/cli.js", "start"]
