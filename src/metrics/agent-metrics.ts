@@ -2,14 +2,16 @@
 // may run several agents). Kafka's names where Kafka has the metric (as its JMX beans come out of the
 // Prometheus JMX exporter: kafka_<domain>_<type>_<name>), streamhouse_* for the rest.
 //
-// Hot path: the hooks the dispatcher and the Produce / Fetch handlers call do a Map lookup of a cached
-// label child and one increment or observation; nothing is done per record. Everything that can be
-// read from state at scrape time (connections, leases, groups, lag, writer totals, pool use) is a
-// gauge or counter with a collect() function instead.
+// Hot path: the hooks the dispatcher, the Produce / Fetch handlers and the store decorators call do a
+// Map lookup of a cached label child and add to plain numbers (fast.ts); nothing is done per record.
+// prom-client formats them, with its default process metrics, when /metrics is scraped. Everything
+// that can be read from state at scrape time (connections, leases, groups, lag, writer totals, pool
+// use) is a prom-client gauge or counter with a collect() function instead.
 import { performance } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { ApiKey } from '../../protocol/generated/index.js';
 import type { WriterStats } from '../../storage/segment-writer.js';
+import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './fast.js';
 import { costPerGiB, requestCost, storageCostPerMonth, type ObjectOp, type PriceTable } from './cost.js';
 import type { PartitionLag } from './lag.js';
 
@@ -46,44 +48,44 @@ export interface FlushCycle {
 }
 
 interface RequestChildren {
-  count: Counter.Internal;
-  time: Histogram.Internal<string>;
+  count: CounterChild;
+  time: HistogramChild;
 }
 
 interface TopicChildren {
-  bytesIn: Counter.Internal;
-  messagesIn: Counter.Internal;
-  bytesOut: Counter.Internal;
+  bytesIn: CounterChild;
+  messagesIn: CounterChild;
+  bytesOut: CounterChild;
 }
 
 interface OpChildren {
-  requests: Counter.Internal;
-  errors: Counter.Internal;
-  bytes: Counter.Internal;
-  time: Histogram.Internal<string>;
-  cost: Counter.Internal;
+  requests: CounterChild;
+  errors: CounterChild;
+  bytes: CounterChild;
+  time: HistogramChild;
+  cost: CounterChild;
 }
 
 export class AgentMetrics {
   readonly registry = new Registry();
   private sources: MetricSources = {};
 
-  private readonly requests: Counter<'request' | 'version'>;
-  private readonly requestTime: Histogram<'request' | 'version'>;
+  private readonly requests: FastCounter;
+  private readonly requestTime: FastHistogram;
   private readonly requestChildren = new Map<number, RequestChildren>();
 
-  private readonly bytesIn: Counter<'topic'>;
-  private readonly messagesIn: Counter<'topic'>;
-  private readonly bytesOut: Counter<'topic'>;
+  private readonly bytesIn: FastCounter;
+  private readonly messagesIn: FastCounter;
+  private readonly bytesOut: FastCounter;
   private readonly topicChildren = new Map<string, TopicChildren>();
-  private readonly totalIn: { bytes: Counter.Internal; messages: Counter.Internal };
-  private readonly totalOut: Counter.Internal;
-  private readonly ackTime: Histogram.Internal<string>;
+  private readonly totalIn: { bytes: CounterChild; messages: CounterChild };
+  private readonly totalOut: CounterChild;
+  private readonly ackTime: HistogramChild;
 
-  private readonly cycleTime: Histogram.Internal<string>;
-  private readonly cycleBytes: Histogram.Internal<string>;
-  private readonly cyclePartitions: Histogram.Internal<string>;
-  private readonly cycles: { ok: Counter.Internal; failed: Counter.Internal };
+  private readonly cycleTime: HistogramChild;
+  private readonly cycleBytes: HistogramChild;
+  private readonly cyclePartitions: HistogramChild;
+  private readonly cycles: { ok: CounterChild; failed: CounterChild };
 
   private readonly opChildren = new Map<ObjectOp, OpChildren>();
   /** Plain totals for the cost-per-GiB gauges. */
@@ -91,45 +93,47 @@ export class AgentMetrics {
   /** Bytes of the last listing of the whole store (the orphan cleaner's, every 5 minutes). */
   private listedBytes: number | undefined;
 
-  private readonly metadataTime: Histogram<'op'>;
-  private readonly metadataErrors: Counter<'op'>;
-  private readonly metadataChildren = new Map<string, { time: Histogram.Internal<string>; errors: Counter.Internal }>();
+  private readonly metadataTime: FastHistogram;
+  private readonly metadataErrors: FastCounter;
+  private readonly metadataChildren = new Map<string, { time: HistogramChild; errors: CounterChild }>();
 
-  private readonly leaseEvents: Counter<'resource' | 'event'>;
-  private readonly rebalances: Counter.Internal;
+  private readonly leaseEvents: FastCounter;
+  private readonly rebalances: CounterChild;
 
   constructor(readonly prices: PriceTable) {
     const registers = [this.registry];
+    const reg = this.registry;
     collectDefaultMetrics({ register: this.registry });
 
     // --- requests (kafka.network:type=RequestMetrics) ------------------------------------------------
-    this.requests = new Counter({ name: 'kafka_network_requestmetrics_requests_total', help: 'Requests answered, by API and version (Kafka RequestsPerSec).', labelNames: ['request', 'version'], registers });
-    this.requestTime = new Histogram({
-      name: 'kafka_network_requestmetrics_totaltime_seconds',
-      help: 'Time from a decoded request to its encoded response, by API and version (Kafka TotalTimeMs, without socket queueing).',
-      labelNames: ['request', 'version'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.requests = new FastCounter('kafka_network_requestmetrics_requests_total', 'Requests answered, by API and version (Kafka RequestsPerSec).', ['request', 'version'], reg);
+    this.requestTime = new FastHistogram(
+      'kafka_network_requestmetrics_totaltime_seconds',
+      'Time from a decoded request to its encoded response, by API and version (Kafka TotalTimeMs, without socket queueing).',
+      ['request', 'version'],
+      LATENCY_BUCKETS,
+      reg,
+    );
 
     // --- bytes in/out per topic (kafka.server:type=BrokerTopicMetrics) -------------------------------
-    this.bytesIn = new Counter({ name: 'kafka_server_brokertopicmetrics_bytesin_total', help: 'Record batch bytes of committed Produce appends (the records field of each accepted partition, as sent: compressed batches count compressed), per topic; topic="" is all topics.', labelNames: ['topic'], registers });
-    this.messagesIn = new Counter({ name: 'kafka_server_brokertopicmetrics_messagesin_total', help: 'Records of committed Produce appends, per topic; topic="" is all topics.', labelNames: ['topic'], registers });
-    this.bytesOut = new Counter({ name: 'kafka_server_brokertopicmetrics_bytesout_total', help: 'Record batch bytes returned by Fetch responses, per topic; topic="" is all topics.', labelNames: ['topic'], registers });
+    this.bytesIn = new FastCounter('kafka_server_brokertopicmetrics_bytesin_total', 'Record batch bytes of committed Produce appends (the records field of each accepted partition, as sent: compressed batches count compressed), per topic; topic="" is all topics.', ['topic'], reg);
+    this.messagesIn = new FastCounter('kafka_server_brokertopicmetrics_messagesin_total', 'Records of committed Produce appends, per topic; topic="" is all topics.', ['topic'], reg);
+    this.bytesOut = new FastCounter('kafka_server_brokertopicmetrics_bytesout_total', 'Record batch bytes returned by Fetch responses, per topic; topic="" is all topics.', ['topic'], reg);
     this.totalIn = { bytes: this.bytesIn.labels(''), messages: this.messagesIn.labels('') };
     this.totalOut = this.bytesOut.labels('');
-    this.ackTime = new Histogram({
-      name: 'streamhouse_produce_ack_latency_seconds',
-      help: 'From the append of a produced batch (validated, offsets assigned) to its durable commit (object written and metadata committed), when the producer may be answered.',
-      buckets: LATENCY_BUCKETS,
-      registers,
-    }).labels();
+    this.ackTime = new FastHistogram(
+      'streamhouse_produce_ack_latency_seconds',
+      'From the append of a produced batch (validated, offsets assigned) to its durable commit (object written and metadata committed), when the producer may be answered.',
+      [],
+      LATENCY_BUCKETS,
+      reg,
+    ).labels();
 
     // --- flush cycles (storage/segment-writer.ts) -----------------------------------------------------
-    this.cycleTime = new Histogram({ name: 'streamhouse_flush_cycle_duration_seconds', help: 'Flush cycle: encode, object put and metadata commit.', buckets: LATENCY_BUCKETS, registers }).labels();
-    this.cycleBytes = new Histogram({ name: 'streamhouse_flush_cycle_bytes', help: 'Bytes of the segment object one flush cycle wrote.', buckets: BYTES_BUCKETS, registers }).labels();
-    this.cyclePartitions = new Histogram({ name: 'streamhouse_flush_cycle_partitions', help: 'Partitions one flush cycle committed.', buckets: COUNT_BUCKETS, registers }).labels();
-    const cycles = new Counter({ name: 'streamhouse_flush_cycles_total', help: 'Flush cycles, by result (failed: upload or commit failed, appends answered with an error).', labelNames: ['result'], registers });
+    this.cycleTime = new FastHistogram('streamhouse_flush_cycle_duration_seconds', 'Flush cycle: encode, object put, waiting for earlier cycles, metadata commit.', [], LATENCY_BUCKETS, reg).labels();
+    this.cycleBytes = new FastHistogram('streamhouse_flush_cycle_bytes', 'Bytes of the segment object one flush cycle wrote.', [], BYTES_BUCKETS, reg).labels();
+    this.cyclePartitions = new FastHistogram('streamhouse_flush_cycle_partitions', 'Partitions in one flush cycle.', [], COUNT_BUCKETS, reg).labels();
+    const cycles = new FastCounter('streamhouse_flush_cycles_total', 'Flush cycles, by result (failed: upload or commit failed, appends answered with an error).', ['result'], reg);
     this.cycles = { ok: cycles.labels('ok'), failed: cycles.labels('failed') };
     const writer = () => this.sources.writerStats?.();
     new Counter({
@@ -175,11 +179,11 @@ export class AgentMetrics {
     });
 
     // --- object store ---------------------------------------------------------------------------------
-    const opRequests = new Counter({ name: 'streamhouse_object_store_requests_total', help: 'Object store requests, by operation (put, get, delete, list); a listing counts one per page of 1,000 keys.', labelNames: ['op'], registers });
-    const opErrors = new Counter({ name: 'streamhouse_object_store_errors_total', help: 'Object store requests that failed after the store\'s own retries (a missing object on get counts too).', labelNames: ['op'], registers });
-    const opBytes = new Counter({ name: 'streamhouse_object_store_bytes_total', help: 'Bytes written (put) and read (get) in the object store.', labelNames: ['op'], registers });
-    const opTime = new Histogram({ name: 'streamhouse_object_store_request_duration_seconds', help: 'Object store request latency (retries included), by operation.', labelNames: ['op'], buckets: LATENCY_BUCKETS, registers });
-    const opCost = new Counter({ name: 'streamhouse_object_store_estimated_cost_usd_total', help: 'Estimated request cost in USD from the price settings (price-put-per-1000 for put and list, price-get-per-1000 for get; delete is free).', labelNames: ['op'], registers });
+    const opRequests = new FastCounter('streamhouse_object_store_requests_total', 'Object store requests, by operation (put, get, delete, list); a listing counts one per page of 1,000 keys.', ['op'], reg);
+    const opErrors = new FastCounter('streamhouse_object_store_errors_total', 'Object store requests that failed after the store\'s own retries (a missing object on get counts too).', ['op'], reg);
+    const opBytes = new FastCounter('streamhouse_object_store_bytes_total', 'Bytes written (put) and read (get) in the object store.', ['op'], reg);
+    const opTime = new FastHistogram('streamhouse_object_store_request_duration_seconds', 'Object store request latency (retries included), by operation.', ['op'], LATENCY_BUCKETS, reg);
+    const opCost = new FastCounter('streamhouse_object_store_estimated_cost_usd_total', 'Estimated request cost in USD from the price settings (price-put-per-1000 for put and list, price-get-per-1000 for get; delete is free).', ['op'], reg);
     for (const op of OPS) {
       this.opChildren.set(op, { requests: opRequests.labels(op), errors: opErrors.labels(op), bytes: opBytes.labels(op), time: opTime.labels(op), cost: opCost.labels(op) });
     }
@@ -233,8 +237,8 @@ export class AgentMetrics {
     price.labels('storage_gb_month').set(table.storageGbMonth);
 
     // --- metadata store -------------------------------------------------------------------------------
-    this.metadataTime = new Histogram({ name: 'streamhouse_metadata_query_duration_seconds', help: 'Metadata store calls that reach the database (cache hits excluded), by operation.', labelNames: ['op'], buckets: LATENCY_BUCKETS, registers });
-    this.metadataErrors = new Counter({ name: 'streamhouse_metadata_errors_total', help: 'Metadata store calls that failed, by operation.', labelNames: ['op'], registers });
+    this.metadataTime = new FastHistogram('streamhouse_metadata_query_duration_seconds', 'Metadata store calls that reach the database (cache hits excluded), by operation.', ['op'], LATENCY_BUCKETS, reg);
+    this.metadataErrors = new FastCounter('streamhouse_metadata_errors_total', 'Metadata store calls that failed, by operation.', ['op'], reg);
     const pool = () => this.sources.metadataPool?.();
     new Gauge({
       name: 'streamhouse_metadata_pool_connections',
@@ -291,12 +295,12 @@ export class AgentMetrics {
         this.set(src().coordinatorShardsOwned?.() ?? 0);
       },
     });
-    this.leaseEvents = new Counter({
-      name: 'streamhouse_lease_events_total',
-      help: 'Partition lease changes on this agent: acquired (a new epoch), handed_off (released gracefully), lost (expired, taken over or self-fenced).',
-      labelNames: ['resource', 'event'],
-      registers,
-    });
+    this.leaseEvents = new FastCounter(
+      'streamhouse_lease_events_total',
+      'Partition lease changes on this agent: acquired (a new epoch), handed_off (released gracefully), lost (expired, taken over, self-fenced or its topic deleted).',
+      ['resource', 'event'],
+      reg,
+    );
 
     // --- groups ---------------------------------------------------------------------------------------
     new Gauge({
@@ -310,7 +314,7 @@ export class AgentMetrics {
         for (const s of src().groupStates?.() ?? []) this.labels(s).inc();
       },
     });
-    this.rebalances = new Counter({ name: 'kafka_coordinator_group_rebalances_total', help: 'Rebalances started by groups this agent coordinates (transitions to PreparingRebalance).', registers }).labels();
+    this.rebalances = new FastCounter('kafka_coordinator_group_rebalances_total', 'Rebalances started by groups this agent coordinates (transitions to PreparingRebalance).', [], reg).labels();
     new Gauge({
       name: 'kafka_consumergroup_lag',
       help: 'High watermark minus committed offset, per group and partition, for the groups this agent coordinates (computed at scrape time, at most 10,000 partitions).',
@@ -342,7 +346,7 @@ export class AgentMetrics {
       c = { count: this.requests.labels(...labels), time: this.requestTime.labels(...labels) };
       this.requestChildren.set(id, c);
     }
-    c.count.inc();
+    c.count.value++;
     c.time.observe((performance.now() - startedAt) / 1000);
   }
 
@@ -358,21 +362,21 @@ export class AgentMetrics {
   /** One partition's batch committed: `appendedAt` is performance.now() at its append. */
   produced(topic: string, bytes: number, records: number, appendedAt: number): void {
     const c = this.topic(topic);
-    c.bytesIn.inc(bytes);
-    c.messagesIn.inc(records);
-    this.totalIn.bytes.inc(bytes);
-    this.totalIn.messages.inc(records);
+    c.bytesIn.value += bytes;
+    c.messagesIn.value += records;
+    this.totalIn.bytes.value += bytes;
+    this.totalIn.messages.value += records;
     this.ackTime.observe((performance.now() - appendedAt) / 1000);
   }
 
   /** A Fetch response carries `bytes` of record batches of `topic`. */
   fetched(topic: string, bytes: number): void {
-    this.topic(topic).bytesOut.inc(bytes);
-    this.totalOut.inc(bytes);
+    this.topic(topic).bytesOut.value += bytes;
+    this.totalOut.value += bytes;
   }
 
   flushCycle(c: FlushCycle): void {
-    (c.ok ? this.cycles.ok : this.cycles.failed).inc();
+    (c.ok ? this.cycles.ok : this.cycles.failed).value++;
     this.cycleTime.observe(c.durationMs / 1000);
     if (c.ok) {
       this.cycleBytes.observe(c.bytes);
@@ -383,12 +387,12 @@ export class AgentMetrics {
   /** One object store call finished (the instrumented store calls this). */
   objectOp(op: ObjectOp, seconds: number, bytes: number, ok: boolean, requests = 1): void {
     const c = this.opChildren.get(op)!;
-    c.requests.inc(requests);
+    c.requests.value += requests;
     c.time.observe(seconds);
-    if (!ok) c.errors.inc();
-    if (bytes > 0) c.bytes.inc(bytes);
+    if (!ok) c.errors.value++;
+    c.bytes.value += bytes;
     const usd = requestCost(op, requests, this.prices);
-    if (usd > 0) c.cost.inc(usd);
+    c.cost.value += usd;
     if (op === 'put') {
       this.opTotals.putUsd += usd;
       this.opTotals.putBytes += bytes;
@@ -410,15 +414,15 @@ export class AgentMetrics {
       this.metadataChildren.set(op, c);
     }
     c.time.observe(seconds);
-    if (!ok) c.errors.inc();
+    if (!ok) c.errors.value++;
   }
 
   leaseEvent(resource: 'partition' | 'coordinator_shard', event: 'acquired' | 'handed_off' | 'lost'): void {
-    this.leaseEvents.labels(resource, event).inc();
+    this.leaseEvents.labels(resource, event).value++;
   }
 
   groupTransition(to: string): void {
-    if (to === 'PreparingRebalance') this.rebalances.inc();
+    if (to === 'PreparingRebalance') this.rebalances.value++;
   }
 
   /** The Prometheus text exposition of every metric. */

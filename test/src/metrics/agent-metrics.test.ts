@@ -184,3 +184,24 @@ test('flush cycles and writer totals', async () => {
   assert.equal(value(s, 'streamhouse_flush_committed_bytes_total'), 20_000);
   assert.equal(value(s, 'streamhouse_flush_phase_seconds_total', { phase: 'put' }), 2);
 });
+
+test('fast histograms: le is inclusive, buckets cumulative, +Inf holds everything; text format prom-client writes', async () => {
+  const { Registry } = await import('prom-client');
+  const { FastHistogram, FastCounter } = await import('../../../src/metrics/fast.js');
+  const reg = new Registry();
+  const h = new FastHistogram('x_seconds', 'help', ['op'], [0.1, 1, 10], reg);
+  const c = new FastCounter('y_total', 'help', ['op'], reg);
+  const put = h.labels('put');
+  for (const v of [0.05, 0.1, 0.5, 1, 20]) put.observe(v);
+  c.labels('a').value += 2;
+  assert.equal(h.labels('put'), put, 'children are cached');
+  const s = parsePrometheus(await reg.metrics());
+  const bucket = (le: string) => value(s, 'x_seconds_bucket', { op: 'put', le });
+  assert.deepEqual([bucket('0.1'), bucket('1'), bucket('10'), bucket('+Inf')], [2, 4, 4, 5]);
+  assert.equal(value(s, 'x_seconds_count', { op: 'put' }), 5);
+  assert.ok(Math.abs(value(s, 'x_seconds_sum', { op: 'put' }) - 21.65) < 1e-9);
+  assert.equal(value(s, 'y_total', { op: 'a' }), 2);
+  assert.match(await reg.metrics(), /# TYPE x_seconds histogram\n/);
+  assert.match(await reg.metrics(), /# TYPE y_total counter\n/);
+  assert.throws(() => h.labels(), /expected labels op/);
+});
