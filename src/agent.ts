@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
-import { AgentIdInUseError, CachedMetadataStore, CLUSTER_CHANGES_CHANNEL, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
+import { AgentIdInUseError, CachedMetadataStore, CLUSTER_CHANGES_CHANNEL, SqlMetadataStore, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
@@ -34,7 +34,6 @@ import { HttpServer } from './http/server.js';
 import { healthRoute, metricsRoute, readyRoute } from './http/routes.js';
 import { consumerLag, countingLeaseListener, instrumentMetadataStore, InstrumentedObjectStore, metricsFor, type AgentMetrics } from './metrics/index.js';
 import { PgDriver } from '../metadata/driver.js';
-import { SqlMetadataStore } from '../metadata/index.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;

@@ -23,6 +23,8 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 const BYTES_BUCKETS = [1024, 16 * 1024, 64 * 1024, 256 * 1024, 1024 ** 2, 4 * 1024 ** 2, 8 * 1024 ** 2, 16 * 1024 ** 2, 64 * 1024 ** 2];
 const COUNT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000];
 const OPS: readonly ObjectOp[] = ['put', 'get', 'delete', 'list'];
+/** Longest a scrape waits for the consumer lag queries. */
+const LAG_TIMEOUT_MS = 2000;
 
 /** What the agent lets the metrics read at scrape time. Each is optional: absent reads as nothing. */
 export interface MetricSources {
@@ -315,17 +317,26 @@ export class AgentMetrics {
       },
     });
     this.rebalances = new FastCounter('kafka_coordinator_group_rebalances_total', 'Rebalances started by groups this agent coordinates (transitions to PreparingRebalance).', [], reg).labels();
+    const lagFailures = new FastCounter('streamhouse_consumer_lag_failures_total', 'Scrapes whose consumer lag could not be computed within 2 s (database unavailable or slow): kafka_consumergroup_lag is left out of them.', [], reg).labels();
     new Gauge({
       name: 'kafka_consumergroup_lag',
-      help: 'High watermark minus committed offset, per group and partition, for the groups this agent coordinates (computed at scrape time, at most 10,000 partitions).',
+      help: 'High watermark minus committed offset, per group and partition, for the groups this agent coordinates (computed at scrape time from the database, at most 10,000 partitions).',
       labelNames: ['group', 'topic', 'partition'],
       registers,
       async collect() {
         this.reset();
         const f = src().consumerLag;
         if (f === undefined) return;
-        const { lags } = await f();
-        for (const l of lags) this.labels(l.group, l.topic, String(l.partition)).set(l.lag);
+        // A scrape must answer while the database is away: the lag is then left out, not the scrape.
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          const { lags } = await Promise.race([f(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), LAG_TIMEOUT_MS)))]);
+          for (const l of lags) this.labels(l.group, l.topic, String(l.partition)).set(l.lag);
+        } catch {
+          lagFailures.value++;
+        } finally {
+          clearTimeout(timer);
+        }
       },
     });
   }

@@ -1,7 +1,7 @@
 // Consumer lag, computed when /metrics is scraped: for each group this agent coordinates, the high
 // watermark of every partition it committed an offset for, minus that offset. Bounded: one offsets
-// query per group and one partitions query per topic, and at most `maxSeries` partitions in all, so a
-// scrape never turns into a scan of the whole offsets table.
+// query per group (at most `maxGroups`) and one partitions query per topic, and at most `maxSeries`
+// partitions in all, so a scrape never turns into a scan of the whole offsets table.
 import type { CommittedOffset, PartitionRecord } from '../../metadata/types.js';
 
 export interface LagStore {
@@ -17,7 +17,7 @@ export interface PartitionLag {
   lag: number;
 }
 
-export async function consumerLag(groups: readonly string[], store: LagStore, maxSeries: number): Promise<{ lags: PartitionLag[]; truncated: boolean }> {
+export async function consumerLag(groups: readonly string[], store: LagStore, maxSeries: number, maxGroups = 1000): Promise<{ lags: PartitionLag[]; truncated: boolean }> {
   const lags: PartitionLag[] = [];
   const highWatermarks = new Map<string, Promise<Map<number, number>>>();
   const hwOf = (topic: string) => {
@@ -28,7 +28,9 @@ export async function consumerLag(groups: readonly string[], store: LagStore, ma
     }
     return m;
   };
-  for (const group of [...groups].sort()) {
+  const sorted = [...groups].sort();
+  for (const [i, group] of sorted.entries()) {
+    if (i >= maxGroups) return { lags, truncated: true };
     const offsets = await store.fetchOffsets(group);
     for (const o of offsets) {
       if (lags.length >= maxSeries) return { lags, truncated: true };

@@ -205,3 +205,14 @@ test('fast histograms: le is inclusive, buckets cumulative, +Inf holds everythin
   assert.match(await reg.metrics(), /# TYPE y_total counter\n/);
   assert.throws(() => h.labels(), /expected labels op/);
 });
+
+test('a scrape answers while the lag cannot be computed: the lag is left out and counted', async () => {
+  const m = new AgentMetrics(S3_STANDARD_US_EAST_1);
+  m.attach({ consumerLag: async () => { throw new Error('database unavailable'); } });
+  const s = await samples(m);
+  assert.equal(s.filter((x) => x.name === 'kafka_consumergroup_lag').length, 0);
+  assert.equal(value(s, 'streamhouse_consumer_lag_failures_total'), 1);
+  const store = { fetchOffsets: async () => [], getPartitions: async () => [] };
+  const r = await consumerLag(['a', 'b', 'c'], store, 100, 2);
+  assert.equal(r.truncated, true, 'at most maxGroups groups are queried');
+});
