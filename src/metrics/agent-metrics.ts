@@ -317,7 +317,7 @@ export class AgentMetrics {
       },
     });
     this.rebalances = new FastCounter('kafka_coordinator_group_rebalances_total', 'Rebalances started by groups this agent coordinates (transitions to PreparingRebalance).', [], reg).labels();
-    const lagFailures = new FastCounter('streamhouse_consumer_lag_failures_total', 'Scrapes whose consumer lag could not be computed within 2 s (database unavailable or slow): kafka_consumergroup_lag is left out of them.', [], reg).labels();
+    const lagFailures = new FastCounter('streamhouse_consumer_lag_failures_total', 'Scrapes whose consumer lag could not be computed within 2 s (database unavailable or slow): kafka_consumergroup_lag is left out of them (counted from the next scrape on).', [], reg).labels();
     new Gauge({
       name: 'kafka_consumergroup_lag',
       help: 'High watermark minus committed offset, per group and partition, for the groups this agent coordinates (computed at scrape time from the database, at most 10,000 partitions).',
