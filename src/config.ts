@@ -193,6 +193,9 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
   if (3 * cfg.agentHeartbeatMs > cfg.leaseTtlMs) {
     throw new ConfigError(`setting agent-heartbeat-ms (${cfg.agentHeartbeatMs}): an agent is live for 3 heartbeats, which must not exceed lease-ttl-ms (${cfg.leaseTtlMs})`);
   }
+  if (cfg.httpPort !== 0 && cfg.httpPort === cfg.port) {
+    throw new ConfigError(`setting http-port (${cfg.httpPort}) must differ from port, the Kafka listener's (0 turns the HTTP endpoint off)`);
+  }
   if (cfg.dbPoolMin > cfg.dbPoolMax) throw new ConfigError(`setting db-pool-min (${cfg.dbPoolMin}) exceeds db-pool-max (${cfg.dbPoolMax})`);
   if (cfg.groupMinSessionTimeoutMs > cfg.groupMaxSessionTimeoutMs) {
     throw new ConfigError(`setting group-min-session-timeout-ms exceeds group-max-session-timeout-ms`);

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { S3_STANDARD_US_EAST_1, costPerGiB, listRequests, requestCost, storageCostPerMonth } from '../../../src/metrics/cost.js';
-import { resolveConfig } from '../../../src/config.js';
 
 const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} ≠ ${b}`);
 
@@ -33,24 +32,4 @@ test('a listing is one request per page of 1,000 keys, at least one', () => {
   assert.equal(listRequests(1000), 1);
   assert.equal(listRequests(1001), 2);
   assert.equal(listRequests(5, 2), 3);
-});
-
-test('the price settings default to S3 Standard us-east-1 and take decimals', () => {
-  const d = resolveConfig({}, {});
-  assert.deepEqual([d.pricePutPer1000, d.priceGetPer1000, d.priceStorageGbMonth], [0.005, 0.0004, 0.023]);
-  const c = resolveConfig({ pricePutPer1000: '0.0054' }, { STREAMHOUSE_PRICE_GET_PER_1000: '4.3e-4' });
-  assert.equal(c.pricePutPer1000, 0.0054);
-  assert.equal(c.priceGetPer1000, 0.00043);
-  assert.throws(() => resolveConfig({ pricePutPer1000: 'cheap' }, {}), /price-put-per-1000.*not a number/);
-  assert.throws(() => resolveConfig({ priceGetPer1000: '-1' }, {}), /below the minimum 0/);
-});
-
-test('the HTTP endpoint: 9644 by default, on loopback for the embedded default, else on the Kafka host', () => {
-  const embedded = resolveConfig({}, {});
-  assert.equal(embedded.httpPort, 9644);
-  assert.equal(embedded.httpHost, '127.0.0.1');
-  assert.equal(resolveConfig({}, { DATABASE_URL: 'postgres://x/y' }).httpHost, '0.0.0.0');
-  assert.equal(resolveConfig({ host: '10.0.0.5' }, { DATABASE_URL: 'postgres://x/y' }).httpHost, '10.0.0.5');
-  assert.equal(resolveConfig({ httpHost: '0.0.0.0' }, {}).httpHost, '0.0.0.0');
-  assert.equal(resolveConfig({ httpPort: '0' }, {}).httpPort, 0);
 });
