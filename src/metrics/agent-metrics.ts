@@ -321,7 +321,7 @@ export class AgentMetrics {
     new Gauge({
       name: 'kafka_consumergroup_lag',
       help: 'High watermark minus committed offset, per group and partition, for the groups this agent coordinates (computed at scrape time from the database, at most 10,000 partitions).',
-      labelNames: ['group', 'topic', 'partition'],
+      labelNames: ['consumergroup', 'topic', 'partition'],
       registers,
       async collect() {
         this.reset();

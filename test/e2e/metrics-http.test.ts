@@ -126,7 +126,7 @@ describe('metrics over HTTP during a kafkajs run (embedded)', () => {
     // Committed offsets reach the high watermarks: lag 0 on every partition of the group.
     const s2 = await waitFor('consumer lag 0 on every partition', async () => {
       const s = await scrape(url);
-      const lags = s.filter((x) => x.name === 'kafka_consumergroup_lag' && x.labels.group === 'metrics-e2e-group');
+      const lags = s.filter((x) => x.name === 'kafka_consumergroup_lag' && x.labels.consumergroup === 'metrics-e2e-group');
       return lags.length === partitions && lags.every((l) => l.value === 0) ? s : undefined;
     }, 60_000);
     assert.equal(value(s2, 'kafka_coordinator_group_groupmetadatamanager_numgroups', { state: 'Stable' }), 1);

@@ -144,7 +144,7 @@ test('consumer lag: high watermark minus committed offset, bounded, gone partiti
   m.groupTransition('PreparingRebalance');
   m.groupTransition('CompletingRebalance');
   const s = await samples(m);
-  assert.equal(value(s, 'kafka_consumergroup_lag', { group: 'g1', topic: 't', partition: '0' }), 5);
+  assert.equal(value(s, 'kafka_consumergroup_lag', { consumergroup: 'g1', topic: 't', partition: '0' }), 5);
   assert.equal(value(s, 'kafka_coordinator_group_groupmetadatamanager_numgroups', { state: 'Stable' }), 2);
   assert.equal(value(s, 'kafka_coordinator_group_groupmetadatamanager_numgroups', { state: 'Dead' }), 0);
   assert.equal(value(s, 'kafka_coordinator_group_rebalances_total'), 1);
