@@ -428,7 +428,7 @@ export class AgentMetrics {
     if (!ok) c.errors.value++;
   }
 
-  leaseEvent(resource: 'partition' | 'coordinator_shard', event: 'acquired' | 'handed_off' | 'lost'): void {
+  leaseEvent(resource: 'partition', event: 'acquired' | 'handed_off' | 'lost'): void {
     this.leaseEvents.labels(resource, event).value++;
   }
 
