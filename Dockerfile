@@ -13,6 +13,8 @@ COPY bench ./bench
 COPY test ./test
 RUN npm ci && npm prune --omit=dev
 ENV STREAMHOUSE_DATA_DIR=/data
+# /metrics, /healthz, /readyz reachable from outside the container (the embedded default binds loopback).
+ENV STREAMHOUSE_HTTP_HOST=0.0.0.0
 VOLUME /data
-EXPOSE 9092
+EXPOSE 9092 9644
 ENTRYPOINT ["node", "dist/src/cli.js", "start"]

@@ -1,5 +1,5 @@
 // Benchmark dispatcher: npm run bench -- <area> [more areas]. Each area is bench/<area>.ts (protocol,
-// storage, metadata, e2e, groups, validation; found by listing this folder) exporting
+// storage, metadata, e2e, groups, validation, metrics, …; found by listing this folder) exporting
 // `run(args: string[]): Promise<void>`, which prints its figures.
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { join, resolve } from 'node:path';
-import { AgentIdInUseError, CachedMetadataStore, CLUSTER_CHANGES_CHANNEL, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
+import { AgentIdInUseError, CachedMetadataStore, CLUSTER_CHANGES_CHANNEL, SqlMetadataStore, TopicChangeFeed, openMetadataStore } from '../metadata/index.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
@@ -30,11 +30,19 @@ import { RetentionTask } from './retention.js';
 import { KafkaServer } from './network/server.js';
 import { FrameArena } from './network/frame-arena.js';
 import { parseConnectionOverrides } from './network/connection-quotas.js';
+import { HttpServer } from './http/server.js';
+import { healthRoute, metricsRoute, readyRoute } from './http/routes.js';
+import { consumerLag, countingLeaseListener, instrumentMetadataStore, InstrumentedObjectStore, metricsFor, type AgentMetrics } from './metrics/index.js';
+import { PgDriver } from '../metadata/driver.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;
 /** Longest a DeleteTopics answer waits for the other live agents to confirm they dropped the topic. */
 const TOPIC_CHANGE_CONFIRM_MS = 1000;
+/** /readyz: how long each check (a metadata query, an object listing) may take before it counts as failed. */
+const READINESS_TIMEOUT_MS = 2000;
+/** Consumer lag series one scrape computes at most. */
+const MAX_LAG_SERIES = 10_000;
 
 export class Agent {
   private lock: DataDirLock | undefined;
@@ -54,12 +62,19 @@ export class Agent {
   private topicChanges: TopicChangeFeed | undefined;
   private clusterChanges: TopicChangeFeed | undefined;
   private stopped = false;
+  /** Metrics, when on (--http-port ≠ 0), and the HTTP endpoint serving them. */
+  private metrics: AgentMetrics | undefined;
+  private http: HttpServer | undefined;
+  /** The metadata store under the cache (instrumented when metrics are on): readiness queries it. */
+  private store: MetadataStore | undefined;
   /** Set once our row is in the agents table: only then may stop() deregister it (a refused start must not remove the live holder's row). */
   private registered = false;
   /** This agent's id: --agent-id, else the data directory's own (resolved by start()). */
   agentId = '';
   /** The address the listener is bound to (after start). */
   address: { host: string; port: number } | undefined;
+  /** The address of the HTTP endpoint (after start; undefined when --http-port is 0). */
+  httpAddress: { host: string; port: number } | undefined;
   nodeId = -1;
 
   constructor(
@@ -69,17 +84,25 @@ export class Agent {
 
   async start(): Promise<void> {
     const cfg = this.config;
+    // First: a port in use stops the start before anything else is touched; /healthz answers from
+    // here on, /readyz once the stores answer and the Kafka listener is open.
+    const metrics = (this.metrics = metricsFor(cfg));
+    if (metrics !== undefined) {
+      this.http = new HttpServer(this.log).mount(healthRoute(), readyRoute(this.readinessChecks(), READINESS_TIMEOUT_MS), metricsRoute(() => metrics.scrape()));
+      this.httpAddress = await this.http.listen(cfg.httpPort, cfg.httpHost);
+    }
     const dataDir = resolve(cfg.dataDir);
     await mkdir(dataDir, { recursive: true });
     this.lock = await acquireDataDirLock(dataDir);
     const agentId = (this.agentId = cfg.agentId || (await this.dataDirAgentId(dataDir)));
 
-    const inner: MetadataStore = await openMetadataStore({
+    const sql: MetadataStore = await openMetadataStore({
       databaseUrl: cfg.databaseUrl || undefined,
       dataDir,
       pool: { max: cfg.dbPoolMax, min: cfg.dbPoolMin, acquireTimeoutMs: cfg.dbAcquireTimeoutMs, idleTimeoutMs: cfg.dbIdleTimeoutMs },
       logger: this.log,
     });
+    const inner = (this.store = metrics ? instrumentMetadataStore(sql, metrics) : sql);
     const metadata = (this.metadata = new CachedMetadataStore(inner));
     // Our own topic changes (on PGlite the only ones): the partition log checks the topic's identity.
     metadata.onTopicChange((topic) => this.partitions?.topicChanged(topic));
@@ -109,9 +132,10 @@ export class Agent {
       await this.topicChanges.start();
     }
 
-    const objectStore = (this.objectStore = cfg.s3Bucket
+    const rawObjectStore = cfg.s3Bucket
       ? createObjectStore({ kind: 's3', bucket: cfg.s3Bucket, region: cfg.s3Region, endpoint: cfg.s3Endpoint || undefined, forcePathStyle: cfg.s3ForcePathStyle, prefix: cfg.s3Prefix || undefined })
-      : createObjectStore({ kind: 'local', dir: join(dataDir, 'objects') }));
+      : createObjectStore({ kind: 'local', dir: join(dataDir, 'objects') });
+    const objectStore = (this.objectStore = metrics ? new InstrumentedObjectStore(rawObjectStore, metrics) : rawObjectStore);
 
     // Agents that split groups into different numbers of shards would each coordinate some groups
     // the others also think theirs: the first agent's value is the cluster's.
@@ -159,7 +183,7 @@ export class Agent {
       renewIntervalMs: cfg.leaseRenewIntervalMs,
       clock: monotonicClock,
       log: this.log,
-      listener: partitions,
+      listener: metrics ? countingLeaseListener(partitions, metrics) : partitions,
       // A request may take a free lease only of a partition intended for us.
       mayAcquire: (ref) => balancer?.isOurs(ref) ?? false,
     }));
@@ -192,7 +216,15 @@ export class Agent {
       timers: systemTimers,
       log: this.log,
     });
-    const groups = (this.groups = new GroupCoordinator({ nodeId: me.nodeId, agentId: agentId, metadata, shards, config: cfg, log: this.log }));
+    const groups = (this.groups = new GroupCoordinator({
+      nodeId: me.nodeId,
+      agentId: agentId,
+      metadata,
+      shards,
+      config: cfg,
+      log: this.log,
+      onGroupTransition: metrics && ((_group, _from, to) => metrics.groupTransition(to)),
+    }));
 
     const ctx: BrokerContext = {
       config: cfg,
@@ -206,10 +238,11 @@ export class Agent {
       leaders: (topic, count) => cluster.leaders(topic, count),
       groups,
       topicChangeApplied: (topic) => this.topicChangeApplied(topic),
+      metrics,
     };
 
     this.server = new KafkaServer(
-      new Dispatcher(HANDLERS, ctx),
+      new Dispatcher(HANDLERS, ctx, metrics),
       {
         maxFrameBytes: cfg.maxFrameBytes,
         maxConnections: cfg.maxConnections,
@@ -224,6 +257,23 @@ export class Agent {
       // Produce frames hold record bytes until their commit: recycled memory keeps them out of the GC.
       { recycling: { arena: new FrameArena({ poison: cfg.poisonReleasedFrames }), apiKeys: [ApiKey.Produce] } },
     );
+    if (metrics) {
+      writer.onCycle((c) => metrics.flushCycle({ durationMs: c.durationMs, bytes: c.objectBytes, partitions: c.partitions, ok: c.ok }));
+      const server = this.server;
+      const pool = sql instanceof SqlMetadataStore && sql.driver instanceof PgDriver ? sql.driver.pool : undefined;
+      metrics.attach({
+        connections: () => server.connectionCount,
+        requestMemory: () => ({ reserved: server.memoryPool.reserved, capacity: server.memoryPool.capacity }),
+        partitionsLed: () => leadership.leading().length,
+        coordinatorShardsOwned: () => shards.owned().length,
+        groupStates: () => groups.loadedGroups().map((g) => g.state),
+        // Committed offsets and high watermarks as the database has them (not the cache's copy).
+        consumerLag: () => consumerLag(groups.loadedGroups().map((g) => g.groupId), inner, MAX_LAG_SERIES),
+        writerStats: () => writer.stats,
+        writerBufferedBytes: () => writer.bufferedBytes,
+        metadataPool: pool && (() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: cfg.dbPoolMax })),
+      });
+    }
     leadership.start();
     // Live only now that everything but the listener is ready (a few ms before it opens): the others
     // hand our share over, and the first placement round takes the leases that are free before
@@ -262,6 +312,7 @@ export class Agent {
         agentId,
         metadata: metadata.kind,
         objects: objectStore.kind === 's3' ? `s3://${cfg.s3Bucket}` : join(dataDir, 'objects'),
+        http: this.httpAddress && `${this.httpAddress.host}:${this.httpAddress.port}`,
       },
       'listening',
     );
@@ -286,6 +337,30 @@ export class Agent {
     } catch (err) {
       this.log.warn({ topic, err: (err as Error).message }, 'could not ask the other agents to confirm a topic change');
     }
+  }
+
+  /**
+   * /readyz: the metadata store answers a query (the database clock), the object store a listing of
+   * an empty prefix (one LIST on S3, counted in the request metrics and the cost estimate), and the
+   * Kafka listener is open and not shutting down.
+   */
+  private readinessChecks() {
+    return {
+      metadata: async () => {
+        if (this.store === undefined) return 'starting';
+        await this.store.now();
+        return undefined;
+      },
+      objectStore: async () => {
+        if (this.objectStore === undefined) return 'starting';
+        await this.objectStore.list('readyz/');
+        return undefined;
+      },
+      kafkaListener: () => {
+        if (this.stopped) return 'stopping';
+        return this.server?.listening ? undefined : 'not listening yet';
+      },
+    };
   }
 
   /** The data directory's agent id (created on its first start). */
@@ -415,6 +490,7 @@ export class Agent {
     await step('cluster change notifications', () => this.clusterChanges?.close());
     await step('closing the metadata store', () => this.metadata?.close());
     await step('releasing the data directory', () => this.lock?.release());
+    await step('closing the HTTP endpoint', () => this.http?.close());
     this.log.info({ nodeId: this.nodeId }, 'stopped');
   }
 }

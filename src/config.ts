@@ -3,7 +3,7 @@
 // (`node dist/src/cli.js settings --markdown`), and a bad value is rejected at start with a message
 // naming the setting.
 
-export type SettingType = 'int' | 'string' | 'bool' | 'url';
+export type SettingType = 'int' | 'decimal' | 'string' | 'bool' | 'url';
 
 export interface SettingSpec<T> {
   /** Flag name without the leading dashes, e.g. 'port'. */
@@ -26,6 +26,9 @@ const MiB = 1024 * 1024;
 
 function int(flag: string, env: string, def: number, describe: string, range: { min?: number; max?: number; defaultText?: string } = {}): SettingSpec<number> {
   return { flag, env, type: 'int', default: def, describe, ...range };
+}
+function decimal(flag: string, env: string, def: number, describe: string, range: { min?: number; max?: number } = {}): SettingSpec<number> {
+  return { flag, env, type: 'decimal', default: def, describe, ...range };
 }
 function str(flag: string, env: string, def: string, describe: string, defaultText?: string): SettingSpec<string> {
   return { flag, env, type: 'string', default: def, describe, defaultText };
@@ -87,6 +90,11 @@ export const SETTINGS = {
   offsetsRetentionCheckIntervalMs: int('offsets-retention-check-interval-ms', 'STREAMHOUSE_OFFSETS_RETENTION_CHECK_INTERVAL_MS', 600_000, 'How often each agent expires offsets of the groups it coordinates (offsets.retention.check.interval.ms).', { min: 100 }),
   logLevel: str('log-level', 'STREAMHOUSE_LOG_LEVEL', 'info', 'Log level: fatal, error, warn, info, debug, trace, silent.'),
   poisonReleasedFrames: bool('poison-released-frames', 'STREAMHOUSE_POISON_RELEASED_FRAMES', false, 'Debugging: overwrite Produce request memory once released, so a use after release fails loudly (the tests turn it on).'),
+  httpPort: int('http-port', 'STREAMHOUSE_HTTP_PORT', 9644, 'HTTP port of /metrics (Prometheus), /healthz and /readyz. 0: no HTTP endpoint, and no metrics are collected.', { min: 0, max: 65535 }),
+  httpHost: str('http-host', 'STREAMHOUSE_HTTP_HOST', '', 'Address the HTTP endpoint binds to.', '`127.0.0.1` on the embedded default (no database-url), else host'),
+  pricePutPer1000: decimal('price-put-per-1000', 'STREAMHOUSE_PRICE_PUT_PER_1000', 0.005, 'Object store price in USD of 1,000 PUT (and LIST) requests, for the estimated cost metrics (S3 Standard, us-east-1).', { min: 0 }),
+  priceGetPer1000: decimal('price-get-per-1000', 'STREAMHOUSE_PRICE_GET_PER_1000', 0.0004, 'Object store price in USD of 1,000 GET requests, for the estimated cost metrics (S3 Standard, us-east-1).', { min: 0 }),
+  priceStorageGbMonth: decimal('price-storage-gb-month', 'STREAMHOUSE_PRICE_STORAGE_GB_MONTH', 0.023, 'Object store price in USD of storing 1 GB for a month, for the estimated cost metrics (S3 Standard, us-east-1, first 50 TB).', { min: 0 }),
   statsIntervalMs: int('stats-interval-ms', 'STREAMHOUSE_STATS_INTERVAL_MS', 10_000, 'Interval of the "writer stats" line logged at debug level (0: never).', { min: 0 }),
 } as const;
 
@@ -110,6 +118,15 @@ function parseValue(name: SettingName, spec: SettingSpec<unknown>, raw: string |
       if (!/^-?\d+$/.test(s)) throw new ConfigError(`${where}: "${raw}" is not an integer`);
       const n = Number(s);
       if (!Number.isSafeInteger(n)) throw new ConfigError(`${where}: "${raw}" is out of range`);
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${where}: ${n} is below the minimum ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${where}: ${n} is above the maximum ${spec.max}`);
+      return n;
+    }
+    case 'decimal': {
+      const s = String(raw).trim();
+      if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) throw new ConfigError(`${where}: "${raw}" is not a number`);
+      const n = Number(s);
+      if (!Number.isFinite(n)) throw new ConfigError(`${where}: "${raw}" is out of range`);
       if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${where}: ${n} is below the minimum ${spec.min}`);
       if (spec.max !== undefined && n > spec.max) throw new ConfigError(`${where}: ${n} is above the maximum ${spec.max}`);
       return n;
@@ -156,6 +173,8 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
   const cfg = out as Config;
   if (cfg.advertisedHost === '') cfg.advertisedHost = cfg.host === '0.0.0.0' || cfg.host === '::' ? 'localhost' : cfg.host;
   if (cfg.advertisedPort === -1) cfg.advertisedPort = cfg.port;
+  // The embedded default is a development setup: its metrics stay on this machine unless asked.
+  if (cfg.httpHost === '') cfg.httpHost = cfg.databaseUrl === '' ? '127.0.0.1' : cfg.host;
   // agentId '' = the data directory's own id, read (or created) by the agent once it holds the directory's lock.
   if (cfg.flushMs === -1) cfg.flushMs = cfg.s3Bucket === '' ? 5 : 100;
   if (largestFrameFor(cfg.queuedMaxRequestBytes) < cfg.maxFrameBytes) {
@@ -173,6 +192,9 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
   }
   if (3 * cfg.agentHeartbeatMs > cfg.leaseTtlMs) {
     throw new ConfigError(`setting agent-heartbeat-ms (${cfg.agentHeartbeatMs}): an agent is live for 3 heartbeats, which must not exceed lease-ttl-ms (${cfg.leaseTtlMs})`);
+  }
+  if (cfg.httpPort !== 0 && cfg.httpPort === cfg.port) {
+    throw new ConfigError(`setting http-port (${cfg.httpPort}) must differ from port, the Kafka listener's (0 turns the HTTP endpoint off)`);
   }
   if (cfg.dbPoolMin > cfg.dbPoolMax) throw new ConfigError(`setting db-pool-min (${cfg.dbPoolMin}) exceeds db-pool-max (${cfg.dbPoolMax})`);
   if (cfg.groupMinSessionTimeoutMs > cfg.groupMaxSessionTimeoutMs) {

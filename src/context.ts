@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Clock } from './cluster/leases.js';
 import type { GroupCoordinator } from './coordinator/index.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
 
 export interface BrokerInfo {
   nodeId: number;
@@ -87,4 +88,6 @@ export interface BrokerContext {
    * immediate with one agent.
    */
   topicChangeApplied?(topic: string): Promise<void>;
+  /** The agent's metrics; absent when they are off (--http-port 0). */
+  readonly metrics?: Pick<AgentMetrics, 'produced' | 'fetched'>;
 }

@@ -13,7 +13,9 @@ import {
   type ApiKeyValue,
   type ErrorCodeValue,
 } from '../protocol/index.js';
+import { performance } from 'node:perf_hooks';
 import type { BrokerContext } from './context.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
 import type { FrameHandler, ConnectionInfo } from './network/server.js';
 import { NO_RESPONSE, type Handler, type HandlerResult, type RequestContext } from './handlers/types.js';
 
@@ -23,6 +25,8 @@ export class Dispatcher implements FrameHandler {
   constructor(
     handlers: readonly Handler[],
     private readonly broker: BrokerContext,
+    /** Requests and their latency per API and version; absent when metrics are off. */
+    private readonly metrics?: Pick<AgentMetrics, 'requestDone'>,
   ) {
     for (const h of handlers) {
       if (this.byKey.has(h.apiKey)) throw new Error(`two handlers for api key ${h.apiKey}`);
@@ -43,6 +47,7 @@ export class Dispatcher implements FrameHandler {
         });
       }
     }
+    const started = this.metrics === undefined ? 0 : performance.now();
     const { header, bodyOffset } = decodeRequestHeader(frame);
     const apiKey = header.requestApiKey as ApiKeyValue;
     const version = header.requestApiVersion;
@@ -55,21 +60,21 @@ export class Dispatcher implements FrameHandler {
       this.broker.log.debug({ conn: conn.id, clientId: header.clientId, count }, `ignoring bytes after the ${name} v${version} body`));
     const ctx: RequestContext = { apiVersion: version, header, conn, broker: this.broker };
     if (handler.minImplementedVersion !== undefined && version < handler.minImplementedVersion) {
-      return this.encode(handler, ctx, handler.errorResponse(body, ErrorCode.UNSUPPORTED_VERSION, ctx));
+      return this.encode(handler, ctx, handler.errorResponse(body, ErrorCode.UNSUPPORTED_VERSION, ctx), started);
     }
     let result: Promise<HandlerResult<ApiKeyValue>> | HandlerResult<ApiKeyValue>;
     try {
       result = handler.handle(body, ctx);
     } catch (err) {
-      return this.encode(handler, ctx, this.failure(handler, body, ctx, err));
+      return this.encode(handler, ctx, this.failure(handler, body, ctx, err), started);
     }
     if (result instanceof Promise) {
       return result.then(
-        (r) => this.encode(handler, ctx, r),
-        (err: unknown) => this.encode(handler, ctx, this.failure(handler, body, ctx, err)),
+        (r) => this.encode(handler, ctx, r, started),
+        (err: unknown) => this.encode(handler, ctx, this.failure(handler, body, ctx, err), started),
       );
     }
-    return this.encode(handler, ctx, result);
+    return this.encode(handler, ctx, result, started);
   }
 
   private failure(handler: Handler, body: unknown, ctx: RequestContext, err: unknown): HandlerResult<ApiKeyValue> {
@@ -79,8 +84,9 @@ export class Dispatcher implements FrameHandler {
     return handler.errorResponse(body as never, code, ctx);
   }
 
-  private encode(handler: Handler, ctx: RequestContext, result: HandlerResult<ApiKeyValue>): Buffer[] | null {
-    if (result === NO_RESPONSE) return null;
-    return encodeResponse(handler.apiKey, ctx.apiVersion, ctx.header.correlationId, result as never);
+  private encode(handler: Handler, ctx: RequestContext, result: HandlerResult<ApiKeyValue>, started: number): Buffer[] | null {
+    const out = result === NO_RESPONSE ? null : encodeResponse(handler.apiKey, ctx.apiVersion, ctx.header.correlationId, result as never);
+    this.metrics?.requestDone(handler.apiKey, ctx.apiVersion, started);
+    return out;
   }
 }

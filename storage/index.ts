@@ -12,6 +12,7 @@ export {
   type AppendResult,
   type CommitEvent,
   type RollbackEvent,
+  type CycleEvent,
   type WriterStats,
   type FlushDefaults,
   type ProducerSnapshot,

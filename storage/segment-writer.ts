@@ -111,6 +111,18 @@ export interface RollbackEvent {
   closed: boolean;
 }
 
+/** One flush cycle finished (metrics): after its commit, or its failure. */
+export interface CycleEvent {
+  /** Encode, upload, waiting for earlier cycles, commit. */
+  durationMs: number;
+  /** Bytes of the segment object. */
+  objectBytes: number;
+  /** Partitions in the cycle. */
+  partitions: number;
+  /** False when the upload or the commit failed (its appends were answered with an error). */
+  ok: boolean;
+}
+
 export interface WriterStats {
   cycles: number;
   puts: number;
@@ -229,6 +241,7 @@ export class SegmentWriter {
   private seq = 0;
   private readonly commitListeners: Array<(e: CommitEvent) => void> = [];
   private readonly rollbackListeners: Array<(e: RollbackEvent) => void> = [];
+  private readonly cycleListeners: Array<(e: CycleEvent) => void> = [];
   readonly stats: WriterStats = { cycles: 0, puts: 0, putBytes: 0, committedBytes: 0, committedBatches: 0, failedCycles: 0, fencedPartitions: 0, encodeMs: 0, putMs: 0, commitMs: 0, maxCycleMs: 0 };
 
   constructor(opts: SegmentWriterOptions) {
@@ -366,6 +379,12 @@ export class SegmentWriter {
   onCommit(listener: (e: CommitEvent) => void): () => void {
     this.commitListeners.push(listener);
     return () => this.commitListeners.splice(this.commitListeners.indexOf(listener) >>> 0, 1);
+  }
+
+  /** Called once per flush cycle when it settled (for metrics). */
+  onCycle(listener: (e: CycleEvent) => void): () => void {
+    this.cycleListeners.push(listener);
+    return () => this.cycleListeners.splice(this.cycleListeners.indexOf(listener) >>> 0, 1);
   }
 
   onRollback(listener: (e: RollbackEvent) => void): () => void {
@@ -628,6 +647,12 @@ export class SegmentWriter {
     // …but settle only after every earlier cycle has settled.
     await previous;
     const t3 = performance.now();
+    // Cycles settle one at a time from here on: failures counted meanwhile are this cycle's.
+    const failedBefore = this.stats.failedCycles;
+    const settled = () => {
+      if (this.cycleListeners.length === 0) return;
+      this.emit(this.cycleListeners, { durationMs: performance.now() - t0, objectBytes: encoded.size, partitions: parts.length, ok: this.stats.failedCycles === failedBefore });
+    };
     const live = parts.filter((p) => {
       const log = p.log;
       if (log.state !== 'open' || this.logs.get(log.key) !== log) {
@@ -648,6 +673,7 @@ export class SegmentWriter {
       this.log.warn({ key, err: String(uploadError) }, 'segment upload failed; failing the cycle');
       this.failParts(live, toKafkaStorageError(uploadError, `upload of segment object ${key} failed`));
       this.deleteQuietly(key); // a PUT that "failed" may still have landed
+      settled();
       return;
     }
     try {
@@ -657,6 +683,7 @@ export class SegmentWriter {
       const t4 = performance.now();
       this.stats.commitMs += t4 - t3;
       this.stats.maxCycleMs = Math.max(this.stats.maxCycleMs, t4 - t0);
+      settled();
     }
   }
 

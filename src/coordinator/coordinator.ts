@@ -72,6 +72,8 @@ export interface GroupCoordinatorOptions {
   newMemberJoinTimeoutMs?: number;
   /** Member id generator (tests). */
   newMemberId?(prefix: string): string;
+  /** After every group state change (metrics). */
+  onGroupTransition?(groupId: string, from: string, to: string): void;
 }
 
 export interface CommitPartition {
@@ -160,7 +162,13 @@ export class GroupCoordinator {
       log: opts.log,
       persist: (req) => this.persist(req),
       newMemberId: opts.newMemberId,
+      onTransition: opts.onGroupTransition,
     };
+  }
+
+  /** The groups loaded here (those of the shards this agent coordinates), with their states (metrics). */
+  loadedGroups(): Array<{ groupId: string; state: string }> {
+    return [...this.groups.values()].map((g) => ({ groupId: g.groupId, state: g.stateName }));
   }
 
   // ---- placement ----------------------------------------------------------------------------------

@@ -125,6 +125,8 @@ export interface GroupDeps {
   persist(request: PersistRequest): void;
   /** Member id generator (tests make it deterministic). */
   newMemberId?(prefix: string): string;
+  /** After every state change (metrics: rebalances). */
+  onTransition?(groupId: string, from: GroupStateName, to: GroupStateName): void;
 }
 
 /** What a member looks like in consumer_groups.members (binary fields base64). */
@@ -263,6 +265,7 @@ export class ClassicGroup {
     this.st = transition(this.groupId, this.st, next);
     if (next.kind === 'Empty') this.emptySinceMs = this.deps.timers.now();
     this.deps.log.debug({ group: this.groupId, from, to: next.kind, generation: this.generationId }, 'group state change');
+    this.deps.onTransition?.(this.groupId, from, next.kind);
   }
 
   // ---- timers -------------------------------------------------------------------------------------

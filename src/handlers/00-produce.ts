@@ -19,8 +19,9 @@ import {
   type ProduceResponsePartitionProduceResponse,
 } from '../../protocol/index.js';
 import {
-  ATTRIBUTES_OFFSET, BatchAttributes, setLogAppendTime, setMaxTimestamp, validateProduceBatch, type BatchValidationFailure, type RecordError,
+  ATTRIBUTES_OFFSET, BatchAttributes, RECORDS_COUNT_OFFSET, setLogAppendTime, setMaxTimestamp, validateProduceBatch, type BatchValidationFailure, type RecordError,
 } from '../../protocol/record-batch.js';
+import { performance } from 'node:perf_hooks';
 import type { TopicRecord } from '../../metadata/types.js';
 import { resolveTopicConfig, type ResolvedTopicConfig } from '../topics.js';
 import { withDecompressionSlot } from '../decompression-slots.js';
@@ -106,8 +107,15 @@ async function preparePartition(topic: TopicRecord, p: ProduceRequestPartitionPr
 
 async function appendPartition(topic: string, p: Prepared, ctx: RequestContext): Promise<PartitionResponse> {
   if (!('batch' in p)) return p;
+  const metrics = ctx.broker.metrics;
+  // Read before the append: the batch is request memory, recycled once the request is answered.
+  const bytes = p.batch.length;
+  const records = metrics === undefined ? 0 : p.batch.readInt32BE(RECORDS_COUNT_OFFSET);
+  const appendedAt = metrics === undefined ? 0 : performance.now();
   try {
     const r = await ctx.broker.partitions.append(topic, p.index, p.batch);
+    // Kafka's BytesInPerSec: the partition's records field as sent, once appended (here: committed).
+    metrics?.produced(topic, bytes, records, appendedAt);
     return { index: p.index, errorCode: ErrorCode.NONE, baseOffset: r.baseOffset, logAppendTimeMs: p.logAppendTimeMs, logStartOffset: r.logStartOffset, recordErrors: [], errorMessage: null };
   } catch (err) {
     const { code, message } = errorOf(err, ctx);

@@ -155,6 +155,15 @@ async function fetch(req: FetchRequest, ctx: RequestContext) {
     await ctx.broker.partitions.waitForData(waitOn, remaining);
     ({ results, bytes } = await readAll(topics, maxBytes, ctx));
   }
+  // Kafka's BytesOutPerSec: the record bytes of the response, per topic.
+  const metrics = ctx.broker.metrics;
+  if (metrics !== undefined && bytes > 0) {
+    topics.forEach((t, i) => {
+      let n = 0;
+      for (const r of results[i]) n += bytesOf(r.records);
+      if (n > 0 && t.topic !== undefined) metrics.fetched(t.topic.name, n);
+    });
+  }
 
   return {
     throttleTimeMs: 0,

@@ -380,6 +380,11 @@ export class KafkaServer {
     return this.connections.size;
   }
 
+  /** Accepting connections (between listen() and shutdown()). */
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
   /** Applies the receive deadline and the idle timeout now (runs periodically; tests call it with an injected clock). */
   checkTimeouts(): void {
     const now = this.shared.now();

@@ -13,6 +13,10 @@ import { processState, spawnTracked } from './reaper.js';
 
 export interface AgentHandle {
   readonly port: number;
+  /** The HTTP endpoint's port (/metrics, /healthz, /readyz): a free one unless args set --http-port; undefined when that is 0. */
+  readonly httpPort: number | undefined;
+  /** http://127.0.0.1:<httpPort> */
+  readonly httpUrl: string | undefined;
   readonly bootstrap: string;
   readonly dataDir: string;
   readonly pid: number;
@@ -49,15 +53,18 @@ export async function startAgent(opts: StartAgentOptions = {}): Promise<AgentHan
   const port = opts.port ?? (await freePort());
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'streamhouse-agent-'));
-  return launch(opts, port, dataDir, opts.cleanup ?? ownDir);
+  // Agents of one test run side by side: each gets a free HTTP port (the default, 9644, is one per machine).
+  const given = opts.args?.indexOf('--http-port') ?? -1;
+  const httpPort = given >= 0 ? Number(opts.args![given + 1]) : await freePort();
+  return launch(opts, port, httpPort, dataDir, opts.cleanup ?? ownDir);
 }
 
-async function launch(opts: StartAgentOptions, port: number, dataDir: string, removeDir: boolean, previous?: ChildProcess): Promise<AgentHandle> {
+async function launch(opts: StartAgentOptions, port: number, httpPort: number, dataDir: string, removeDir: boolean, previous?: ChildProcess): Promise<AgentHandle> {
   // SIGKILL is delivered asynchronously: the port and the lock are free once the process is a zombie.
   if (previous) waitUntil(() => processState(previous.pid!) !== undefined && processState(previous.pid!) !== 'Z', 10_000);
   const child = spawnTracked(
     process.execPath,
-    [cliPath(), 'start', '--host', '127.0.0.1', '--port', String(port), '--advertised-host', '127.0.0.1', '--data-dir', dataDir, ...(opts.args ?? [])],
+    [cliPath(), 'start', '--host', '127.0.0.1', '--port', String(port), '--advertised-host', '127.0.0.1', '--data-dir', dataDir, '--http-port', String(httpPort), '--http-host', '127.0.0.1', ...(opts.args ?? [])],
     {
       env: {
         ...process.env,
@@ -82,6 +89,8 @@ async function launch(opts: StartAgentOptions, port: number, dataDir: string, re
 
   const handle: AgentHandle = {
     port,
+    httpPort: httpPort > 0 ? httpPort : undefined,
+    httpUrl: httpPort > 0 ? `http://127.0.0.1:${httpPort}` : undefined,
     bootstrap: `127.0.0.1:${port}`,
     dataDir,
     pid: child.pid!,
@@ -96,9 +105,9 @@ async function launch(opts: StartAgentOptions, port: number, dataDir: string, re
     async restart(signal: NodeJS.Signals = 'SIGTERM') {
       const running = child.exitCode === null && child.signalCode === null;
       if (running) child.kill(signal);
-      if (signal === 'SIGKILL' && running) return launch(opts, port, dataDir, removeDir, child);
+      if (signal === 'SIGKILL' && running) return launch(opts, port, httpPort, dataDir, removeDir, child);
       await exited;
-      return launch(opts, port, dataDir, removeDir);
+      return launch(opts, port, httpPort, dataDir, removeDir);
     },
   };
   return handle;

@@ -49,7 +49,7 @@ test('the CLI refuses a bad setting at start with exit code 2 and names it', () 
 });
 
 test('the CLI exits non-zero with a clear message when PostgreSQL is unreachable', () => {
-  const r = spawnSync(process.execPath, [cliPath(), 'start', '--port', '0', '--data-dir', '/tmp/streamhouse-unreachable-db'], {
+  const r = spawnSync(process.execPath, [cliPath(), 'start', '--port', '0', '--http-port', '0', '--data-dir', '/tmp/streamhouse-unreachable-db'], {
     encoding: 'utf8',
     env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', STREAMHOUSE_DB_ACQUIRE_TIMEOUT_MS: '2000', STREAMHOUSE_LOG_LEVEL: 'silent' },
     timeout: 30_000,
@@ -57,4 +57,26 @@ test('the CLI exits non-zero with a clear message when PostgreSQL is unreachable
   assert.equal(r.status, 1);
   assert.match(r.stderr, /could not start: cannot connect to the metadata database at postgres:\/\/nobody@127\.0\.0\.1:1\/none/);
   assert.match(r.stderr, /accepts connections on 127\.0\.0\.1:1/);
+});
+
+test('the price settings default to S3 Standard us-east-1 and take decimals', () => {
+  const d = resolveConfig({}, {});
+  assert.deepEqual([d.pricePutPer1000, d.priceGetPer1000, d.priceStorageGbMonth], [0.005, 0.0004, 0.023]);
+  const c = resolveConfig({ pricePutPer1000: '0.0054' }, { STREAMHOUSE_PRICE_GET_PER_1000: '4.3e-4' });
+  assert.equal(c.pricePutPer1000, 0.0054);
+  assert.equal(c.priceGetPer1000, 0.00043);
+  assert.throws(() => resolveConfig({ pricePutPer1000: 'cheap' }, {}), /price-put-per-1000.*not a number/);
+  assert.throws(() => resolveConfig({ priceGetPer1000: '-1' }, {}), /below the minimum 0/);
+});
+
+test('the HTTP endpoint: 9644 by default, on loopback for the embedded default, else on the Kafka host', () => {
+  const embedded = resolveConfig({}, {});
+  assert.equal(embedded.httpPort, 9644);
+  assert.equal(embedded.httpHost, '127.0.0.1');
+  assert.equal(resolveConfig({}, { DATABASE_URL: 'postgres://x/y' }).httpHost, '0.0.0.0');
+  assert.equal(resolveConfig({ host: '10.0.0.5' }, { DATABASE_URL: 'postgres://x/y' }).httpHost, '10.0.0.5');
+  assert.equal(resolveConfig({ httpHost: '0.0.0.0' }, {}).httpHost, '0.0.0.0');
+  assert.equal(resolveConfig({ httpPort: '0' }, {}).httpPort, 0);
+  assert.throws(() => resolveConfig({ httpPort: '9092' }, {}), /http-port \(9092\) must differ from port/);
+  assert.equal(resolveConfig({ httpPort: '0', port: '0' }, {}).httpPort, 0);
 });

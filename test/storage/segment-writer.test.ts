@@ -4,7 +4,7 @@ import { ErrorCode, KafkaError } from '../../protocol/errors.js';
 import { readBatchHeader } from '../../protocol/record-batch.js';
 import { decodeSegmentObject } from '../../storage/segment-format.js';
 import { OrphanCleaner } from '../../storage/orphan-cleaner.js';
-import type { CommitEvent, RollbackEvent } from '../../storage/segment-writer.js';
+import type { CommitEvent, CycleEvent, RollbackEvent } from '../../storage/segment-writer.js';
 import { makeBatch, makeCompressedBatch, producerView } from './batches.js';
 import { AGENT, EPOCH, ManualTime, rig, settled } from './setup.js';
 
@@ -460,6 +460,32 @@ test('idempotent producers: a resent batch gets its original offsets, also while
     assert.equal(r.writer.highWatermark('t', 0), 6);
     const stored = r.meta.segments('t', 0).reduce((n, s) => n + s.recordCount, 0);
     assert.equal(stored, 6, 'every record once');
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test('onCycle: one event per settled flush cycle, with its partitions and object size; a failed upload is ok: false', async () => {
+  const r = await rig({ flushMs: 60_000, flushBytes: 1 << 30 });
+  const cycles: CycleEvent[] = [];
+  r.writer.onCycle((e) => cycles.push(e));
+  try {
+    const a = r.writer.append('t', 0, makeBatch({ records: 2 }));
+    const b = r.writer.append('t', 1, makeBatch({ records: 3 }));
+    await r.writer.flushNow();
+    await Promise.all([a, b]);
+    assert.equal(cycles.length, 1);
+    assert.equal(cycles[0].ok, true);
+    assert.equal(cycles[0].partitions, 2);
+    assert.ok(cycles[0].objectBytes > 0);
+    assert.ok(cycles[0].durationMs >= 0);
+
+    r.store.failPuts = 1;
+    const c = r.writer.append('t', 0, makeBatch());
+    await r.writer.flushNow();
+    await assert.rejects(c);
+    assert.equal(cycles.length, 2);
+    assert.equal(cycles[1].ok, false);
   } finally {
     await r.cleanup();
   }
