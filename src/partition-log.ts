@@ -277,20 +277,26 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
         this.log?.warn({ topic, partition: partitionId, err: (err as Error).message }, 'ignoring an unreadable producer state snapshot; reading the log back');
       }
     }
+    const from = offset;
+    let read = 0;
+    const done = () =>
+      this.log?.info({ topic, partition: partitionId, epoch, snapshotEnd: snapshot?.endOffset, snapshotEpoch: snapshot?.leaseEpoch, from, highWatermark: hw, batchesRead: read }, 'producer state read back');
     while (offset < hw) {
       let batches: Buffer[];
       try {
         batches = await this.reader.read(topic, partitionId, offset, PRODUCER_SCAN_READ_BYTES, hw);
       } catch (err) {
         // Below what retention kept: nothing older to learn from.
-        if (err instanceof KafkaError && err.code === ErrorCode.OFFSET_OUT_OF_RANGE) return;
+        if (err instanceof KafkaError && err.code === ErrorCode.OFFSET_OUT_OF_RANGE) return done();
         throw err;
       }
-      if (batches.length === 0) return;
+      if (batches.length === 0) return done();
+      read += batches.length;
       this.writer.restoreProducers(topic, partitionId, epoch, batches);
       const last = readBatchHeader(batches[batches.length - 1]!);
       offset = last.baseOffset + last.lastOffsetDelta + 1;
     }
+    done();
   }
 
   private async loadSnapshot(topic: string, partitionId: number) {

@@ -25,7 +25,7 @@ import { BATCH_HEADER_BYTES, assignBatch, readInt64, scanProducedBatches, type B
 import { encodeSegmentObject, type ChunkInput, type EncodedChunk, DEFAULT_BLOCK_BYTES } from './segment-format.js';
 import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 import { backoffDelay } from './retry.js';
-import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateTable } from './producer-state.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateTable, producerFields } from './producer-state.js';
 import { toKafkaStorageError } from './errors.js';
 
 export type WriterMetadata = Pick<MetadataStore, 'commitFlush' | 'findSegmentForOffset'>;
@@ -430,7 +430,25 @@ export class SegmentWriter {
     const sequence = log.producers.check(batch, infos);
     if (sequence.kind !== 'append') {
       this.release(batch.length);
-      if (sequence.kind === 'refused') return Promise.reject(sequence.error);
+      if (sequence.kind === 'refused') {
+        // Rare and worth seeing: what the partition knew of the producer when it refused.
+        const f = producerFields(batch, infos[0]!.position);
+        this.log.warn(
+          {
+            topic: log.topic,
+            partitionId: log.partitionId,
+            leaseEpoch: log.leaseEpoch,
+            producerId: f.producerId,
+            epoch: f.epoch,
+            firstSeq: f.firstSeq,
+            known: log.producers.batchesOf(f.producerId).map((b) => `${b.epoch}:${b.firstSeq}-${b.lastSeq}@${b.baseOffset}`),
+            highWatermark: log.committedHW,
+            err: sequence.error.message,
+          },
+          'idempotent batch refused',
+        );
+        return Promise.reject(sequence.error);
+      }
       const { baseOffset, lastOffset } = sequence.of;
       return sequence.of.written.then(() => ({ baseOffset, lastOffset }));
     }
