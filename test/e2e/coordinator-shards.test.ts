@@ -183,7 +183,8 @@ describe('fenced group coordinators on three agents (PostgreSQL + S3)', () => {
   // (restartOnFailure) and asks FindCoordinator again. Nothing an agent answers can shorten that: no
   // request reaches a live agent. The members here therefore give up on an unreachable coordinator
   // after ~3 s (retries 3 of at most 500 ms; Fetch waits of 500 ms, as the runner waits for in-flight
-  // fetches before each retry); with retries 50 (the old setting) that alone took ~50 s to 5 min.
+  // fetches before each retry); with retries 50 (the old setting) that took 49 s in one run and over
+  // 60 s in another.
   test('kill -9 of a group coordinator: the kafkajs group rejoins on another agent within the lease TTL + a bit; committed offsets never go backwards', async () => {
     const topic = 'failover-topic';
     const brokers = agents.map((a) => a.bootstrap);
