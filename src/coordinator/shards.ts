@@ -376,8 +376,30 @@ export class CoordinatorShards {
    */
   tick(): Promise<void> {
     // Not async: callers waiting for a running cycle all wait on the same promise, in arrival order.
-    this.ticking ??= this.runTick().finally(() => (this.ticking = undefined));
+    this.ticking ??= this.runTick().finally(() => {
+      this.ticking = undefined;
+      if (this.retick) {
+        this.retick = false;
+        this.trigger();
+      }
+    });
     return this.ticking;
+  }
+
+  /** Set when a change was announced during a cycle (which may have read the cluster before it). */
+  private retick = false;
+
+  /**
+   * Another agent announced a change (it joined, or stopped and released its shards and membership):
+   * run a cycle now rather than at the next tick, so its shards are placed again at once.
+   */
+  trigger(): void {
+    if (this.closed || this.lastTickAt === undefined) return;
+    if (this.ticking !== undefined) {
+      this.retick = true;
+      return;
+    }
+    this.tick().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'coordinator placement cycle failed'));
   }
 
   private lastTickAt: number | undefined;

@@ -272,3 +272,15 @@ test('a crashed agent: once its leases expired, the intended new owner serves it
   assert.equal((await joinAt(b, groupId)).errorCode, ErrorCode.MEMBER_ID_REQUIRED);
   assert.equal(b.shards.epochOf(shard), store.leases.get(shard)!.epoch);
 });
+
+test('an announced change (an agent stopped and released its shards) is acted on at once: trigger() runs a cycle now', async () => {
+  const [a, b] = await testCluster([0, 1], { leaseTtlMs: 30_000 });
+  const bShards = [...assertSingleOwners([a, b])].filter(([, n]) => n === 1).map(([s]) => s);
+  assert.ok(bShards.length > 0);
+  await b.coordinator.shutdown();
+  // No time passes: only the trigger (the agent's cluster change notification) makes a look again.
+  a.shards.trigger();
+  await settle(20);
+  assert.ok(bShards.every((s) => a.shards.epochOf(s) !== undefined), 'taken over without waiting for a cycle');
+  assert.equal((await call(findCoordinator, 3, { key: 'anything', keyType: 0 }, a.broker)).nodeId, 0);
+});
