@@ -47,7 +47,7 @@ const placementKey = (shard: number) => `coordinator-shard:${shard}`;
 /** What the shard leases need from the metadata store. */
 export type ShardLeaseStore = Pick<
   MetadataStore,
-  'acquireCoordinatorLeases' | 'renewCoordinatorLeases' | 'releaseCoordinatorLeases' | 'listCoordinatorLeases' | 'listLiveAgents' | 'now'
+  'acquireCoordinatorLeases' | 'renewCoordinatorLeases' | 'releaseCoordinatorLeases' | 'listCoordinatorLeases' | 'listLiveAgents' | 'now' | 'announceClusterChange'
 >;
 
 export type ShardState =
@@ -110,6 +110,9 @@ const KNOWN_AGENTS_WINDOW_MS = 24 * 3600_000;
 
 /** How often a shard intended for us but leased elsewhere in our view may send us to the database. */
 const VIEW_RECHECK_MS = 100;
+
+/** The least time between cycles that announced cluster changes run. */
+const TRIGGER_GAP_MS = 100;
 
 export type ShardCheck = { ok: true; shard: number; epoch: number } | { ok: false; shard: number };
 
@@ -376,30 +379,29 @@ export class CoordinatorShards {
    */
   tick(): Promise<void> {
     // Not async: callers waiting for a running cycle all wait on the same promise, in arrival order.
-    this.ticking ??= this.runTick().finally(() => {
-      this.ticking = undefined;
-      if (this.retick) {
-        this.retick = false;
-        this.trigger();
-      }
-    });
+    this.ticking ??= this.runTick().finally(() => (this.ticking = undefined));
     return this.ticking;
   }
 
-  /** Set when a change was announced during a cycle (which may have read the cluster before it). */
-  private retick = false;
+  private triggered = false;
 
   /**
    * Another agent announced a change (it joined, or stopped and released its shards and membership):
-   * run a cycle now rather than at the next tick, so its shards are placed again at once.
+   * run a cycle now rather than at the next tick, so its shards are placed again at once. Bursts (every
+   * partition lease release is announced too) make one cycle, at most one per TRIGGER_GAP_MS, started
+   * after any cycle already running (it may have read the cluster before the change).
    */
   trigger(): void {
-    if (this.closed || this.lastTickAt === undefined) return;
-    if (this.ticking !== undefined) {
-      this.retick = true;
-      return;
-    }
-    this.tick().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'coordinator placement cycle failed'));
+    if (this.closed || this.lastTickAt === undefined || this.triggered) return;
+    this.triggered = true;
+    const wait = Math.max(0, this.lastTickAt + Math.min(TRIGGER_GAP_MS, this.tickMs) - this.opts.timers.now());
+    this.opts.timers.setTimeout(() => {
+      this.triggered = false;
+      (async () => {
+        await this.ticking?.catch(() => {});
+        if (!this.closed) await this.tick();
+      })().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'coordinator placement cycle failed'));
+    }, wait);
   }
 
   private lastTickAt: number | undefined;
@@ -479,6 +481,11 @@ export class CoordinatorShards {
       }
     }
     await Promise.all([...handoffs, this.acquire(wanted.sort((a, b) => a - b))]);
+    // Shards released: the agents they are intended for take them, and the others name them, now
+    // rather than at their next cycle (one notification for the cycle's handoffs).
+    if (handoffs.length > 0 && !this.closed) {
+      await this.opts.store.announceClusterChange(this.opts.agentId).catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'could not announce released coordinator shards'));
+    }
   }
 
   /** The first cycle (shards intended for us taken before clients arrive), then one every tickMs. */

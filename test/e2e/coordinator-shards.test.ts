@@ -9,7 +9,7 @@ import kafkajs from 'kafkajs';
 import { openMetadataStore } from '../../metadata/index.js';
 import type { MetadataStore } from '../../metadata/types.js';
 import { ApiKey, ErrorCode } from '../../protocol/index.js';
-import { shardFor } from '../../src/coordinator/index.js';
+import { coordinatorNodeFor, shardFor } from '../../src/coordinator/index.js';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -96,9 +96,13 @@ describe('fenced group coordinators on three agents (PostgreSQL + S3)', () => {
     store = await openMetadataStore({ databaseUrl: backend.env.DATABASE_URL, dataDir: '' });
     // Placement settles within a cycle or two of the last agent joining.
     await waitFor('every shard leased by its intended owner', async () => {
-      const leases = (await store.listCoordinatorLeases()).filter((l) => l.shard >= 0 && l.leaseExpiresAt > Date.now());
-      return leases.length === 50 && new Set(leases.map((l) => l.leaderAgentId)).size === 3;
+      const all = (await store.listCoordinatorLeases()).filter((l) => l.leaseExpiresAt > Date.now());
+      const members = new Map(all.filter((l) => l.shard < 0).map((l) => [l.leaderAgentId, -1 - l.shard]));
+      const leases = all.filter((l) => l.shard >= 0);
+      return members.size === 3 && leases.length === 50 && leases.every((l) => members.get(l.leaderAgentId) === coordinatorNodeFor(`coordinator-shard:${l.shard}`, [...members.values()]));
     }, 20_000);
+    // Agents answer FindCoordinator from a view of the leases at most a cycle (1 s) old.
+    await new Promise((r) => setTimeout(r, 1100));
   });
 
   after(async () => {
