@@ -176,6 +176,7 @@ export class Agent {
     const self = { agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null };
     const membership = (this.membership = new Membership({ metadata, self, heartbeatMs: cfg.agentHeartbeatMs, liveWithinMs: 3 * cfg.agentHeartbeatMs, clock: monotonicClock, log: this.log }));
     let balancer: Balancer | undefined;
+    let shards: CoordinatorShards | undefined;
     const leadership = (this.leadership = new Leadership({
       store: partitionLeaseStore(metadata),
       agentId,
@@ -199,6 +200,8 @@ export class Agent {
           membership.invalidate();
           cluster.invalidate();
           balancer?.trigger();
+          // The coordinator shards too: an agent that stopped released its shards and membership first.
+          shards?.trigger();
         },
         { logger: this.log, connectTimeoutMs: cfg.dbAcquireTimeoutMs, channel: CLUSTER_CHANGES_CHANNEL },
       );
@@ -207,7 +210,7 @@ export class Agent {
 
     // Coordinator shards: leased like partitions; the ones intended for this agent are taken before the
     // listener opens, and handed off again by stop() (SIGTERM).
-    const shards = new CoordinatorShards({
+    shards = new CoordinatorShards({
       agentId: agentId,
       self: { nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
       shardCount: cfg.coordinatorShards,

@@ -47,7 +47,7 @@ const placementKey = (shard: number) => `coordinator-shard:${shard}`;
 /** What the shard leases need from the metadata store. */
 export type ShardLeaseStore = Pick<
   MetadataStore,
-  'acquireCoordinatorLeases' | 'renewCoordinatorLeases' | 'releaseCoordinatorLeases' | 'listCoordinatorLeases' | 'listLiveAgents' | 'now'
+  'acquireCoordinatorLeases' | 'renewCoordinatorLeases' | 'releaseCoordinatorLeases' | 'listCoordinatorLeases' | 'listLiveAgents' | 'now' | 'announceClusterChange'
 >;
 
 export type ShardState =
@@ -95,6 +95,8 @@ interface View {
   dbNow: number;
   /** Agents holding an unexpired membership lease: the candidates for placement. */
   live: AgentRecord[];
+  /** When each live agent's membership lease expires (database clock), by node id. */
+  memberUntil: Map<number, number>;
   known: Map<string, AgentRecord>;
   leases: Map<number, CoordinatorLease>;
 }
@@ -105,6 +107,12 @@ export const memberShard = (nodeId: number) => -1 - nodeId;
 /** Registered agents are looked up by id for their address over this window (a lease holder whose
  * heartbeat lapsed is still named while its lease lasts). */
 const KNOWN_AGENTS_WINDOW_MS = 24 * 3600_000;
+
+/** How often a shard intended for us but leased elsewhere in our view may send us to the database. */
+const VIEW_RECHECK_MS = 100;
+
+/** The least time between cycles that announced cluster changes run. */
+const TRIGGER_GAP_MS = 100;
 
 export type ShardCheck = { ok: true; shard: number; epoch: number } | { ok: false; shard: number };
 
@@ -184,11 +192,15 @@ export class CoordinatorShards {
       ]);
       const byId = new Map(known.map((a) => [a.agentId, a]));
       const live: AgentRecord[] = [];
+      const memberUntil = new Map<number, number>();
       for (const l of leases) {
         const agent = byId.get(l.leaderAgentId);
-        if (l.shard < 0 && l.leaseExpiresAt > dbNow && agent !== undefined && memberShard(agent.nodeId) === l.shard) live.push(agent);
+        if (l.shard < 0 && l.leaseExpiresAt > dbNow && agent !== undefined && memberShard(agent.nodeId) === l.shard) {
+          live.push(agent);
+          memberUntil.set(agent.nodeId, l.leaseExpiresAt);
+        }
       }
-      const view: View = { at, dbNow, live, known: byId, leases: new Map(leases.filter((l) => l.shard >= 0).map((l) => [l.shard, l])) };
+      const view: View = { at, dbNow, live, memberUntil, known: byId, leases: new Map(leases.filter((l) => l.shard >= 0).map((l) => [l.shard, l])) };
       this.view = view;
       return view;
     })().finally(() => (this.refreshing = undefined));
@@ -201,17 +213,41 @@ export class CoordinatorShards {
     return this.refresh();
   }
 
-  /** The node id that should own `shard` among the live agents (undefined: none live). */
+  /** The database clock now, estimated from the view: its reading advanced by our elapsed time. */
+  private dbNowEstimate(view: View): number {
+    return view.dbNow + (this.opts.timers.now() - view.at);
+  }
+
+  /**
+   * The node id that should own `shard` among the agents whose membership is unexpired now (undefined:
+   * none live). Judged like the leases, by the estimate: a crashed agent drops out when its membership
+   * expires, with its shard leases (one statement renews both), not a cycle later when the view is read.
+   */
   intendedOwner(shard: number, view: View): number | undefined {
-    return coordinatorNodeFor(placementKey(shard), view.live.map((a) => a.nodeId));
+    const now = this.dbNowEstimate(view);
+    return coordinatorNodeFor(placementKey(shard), view.live.filter((a) => (view.memberUntil.get(a.nodeId) ?? 0) > now).map((a) => a.nodeId));
   }
 
   /** The view's lease of `shard` if it is unexpired now (database clock, advanced by our elapsed time). */
   private liveLease(shard: number, view: View): CoordinatorLease | undefined {
     const lease = view.leases.get(shard);
     if (lease === undefined) return undefined;
-    const dbNowEstimate = view.dbNow + (this.opts.timers.now() - view.at);
-    return lease.leaseExpiresAt > dbNowEstimate ? lease : undefined;
+    return lease.leaseExpiresAt > this.dbNowEstimate(view) ? lease : undefined;
+  }
+
+  /**
+   * The view to answer from for `shard`. When the shard is ours to take but the view still shows
+   * another agent's lease, that agent may have released it since (a handoff releases at once, and
+   * then names us): read the cluster again rather than send clients back and forth between us until
+   * our next cycle. At most one read per VIEW_RECHECK_MS while the old owner still holds it.
+   */
+  private async viewFor(shard: number): Promise<View> {
+    const view = await this.currentView();
+    const lease = this.liveLease(shard, view);
+    const heldElsewhere = lease !== undefined && lease.leaderAgentId !== this.opts.agentId;
+    if (!heldElsewhere || this.intendedOwner(shard, view) !== this.opts.self.nodeId) return view;
+    if (this.opts.timers.now() - view.at < Math.min(VIEW_RECHECK_MS, this.tickMs)) return view;
+    return this.refresh();
   }
 
   private toBroker(a: AgentRecord): BrokerInfo {
@@ -226,7 +262,7 @@ export class CoordinatorShards {
     const shard = this.shardOf(key);
     await this.ensureMember();
     if (this.epochOf(shard) !== undefined) return this.opts.self;
-    const view = await this.currentView();
+    const view = await this.viewFor(shard);
     const lease = this.liveLease(shard, view);
     if (lease !== undefined && lease.leaderAgentId !== this.opts.agentId) {
       const holder = view.known.get(lease.leaderAgentId);
@@ -254,7 +290,7 @@ export class CoordinatorShards {
     if (st.kind === 'acquiring') {
       await st.attempt;
     } else if (st.kind === 'unowned') {
-      const view = await this.currentView();
+      const view = await this.viewFor(shard);
       // Not ours to take, or still held (by another agent, or by our previous run: the cycle releases that).
       if (this.member === undefined || this.intendedOwner(shard, view) !== this.opts.self.nodeId || this.liveLease(shard, view) !== undefined) return { ok: false, shard };
       await this.acquire([shard]);
@@ -347,6 +383,27 @@ export class CoordinatorShards {
     return this.ticking;
   }
 
+  private triggered = false;
+
+  /**
+   * Another agent announced a change (it joined, or stopped and released its shards and membership):
+   * run a cycle now rather than at the next tick, so its shards are placed again at once. Bursts (every
+   * partition lease release is announced too) make one cycle, at most one per TRIGGER_GAP_MS, started
+   * after any cycle already running (it may have read the cluster before the change).
+   */
+  trigger(): void {
+    if (this.closed || this.lastTickAt === undefined || this.triggered) return;
+    this.triggered = true;
+    const wait = Math.max(0, this.lastTickAt + Math.min(TRIGGER_GAP_MS, this.tickMs) - this.opts.timers.now());
+    this.opts.timers.setTimeout(() => {
+      this.triggered = false;
+      (async () => {
+        await this.ticking?.catch(() => {});
+        if (!this.closed) await this.tick();
+      })().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'coordinator placement cycle failed'));
+    }, wait);
+  }
+
   private lastTickAt: number | undefined;
 
   private async runTick(): Promise<void> {
@@ -424,6 +481,11 @@ export class CoordinatorShards {
       }
     }
     await Promise.all([...handoffs, this.acquire(wanted.sort((a, b) => a - b))]);
+    // Shards released: the agents they are intended for take them, and the others name them, now
+    // rather than at their next cycle (one notification for the cycle's handoffs).
+    if (handoffs.length > 0 && !this.closed) {
+      await this.opts.store.announceClusterChange(this.opts.agentId).catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'could not announce released coordinator shards'));
+    }
   }
 
   /** The first cycle (shards intended for us taken before clients arrive), then one every tickMs. */

@@ -9,7 +9,7 @@ import kafkajs from 'kafkajs';
 import { openMetadataStore } from '../../metadata/index.js';
 import type { MetadataStore } from '../../metadata/types.js';
 import { ApiKey, ErrorCode } from '../../protocol/index.js';
-import { shardFor } from '../../src/coordinator/index.js';
+import { coordinatorNodeFor, shardFor } from '../../src/coordinator/index.js';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { startBackend, type Backend } from '../helpers/backends.js';
 import { RawClient } from '../helpers/raw-client.js';
@@ -96,9 +96,13 @@ describe('fenced group coordinators on three agents (PostgreSQL + S3)', () => {
     store = await openMetadataStore({ databaseUrl: backend.env.DATABASE_URL, dataDir: '' });
     // Placement settles within a cycle or two of the last agent joining.
     await waitFor('every shard leased by its intended owner', async () => {
-      const leases = (await store.listCoordinatorLeases()).filter((l) => l.shard >= 0 && l.leaseExpiresAt > Date.now());
-      return leases.length === 50 && new Set(leases.map((l) => l.leaderAgentId)).size === 3;
+      const all = (await store.listCoordinatorLeases()).filter((l) => l.leaseExpiresAt > Date.now());
+      const members = new Map(all.filter((l) => l.shard < 0).map((l) => [l.leaderAgentId, -1 - l.shard]));
+      const leases = all.filter((l) => l.shard >= 0);
+      return members.size === 3 && leases.length === 50 && leases.every((l) => members.get(l.leaderAgentId) === coordinatorNodeFor(`coordinator-shard:${l.shard}`, [...members.values()]));
     }, 20_000);
+    // Agents answer FindCoordinator from a view of the leases at most a cycle (1 s) old.
+    await new Promise((r) => setTimeout(r, 1100));
   });
 
   after(async () => {
@@ -142,14 +146,19 @@ describe('fenced group coordinators on three agents (PostgreSQL + S3)', () => {
     try {
       process.kill(coordinator.pid, 'SIGSTOP');
       const frozenAt = Date.now();
+      // Its last renewal (up to a cycle before the freeze) set when the shard may move.
+      const expiresAt = (await store.listCoordinatorLeases()).find((l) => l.shard === shardFor(groupId, 50))!.leaseExpiresAt;
       // Another agent takes the shard once the frozen agent's leases expired, and commits there.
       const other = agents.find((a) => a !== coordinator)!;
       const moved = await waitFor('the shard to move', async () => {
         const f = await findCoordinator(other.port, groupId);
         return f.errorCode === ErrorCode.NONE && f.port !== coordinator.port && f;
       }, 20_000);
-      const movedAfter = Date.now() - frozenAt;
-      assert.ok(movedAfter >= TTL_MS - 1000, `moved after ${movedAfter} ms, not before the lease expired`);
+      const movedAt = Date.now();
+      const movedAfter = movedAt - frozenAt;
+      // (Agents judge expiry on their estimate of the database clock, a query's latency ahead at most;
+      // taking the lease is refused by the database itself until it expired.)
+      assert.ok(movedAt >= expiresAt - 100, `moved ${expiresAt - movedAt} ms before the lease expired`);
       const newCoordinator = byPort(moved.port);
       await waitFor('a commit on the new coordinator', async () => (await commitRaw(newCoordinator.port, groupId, topic, 200)) === ErrorCode.NONE, 10_000);
       // Resumed: its leases are overdue, so it answers NOT_COORDINATOR and writes nothing.
@@ -172,10 +181,15 @@ describe('fenced group coordinators on three agents (PostgreSQL + S3)', () => {
     assert.deepEqual(watch.backwards.filter((b) => !b.endsWith('→ 150')), []);
   });
 
-  // todo: since partition placement and leases landed next to the shards, kafkajs's members in this
-  // test have not rejoined within 60 s after the coordinator's kill -9 (FindCoordinator names a live
-  // agent within the TTL); the chaos test's groups do recover. Open in issue 13's closing note.
-  test('kill -9 of a group coordinator: the kafkajs group rejoins on another agent within the lease TTL + a bit; committed offsets never go backwards', { todo: 'kafkajs members do not rejoin within 60 s after the kill (under investigation)' }, async () => {
+  // kafkajs 2.2.4 looks the coordinator up only when it (re)joins: after the kill its Heartbeat and
+  // OffsetCommit keep going to the dead agent's address (ECONNREFUSED, not an error it rejoins on), so
+  // its members come back only once the runner's retries are used up and the consumer restarts itself
+  // (restartOnFailure) and asks FindCoordinator again. Nothing an agent answers can shorten that: no
+  // request reaches a live agent. The members here therefore give up on an unreachable coordinator
+  // after ~3 s (retries 3 of at most 500 ms; Fetch waits of 500 ms, as the runner waits for in-flight
+  // fetches before each retry); with retries 50 (the old setting) that took 49 s in one run and over
+  // 60 s in another.
+  test('kill -9 of a group coordinator: the kafkajs group rejoins on another agent within the lease TTL + a bit; committed offsets never go backwards', async () => {
     const topic = 'failover-topic';
     const brokers = agents.map((a) => a.bootstrap);
     const kafka = new Kafka({ clientId: 'failover', brokers, logLevel: logLevel.NOTHING, retry: { retries: 50, initialRetryTime: 100, maxRetryTime: 1000 } });
@@ -207,7 +221,17 @@ describe('fenced group coordinators on three agents (PostgreSQL + S3)', () => {
       }
     })();
     const consumed = new Set<string>();
-    const consumers = [0, 1].map(() => kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 300, retry: { retries: 50, initialRetryTime: 100, maxRetryTime: 1000 } }));
+    // Restarts stop once the test disconnects (a restart racing disconnect() would keep running).
+    let finishing = false;
+    const consumers = [0, 1].map(() =>
+      kafka.consumer({
+        groupId,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 300,
+        maxWaitTimeInMs: 500,
+        retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 500, restartOnFailure: async () => !finishing },
+      }),
+    );
     const watch = watchOffsets(store, groupId);
     const events: string[] = [];
     const joins: number[] = [];
@@ -226,7 +250,8 @@ describe('fenced group coordinators on three agents (PostgreSQL + S3)', () => {
       await waitFor('the group consuming and committing', () => watch.history.some((h) => h.total > 20), 30_000);
       const { port } = await findCoordinator(agents[0].port, groupId);
       const victim = byPort(port);
-      await victim.stop('SIGKILL');
+      // Killed, its data directory (and so its agent id) kept for the restart below.
+      process.kill(victim.pid, 'SIGKILL');
       const killedAt = Date.now();
       const producedAtKill = produced;
       const survivor = agents.find((a) => a !== victim)!;
@@ -248,13 +273,17 @@ describe('fenced group coordinators on three agents (PostgreSQL + S3)', () => {
           `commits resumed after ${resumedAt === undefined ? 'more than 60 s (records stopped flowing: produced ' + producedAtKill + ' at the kill, ' + produced + ' now)' : resumedAt - killedAt + ' ms'} (lease TTL ${TTL_MS} ms)`,
       );
       assert.ok(rejoin <= TTL_MS + 5000, `rejoined after ${rejoin} ms`);
-      // Restart the killed agent: it joins placement again (shards handed back to it), offsets still monotonic.
+      assert.ok(resumedAt !== undefined, 'the group commits again after the kill');
+      // Restart the killed agent on its data directory, as a supervisor does (a new agent id would be
+      // refused node id idx while the killed one's heartbeat is under 30 s old): it joins placement
+      // again (shards handed back to it), offsets still monotonic.
       const idx = agents.indexOf(victim);
-      agents[idx] = await startAgent({ env: { ...backend.env, ...ENV }, port: victim.port, args: ['--node-id', String(idx)] });
+      agents[idx] = await victim.restart();
       const sinceRestart = Date.now();
       await waitFor('the group still committing or rejoining after the restart', () => watch.progressAfter(sinceRestart + 3000) ?? joins.find((at) => at > sinceRestart), 60_000);
     } finally {
       producing = false;
+      finishing = true;
       await producerLoop;
       await Promise.all(consumers.map((c) => c.disconnect().catch(() => undefined)));
       await producer.disconnect().catch(() => undefined);

@@ -66,6 +66,8 @@ export class MemoryGroupStore implements CoordinatorStore {
   failLeases: Error | undefined;
   /** Writes refused by their fence. */
   fencedWrites = 0;
+  /** Cluster changes announced (coordinator shards released by a handoff). */
+  announced = 0;
   readonly topics = new Map<string, TopicRecord>();
   readonly groups = new Map<string, GroupRecord>();
   readonly offsets = new Map<string, Map<string, CommittedOffset>>();
@@ -111,6 +113,7 @@ export class MemoryGroupStore implements CoordinatorStore {
       listCoordinatorLeases: () => this.listCoordinatorLeases(),
       listLiveAgents: (m) => this.listLiveAgents(m),
       now: async () => this.leaseClock(),
+      announceClusterChange: async () => void this.announced++,
     };
   }
 

@@ -87,6 +87,7 @@ test('an agent joins: the shards intended for it are handed off (never two coord
   const moved = [...owners].filter(([, n]) => n === 1).map(([s]) => s);
   assert.ok(moved.length >= 15 && moved.length <= 35, `${moved.length} shards moved`);
   for (const s of moved) assert.equal(b.shards.epochOf(s), epochsBefore.get(s)! + 1, `shard ${s}: next epoch`);
+  assert.ok(store.announced > 0, 'the release was announced to the other agents');
 });
 
 test('handoff answers a waiting JoinGroup NOT_COORDINATOR, and the old owner\'s writes under its epoch are refused', async () => {
@@ -206,4 +207,82 @@ test('a group loaded under an old epoch is read again after the shard comes back
   await run([t], 1500);
   assert.equal((await call(heartbeat, 3, { groupId, generationId: 9, memberId: 'm' }, t.broker)).errorCode, ErrorCode.UNKNOWN_MEMBER_ID);
   assert.equal(t.coordinator.inMemoryState(groupId)?.generationId, 9);
+});
+
+/** A group id whose shard rendezvous placement gives to `node` among `nodes`. */
+async function groupPlacedOn(node: number, nodes: number[], prefix: string): Promise<string> {
+  const { coordinatorNodeFor } = await import('../../../src/coordinator/placement.js');
+  for (let i = 0; ; i++) if (coordinatorNodeFor(`coordinator-shard:${shardFor(`${prefix}-${i}`, 50)}`, nodes) === node) return `${prefix}-${i}`;
+}
+
+const joinAt = (t: TestCoordinator, groupId: string) =>
+  call(joinGroup, 5, { groupId, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 60_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: subscription(['t']) }] }, t.broker);
+
+test('handoff: once the old owner released, the new one serves the group at once, not after its next cycle (no NOT_COORDINATOR ping-pong)', async () => {
+  const store = new MemoryGroupStore();
+  const timers = new FakeTimers();
+  const brokers = [0, 1].map((nodeId) => ({ nodeId, host: `h${nodeId}`, port: 9000 + nodeId, rack: null }));
+  const a = testCoordinator({ nodeId: 0, brokers, store, timers, leaseTtlMs: TTL });
+  await a.coordinator.start();
+  await run([a], 1000);
+  const groupId = await groupPlacedOn(1, [0, 1], 'moving');
+  const shard = shardFor(groupId, 50);
+  // b's cycles run half a cycle after a's: a hands off on its cycle, b's view is then 500 ms old.
+  await run([a], 500);
+  const b = testCoordinator({ nodeId: 1, brokers, store, timers, leaseTtlMs: TTL });
+  await b.coordinator.start();
+  let released = false;
+  for (let t = 0; t < 3000 && !released; t += 100) {
+    await run([a, b], 100);
+    released = a.shards.state(shard).kind === 'unowned' && b.shards.state(shard).kind === 'unowned';
+  }
+  assert.ok(released, 'a released the shard before b\'s cycle took it');
+  const found = await Promise.all([a, b].map((t) => call(findCoordinator, 3, { key: groupId, keyType: 0 }, t.broker)));
+  assert.deepEqual(found.map((f) => f.nodeId), [1, 1], 'both name the new owner');
+  assert.equal((await joinAt(b, groupId)).errorCode, ErrorCode.MEMBER_ID_REQUIRED, 'served by the new owner');
+  assert.equal(b.shards.epochOf(shard), store.leases.get(shard)!.epoch);
+  assertSingleOwners([a, b]);
+});
+
+test('a crashed agent: once its leases expired, the intended new owner serves its groups on the first request, not after its next cycle', async () => {
+  const store = new MemoryGroupStore();
+  const timers = new FakeTimers();
+  const brokers = [0, 1].map((nodeId) => ({ nodeId, host: `h${nodeId}`, port: 9000 + nodeId, rack: null }));
+  const a = testCoordinator({ nodeId: 0, brokers, store, timers, leaseTtlMs: TTL });
+  await a.coordinator.start();
+  await run([a], 500);
+  const b = testCoordinator({ nodeId: 1, brokers, store, timers, leaseTtlMs: TTL });
+  await b.coordinator.start();
+  await run([a, b], 3000);
+  const groupId = await groupPlacedOn(0, [0, 1], 'orphan');
+  const shard = shardFor(groupId, 50);
+  assert.ok(a.shards.epochOf(shard) !== undefined);
+  // a "crashes": nothing of it reaches the database any more.
+  const inner = a.shards as unknown as { opts: { store: Record<string, unknown> } };
+  const dead = async () => {
+    throw new Error('killed');
+  };
+  inner.opts.store = { ...inner.opts.store, renewCoordinatorLeases: dead, acquireCoordinatorLeases: dead, releaseCoordinatorLeases: dead, listCoordinatorLeases: dead };
+  const expiry = store.leases.get(shard)!.leaseExpiresAt;
+  const member = store.leases.get(-1)!.leaseExpiresAt;
+  assert.equal(member, expiry, 'membership and shard leases are renewed together');
+  while (timers.now() < expiry) await run([a, b], 100);
+  // b's last cycle read the cluster while a was still live; a request now needs no cycle of b's.
+  assert.equal(b.shards.state(shard).kind, 'unowned', 'not taken by a cycle yet');
+  assert.equal((await call(findCoordinator, 3, { key: groupId, keyType: 0 }, b.broker)).nodeId, 1);
+  assert.equal((await joinAt(b, groupId)).errorCode, ErrorCode.MEMBER_ID_REQUIRED);
+  assert.equal(b.shards.epochOf(shard), store.leases.get(shard)!.epoch);
+});
+
+test('an announced change (an agent stopped and released its shards) is acted on at once: trigger() runs a cycle now', async () => {
+  const [a, b] = await testCluster([0, 1], { leaseTtlMs: 30_000 });
+  const bShards = [...assertSingleOwners([a, b])].filter(([, n]) => n === 1).map(([s]) => s);
+  assert.ok(bShards.length > 0);
+  await b.coordinator.shutdown();
+  // Well within a cycle (1 s), only the trigger (the agent's cluster change notification) makes a look again.
+  a.shards.trigger();
+  a.shards.trigger(); // a burst of notifications: one cycle
+  await run([a, b], 100);
+  assert.ok(bShards.every((s) => a.shards.epochOf(s) !== undefined), 'taken over without waiting for a cycle');
+  assert.equal((await call(findCoordinator, 3, { key: 'anything', keyType: 0 }, a.broker)).nodeId, 0);
 });
