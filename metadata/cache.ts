@@ -26,8 +26,11 @@ import type {
   NewSegment,
   OffsetCommitInput,
   PartitionRecord,
+  PartitionSegmentStats,
   SegmentRecord,
   TopicRecord,
+  ProducerSnapshotInput,
+  ProducerSnapshotRecord,
 } from './types.js';
 
 export interface CacheOptions {
@@ -391,6 +394,10 @@ export class CachedMetadataStore implements MetadataStore {
     return this.inner.listSegments(topic, partitionId, fromOffset, limit);
   }
 
+  segmentStats(topic?: string): Promise<PartitionSegmentStats[]> {
+    return this.inner.segmentStats(topic);
+  }
+
   async deleteSegmentsBefore(topic: string, partitionId: number, offset: number): Promise<SegmentRecord[]> {
     const led = this.led.get(key(topic, partitionId));
     if (led) this.dropIndex(led);
@@ -487,6 +494,18 @@ export class CachedMetadataStore implements MetadataStore {
   listCoordinatorLeases(): Promise<CoordinatorLease[]> {
     return this.inner.listCoordinatorLeases();
   }
+  agreeClusterSetting(name: string, value: string): Promise<string> {
+    return this.inner.agreeClusterSetting(name, value);
+  }
+  endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }> {
+    return this.inner.endAgentLeases(agentId);
+  }
+  saveProducerSnapshots(agentId: string, snapshots: ProducerSnapshotInput[]): Promise<number> {
+    return this.inner.saveProducerSnapshots(agentId, snapshots);
+  }
+  loadProducerSnapshot(topic: string, partitionId: number): Promise<ProducerSnapshotRecord | undefined> {
+    return this.inner.loadProducerSnapshot(topic, partitionId);
+  }
 
   // --- agents & leases (leases teach the cache which partitions we lead) ---------------------------
 
@@ -498,6 +517,10 @@ export class CachedMetadataStore implements MetadataStore {
   }
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]> {
     return this.inner.listLiveAgents(maxAgeMs);
+  }
+
+  listAgents(): Promise<AgentRecord[]> {
+    return this.inner.listAgents();
   }
   async deregisterAgent(agentId: string): Promise<void> {
     await this.inner.deregisterAgent(agentId);

@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   check,
+  customType,
   foreignKey,
   index,
   integer,
@@ -19,6 +20,7 @@ import {
 } from 'drizzle-orm/pg-core';
 
 const ms = (name: string) => bigint(name, { mode: 'number' });
+const bytea = customType<{ data: Buffer }>({ dataType: () => 'bytea' });
 
 export const topics = pgTable(
   'topics',
@@ -176,3 +178,38 @@ export const coordinatorLeases = pgTable(
   },
   (t) => [index('idx_coordinator_leases_leader').on(t.leaderAgentId)],
 );
+
+/**
+ * Idempotent producers' state of a partition as of `end_offset` (a committed high watermark), saved by
+ * its leader when it hands the partition off and every few seconds while it leads (only when it
+ * changed). A new leader starts from it and reads back only the log from `end_offset` on, instead of
+ * the last PRODUCER_SCAN_OFFSETS offsets. Written only by the holder of the partition's unexpired lease.
+ */
+export const producerSnapshots = pgTable(
+  'producer_snapshots',
+  {
+    topic: text('topic').notNull(),
+    partitionId: integer('partition_id').notNull(),
+    leaseEpoch: integer('lease_epoch').notNull(),
+    endOffset: ms('end_offset').notNull(),
+    /** storage/producer-state.ts snapshot format. */
+    state: bytea('state').notNull(),
+    /** Database clock, epoch ms. */
+    savedAt: ms('saved_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.topic, t.partitionId] }),
+    foreignKey({ columns: [t.topic, t.partitionId], foreignColumns: [partitions.topic, partitions.partitionId] }).onDelete('cascade'),
+  ],
+);
+
+/**
+ * Settings every agent sharing the database must agree on (e.g. the number of coordinator shards):
+ * the first agent to start records its value; an agent started with another value is refused.
+ */
+export const clusterSettings = pgTable('cluster_settings', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  /** Database clock, epoch ms. */
+  setAt: ms('set_at').notNull(),
+});

@@ -22,8 +22,11 @@ import type {
   NewSegment,
   OffsetCommitInput,
   PartitionRecord,
+  PartitionSegmentStats,
   SegmentRecord,
   TopicRecord,
+  ProducerSnapshotInput,
+  ProducerSnapshotRecord,
 } from './types.js';
 import {
   assertGroupId,
@@ -182,6 +185,15 @@ const S = {
              WHERE s.topic = $1 AND s.partition_id = $2 AND s.base_offset <= $3
              ORDER BY s.base_offset DESC LIMIT 1), $3)
      ORDER BY base_offset LIMIT $4`,
+    { idempotent: true },
+  ),
+  segmentStats: statement(
+    'sh_segment_stats',
+    `SELECT topic, partition_id AS "partitionId", count(*)::int AS "segmentCount",
+       COALESCE(sum(record_count), 0)::bigint AS "recordCount", COALESCE(sum(size_bytes), 0)::bigint AS "sizeBytes",
+       COALESCE(sum(byte_length), 0)::bigint AS "storedBytes"
+     FROM segments WHERE ($1::text IS NULL OR topic = $1)
+     GROUP BY topic, partition_id ORDER BY topic, partition_id`,
     { idempotent: true },
   ),
   deleteSegmentsBefore: statement(
@@ -408,6 +420,7 @@ const S = {
     `SELECT ${AGENT_COLS} FROM agents WHERE last_heartbeat >= ${NOW_MS} - $1::bigint ORDER BY node_id`,
     { idempotent: true },
   ),
+  listAgents: statement('sh_list_agents', `SELECT ${AGENT_COLS} FROM agents ORDER BY node_id`, { idempotent: true }),
   // Safe to retry: a second nextval only skips an id.
   allocateProducerId: statement('sh_allocate_producer_id', `SELECT nextval('producer_ids')::bigint AS id`, { idempotent: true }),
   // Leaving agents also end their leases so that others can take over at once.
@@ -419,6 +432,19 @@ const S = {
      c AS (UPDATE coordinator_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
            WHERE leader_agent_id = $1 RETURNING 1)
      SELECT (SELECT count(*) FROM d)::int AS n`,
+    { idempotent: true },
+  ),
+
+  // A new run of an agent ends the leases its previous run may still hold, so that it takes them
+  // again with the next epoch: statements of the previous run still in flight (a flush commit sent
+  // just before a kill -9) are fenced instead of passing as ours.
+  endAgentLeases: statement(
+    'sh_end_agent_leases',
+    `WITH l AS (UPDATE partition_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
+                WHERE leader_agent_id = $1 AND lease_expires_at > ${NOW_MS} RETURNING 1),
+     c AS (UPDATE coordinator_leases SET lease_expires_at = LEAST(lease_expires_at, ${NOW_MS})
+           WHERE leader_agent_id = $1 AND lease_expires_at > ${NOW_MS} RETURNING 1)
+     SELECT (SELECT count(*) FROM l)::int AS partitions, (SELECT count(*) FROM c)::int AS shards`,
     { idempotent: true },
   ),
 
@@ -534,6 +560,40 @@ const S = {
   listCoordinatorLeases: statement(
     'sh_list_coordinator_leases',
     `SELECT ${COORDINATOR_LEASE_COLS} FROM coordinator_leases ORDER BY shard`,
+    { idempotent: true },
+  ),
+
+  // The recorded value wins: the first agent's insert records it, later ones read it back.
+  agreeClusterSetting: statement(
+    'sh_agree_cluster_setting',
+    `WITH i AS (INSERT INTO cluster_settings (name, value, set_at) VALUES ($1, $2, ${NOW_MS})
+                ON CONFLICT (name) DO NOTHING RETURNING value)
+     SELECT value FROM i UNION ALL SELECT value FROM cluster_settings WHERE name = $1 LIMIT 1`,
+    { idempotent: true },
+  ),
+
+  // --- producer state snapshots ---------------------------------------------------------------------
+  // Only for partitions whose unexpired lease $1 holds at that epoch (a fenced leader saves nothing); a
+  // snapshot never replaces one of a later epoch or further offset. States travel as hex text, which
+  // both drivers pass through unchanged.
+  saveProducerSnapshots: statement(
+    'sh_save_producer_snapshots',
+    `INSERT INTO producer_snapshots AS ps (topic, partition_id, lease_epoch, end_offset, state, saved_at)
+     SELECT u.topic, u.partition_id, u.lease_epoch, u.end_offset, decode(u.state, 'hex'), ${NOW_MS}
+     FROM unnest($2::text[], $3::int[], $4::int[], $5::bigint[], $6::text[]) AS u(topic, partition_id, lease_epoch, end_offset, state)
+     JOIN partition_leases pl ON pl.topic = u.topic AND pl.partition_id = u.partition_id
+     WHERE pl.leader_agent_id = $1 AND pl.epoch = u.lease_epoch AND pl.lease_expires_at > ${NOW_MS}
+     ORDER BY u.topic, u.partition_id
+     ON CONFLICT (topic, partition_id) DO UPDATE SET
+       lease_epoch = EXCLUDED.lease_epoch, end_offset = EXCLUDED.end_offset, state = EXCLUDED.state, saved_at = EXCLUDED.saved_at
+     WHERE (ps.lease_epoch, ps.end_offset) <= (EXCLUDED.lease_epoch, EXCLUDED.end_offset)
+     RETURNING 1 AS ok`,
+    { idempotent: true },
+  ),
+  loadProducerSnapshot: statement(
+    'sh_load_producer_snapshot',
+    `SELECT lease_epoch AS "leaseEpoch", end_offset AS "endOffset", encode(state, 'hex') AS state
+     FROM producer_snapshots WHERE topic = $1 AND partition_id = $2`,
     { idempotent: true },
   ),
 } as const;
@@ -839,6 +899,11 @@ export class SqlMetadataStore implements MetadataStore {
     return this.q<SegmentRecord>(S.listSegments, [topic, partitionId, fromOffset, limit ?? null]);
   }
 
+  async segmentStats(topic?: string): Promise<PartitionSegmentStats[]> {
+    if (topic !== undefined && !isValidTopicName(topic)) return [];
+    return this.q<PartitionSegmentStats>(S.segmentStats, [topic ?? null]);
+  }
+
   async deleteSegmentsBefore(topic: string, partitionId: number, offset: number): Promise<SegmentRecord[]> {
     if (!isValidTopicName(topic) || !isPartitionId(partitionId)) return [];
     assertNonNegative(offset, 'offset');
@@ -1101,9 +1166,26 @@ export class SqlMetadataStore implements MetadataStore {
     return this.q<AgentRecord>(S.listLiveAgents, [maxAgeMs]);
   }
 
+  listAgents(): Promise<AgentRecord[]> {
+    return this.q<AgentRecord>(S.listAgents);
+  }
+
   async deregisterAgent(agentId: string): Promise<void> {
     checkAgentId(agentId);
     await this.q(S.deregisterAgent, [agentId]);
+  }
+
+  async agreeClusterSetting(name: string, value: string): Promise<string> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 255) throw invalid('cluster setting name must be 1-255 characters');
+    if (typeof value !== 'string' || value.length > 4096) throw invalid('cluster setting value must be at most 4096 characters');
+    const rows = await this.q<{ value: string }>(S.agreeClusterSetting, [name, value]);
+    return rows[0]!.value;
+  }
+
+  async endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }> {
+    checkAgentId(agentId);
+    const [row] = await this.q<{ partitions: number; shards: number }>(S.endAgentLeases, [agentId]);
+    return row ?? { partitions: 0, shards: 0 };
   }
 
   async retireAgent(agentId: string): Promise<void> {
@@ -1234,5 +1316,34 @@ export class SqlMetadataStore implements MetadataStore {
 
   listCoordinatorLeases(): Promise<CoordinatorLease[]> {
     return this.q<CoordinatorLease>(S.listCoordinatorLeases);
+  }
+
+  // --- producer state snapshots ----------------------------------------------------------------------
+
+  async saveProducerSnapshots(agentId: string, snapshots: ProducerSnapshotInput[]): Promise<number> {
+    checkAgentId(agentId);
+    if (!Array.isArray(snapshots)) throw invalid('snapshots must be an array');
+    for (const x of snapshots) {
+      checkPartitionRef(x.topic, x.partitionId);
+      assertInt32(x.leaseEpoch, 'lease epoch', 0);
+      if (!Number.isSafeInteger(x.endOffset) || x.endOffset < 0) throw invalid('snapshot end offset must be a non-negative integer');
+      if (!Buffer.isBuffer(x.state)) throw invalid('snapshot state must be bytes');
+    }
+    if (snapshots.length === 0) return 0;
+    const rows = await this.q(S.saveProducerSnapshots, [
+      agentId,
+      snapshots.map((x) => x.topic),
+      snapshots.map((x) => x.partitionId),
+      snapshots.map((x) => x.leaseEpoch),
+      snapshots.map((x) => x.endOffset),
+      snapshots.map((x) => x.state.toString('hex')),
+    ]);
+    return rows.length;
+  }
+
+  async loadProducerSnapshot(topic: string, partitionId: number): Promise<ProducerSnapshotRecord | undefined> {
+    checkPartitionRef(topic, partitionId);
+    const [row] = await this.q<{ leaseEpoch: number; endOffset: number | string; state: string }>(S.loadProducerSnapshot, [topic, partitionId]);
+    return row && { leaseEpoch: row.leaseEpoch, endOffset: Number(row.endOffset), state: Buffer.from(row.state, 'hex') };
   }
 }

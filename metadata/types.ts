@@ -115,6 +115,18 @@ export interface AgentRecord {
   startedAt: number;
 }
 
+/** Per partition: how many segment rows it has and what they hold (the admin CLI's overview). */
+export interface PartitionSegmentStats {
+  topic: string;
+  partitionId: number;
+  segmentCount: number;
+  recordCount: number;
+  /** Record batch bytes (uncompressed), summed over the rows. */
+  sizeBytes: number;
+  /** Bytes of the partition's chunks inside the segment objects (compressed). */
+  storedBytes: number;
+}
+
 export interface CommittedOffset {
   groupId: string;
   topic: string;
@@ -172,6 +184,8 @@ export interface MetadataStore {
   addSegment(segment: NewSegment): Promise<SegmentRecord>;
   findSegmentForOffset(topic: string, partitionId: number, offset: number): Promise<SegmentRecord | undefined>;
   listSegments(topic: string, partitionId: number, fromOffset?: number, limit?: number): Promise<SegmentRecord[]>;
+  /** Segment counts and sizes per partition, of one topic or all; partitions without segments are absent (read-only). */
+  segmentStats(topic?: string): Promise<PartitionSegmentStats[]>;
   /** The fenced flush commit: all or nothing (see FlushCommitPartition). */
   commitFlush(agentId: string, partitions: FlushCommitPartition[]): Promise<FlushCommitResult>;
   /** Retention: deletes the segment rows entirely below `offset` (end_offset < offset); returns them. */
@@ -214,11 +228,18 @@ export interface MetadataStore {
   }): Promise<AgentRecord>;
   heartbeatAgent(agentId: string): Promise<void>;
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;
+  /** Every registered agent, live or not, by node id (read-only; the admin CLI). */
+  listAgents(): Promise<AgentRecord[]>;
   deregisterAgent(agentId: string): Promise<void>;
   /** Takes the agent out of the live set (its heartbeat reads as lapsed) while it keeps its row, node
    * id and leases: the first step of a graceful shutdown, so others place its partitions elsewhere
    * while it hands them off. A later heartbeat fails (register again to come back). */
   retireAgent(agentId: string): Promise<void>;
+  /** Records `value` for a cluster-wide setting unless one is recorded; returns the recorded value. */
+  agreeClusterSetting(name: string, value: string): Promise<string>;
+  /** Ends every unexpired partition and coordinator lease held under `agentId` (a new run of the agent
+   * starts: it takes them again with the next epoch, fencing its previous run). Returns the counts. */
+  endAgentLeases(agentId: string): Promise<{ partitions: number; shards: number }>;
   /** Tells every agent listening (PostgreSQL LISTEN/NOTIFY, CLUSTER_CHANGES_CHANNEL) that the live set
    * or the leases changed, so they place partitions again now instead of at their next round. No-op on PGlite. */
   announceClusterChange(agentId: string): Promise<void>;
@@ -253,6 +274,23 @@ export interface MetadataStore {
   /** Ends our leases of those epochs now (handoff, shutdown); the next holder gets epoch + 1. */
   releaseCoordinatorLeases(agentId: string, leases: Array<{ shard: number; epoch: number }>): Promise<void>;
   listCoordinatorLeases(): Promise<CoordinatorLease[]>;
+  /** Saves idempotent producers' state of partitions whose unexpired lease `agentId` holds at the given
+   * epochs (others are skipped; a snapshot of a later epoch or offset is kept); returns how many were saved. */
+  saveProducerSnapshots(agentId: string, snapshots: ProducerSnapshotInput[]): Promise<number>;
+  /** The last saved producer state of a partition. */
+  loadProducerSnapshot(topic: string, partitionId: number): Promise<ProducerSnapshotRecord | undefined>;
   /** The database clock (epoch ms), the clock leases and heartbeats are judged by. */
   now(): Promise<number>;
+}
+
+/** Idempotent producers' state of a partition as of `endOffset` (storage/producer-state.ts format). */
+export interface ProducerSnapshotRecord {
+  leaseEpoch: number;
+  endOffset: number;
+  state: Buffer;
+}
+
+export interface ProducerSnapshotInput extends ProducerSnapshotRecord {
+  topic: string;
+  partitionId: number;
 }

@@ -137,10 +137,24 @@ export class Agent {
       : createObjectStore({ kind: 'local', dir: join(dataDir, 'objects') });
     const objectStore = (this.objectStore = metrics ? new InstrumentedObjectStore(rawObjectStore, metrics) : rawObjectStore);
 
+    // Agents that split groups into different numbers of shards would each coordinate some groups
+    // the others also think theirs: the first agent's value is the cluster's.
+    const agreedShards = await metadata.agreeClusterSetting('coordinator.shards', String(cfg.coordinatorShards));
+    if (agreedShards !== String(cfg.coordinatorShards)) {
+      throw new Error(
+        `--coordinator-shards is ${cfg.coordinatorShards} here but ${agreedShards} for the agents sharing this database (recorded in its cluster_settings table): ` +
+          `start every agent with --coordinator-shards ${agreedShards} (STREAMHOUSE_COORDINATOR_SHARDS)`,
+      );
+    }
     const me = await this.register(metadata, agentId, dataDir);
     this.nodeId = me.nodeId;
     // Registered (the node id is ours) but not live until the listener is open: see Membership.goLive.
     await metadata.retireAgent(agentId);
+    // Leases a previous run of this agent id left (kill -9, then a restart within the TTL) are ended
+    // rather than extended: this run takes them with new epochs, so that the previous run's
+    // statements still in flight are fenced, not taken for ours.
+    const ended = await metadata.endAgentLeases(agentId);
+    if (ended.partitions + ended.shards > 0) this.log.info({ agentId, ...ended }, "ended the leases of this agent id's previous run");
 
     const writer = (this.writer = new SegmentWriter({
       objectStore,
@@ -153,7 +167,12 @@ export class Agent {
       logger: this.log,
     }));
     const reader = new SegmentReader({ objectStore, metadata, tailCacheBytes: cfg.tailCacheBytes, blockCacheBytes: cfg.blockCacheBytes, logger: this.log });
-    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes, this.log));
+    const partitions = (this.partitions = new AgentPartitionLog(metadata, writer, reader, this.config.maxDecompressedBytes, this.log, {
+      agentId,
+      // Producer state snapshots as often as leases are renewed: a crashed leader's successor reads
+      // back at most about that much of each partition's log.
+      intervalMs: cfg.leaseRenewIntervalMs,
+    }));
     const self = { agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null };
     const membership = (this.membership = new Membership({ metadata, self, heartbeatMs: cfg.agentHeartbeatMs, liveWithinMs: 3 * cfg.agentHeartbeatMs, clock: monotonicClock, log: this.log }));
     let balancer: Balancer | undefined;

@@ -1,10 +1,19 @@
 #!/usr/bin/env node
 // The streamhouse command: `streamhouse start [flags]` runs one agent; `streamhouse settings` prints
-// every setting with its default.
-import { Command, Option } from 'commander';
+// every setting with its default; `streamhouse topics|groups|lag|agents|leases|segments|configs` are the
+// admin commands (src/admin/), reading the metadata database or asking a running broker.
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { SETTINGS, ConfigError, resolveConfig, settingsMarkdown, type SettingName, type SettingSpec } from './config.js';
 import { createLogger } from './logger.js';
-import { Agent } from './agent.js';
+import { listAgents, renderAgents } from './admin/agents.js';
+import { configOverview, renderConfigOverview, renderTopicConfigs, topicConfigs } from './admin/configs.js';
+import { AdminError } from './admin/errors.js';
+import { describeGroup, listGroups, renderGroupDescription, renderGroupList } from './admin/groups.js';
+import { collectLag, renderLag } from './admin/lag.js';
+import { listLeases, renderLeases } from './admin/leases.js';
+import { runAdmin, type AdminOptions } from './admin/run.js';
+import { DEFAULT_SEGMENT_LIMIT, listSegments, renderSegments } from './admin/segments.js';
+import { describeTopic, listTopics, renderTopicDescription, renderTopicList } from './admin/topics.js';
 
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -38,6 +47,8 @@ start.action(async (opts: Record<string, string | boolean | undefined>) => {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  // Loaded here, not at the top: the admin commands start faster without the agent's modules (S3 client…).
+  const { Agent } = await import('./agent.js');
   const agent = new Agent(config, log);
   let stopping = false;
   const stop = (signal: string) => {
@@ -71,6 +82,116 @@ program
   .option('--markdown', 'as a Markdown table')
   .action(() => {
     console.log(settingsMarkdown());
+  });
+
+// ---- admin commands ---------------------------------------------------------------------------------
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = nonNegativeInt(value);
+  if (n === 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+/** A command with the options every admin command shares (where to read from, --json). */
+function admin(name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('--bootstrap-server <host:port>', 'ask a running agent (Kafka protocol); comma-separated list allowed')
+    .option('--database-url <url>', 'read the PostgreSQL metadata database (default: env DATABASE_URL)')
+    .option('--data-dir <dir>', 'read the embedded (PGlite) database of a stopped agent\'s data directory (default: env STREAMHOUSE_DATA_DIR)')
+    .option('--json', 'machine-readable JSON instead of a table')
+    .option('--timeout-ms <ms>', 'connect and request timeout', positiveInt, 10_000);
+}
+
+type Opts = AdminOptions & Record<string, unknown>;
+
+/** `topics [list]`, `topics describe NAME`: the action word, checked. */
+function action(command: string, given: string | undefined, name: string | undefined, needsName: string): 'list' | 'describe' {
+  if (given === undefined || given === 'list') {
+    if (name !== undefined) throw new AdminError(`${command} list takes no argument; did you mean "${command} describe ${name}"?`, 2);
+    return 'list';
+  }
+  if (given === 'describe') {
+    if (name === undefined) throw new AdminError(`${command} describe needs ${needsName}`, 2);
+    return 'describe';
+  }
+  throw new AdminError(`unknown action "${given}": ${command} [list] or ${command} describe ${needsName}`, 2);
+}
+
+function usageError(err: unknown): never {
+  const code = err instanceof AdminError ? err.exitCode : 2;
+  console.error(`streamhouse: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(code);
+}
+
+admin('topics', 'List topics (partitions, records, bytes, segments), or describe one: `topics describe NAME`.')
+  .argument('[action]', 'list (default) or describe')
+  .argument('[name]', 'topic name (describe)')
+  .action(async (act: string | undefined, name: string | undefined, opts: Opts) => {
+    let which;
+    try {
+      which = action('topics', act, name, 'NAME');
+    } catch (err) {
+      usageError(err);
+    }
+    if (which === 'list') await runAdmin(opts, listTopics, renderTopicList);
+    else await runAdmin(opts, (t) => describeTopic(t, name!), renderTopicDescription);
+  });
+
+admin('groups', 'List consumer groups (state, protocol, members), or describe one: `groups describe ID`.')
+  .argument('[action]', 'list (default) or describe')
+  .argument('[id]', 'group id (describe)')
+  .action(async (act: string | undefined, id: string | undefined, opts: Opts) => {
+    let which;
+    try {
+      which = action('groups', act, id, 'ID');
+    } catch (err) {
+      usageError(err);
+    }
+    if (which === 'list') await runAdmin(opts, listGroups, renderGroupList);
+    else await runAdmin(opts, (t) => describeGroup(t, id!), renderGroupDescription);
+  });
+
+admin('lag', 'Consumer lag per group and partition: committed offset, high watermark, lag.')
+  .option('--group <id>', 'only this group')
+  .option('--topic <name>', 'only this topic')
+  .action(async (opts: Opts & { group?: string; topic?: string }) => {
+    await runAdmin(opts, (t) => collectLag(t, { group: opts.group, topic: opts.topic }), renderLag);
+  });
+
+admin('agents', 'Registered agents: id, node id, address, liveness, last heartbeat, leases held.')
+  .option('--live-within-ms <ms>', 'an agent is live with a heartbeat this recent (3 × the agents\' --agent-heartbeat-ms)', positiveInt, 6000)
+  .action(async (opts: Opts & { liveWithinMs: number }) => {
+    await runAdmin(opts, (t) => listAgents(t, { liveWithinMs: opts.liveWithinMs }), renderAgents);
+  });
+
+admin('leases', 'Partition leases and coordinator-shard leases: holder, epoch, expiry (database clock). Database only.')
+  .option('--topic <name>', 'only the partition leases of this topic')
+  .action(async (opts: Opts & { topic?: string }) => {
+    await runAdmin(opts, (t) => listLeases(t, { topic: opts.topic }), renderLeases);
+  });
+
+admin('segments', 'Segment rows per topic-partition: offsets, records, bytes, object key. Database only.')
+  .option('--topic <name>', 'only this topic')
+  .option('--partition <n>', 'only this partition (with --topic)', nonNegativeInt)
+  .option('--limit <n>', 'segments listed per partition', nonNegativeInt, DEFAULT_SEGMENT_LIMIT)
+  .option('--from-offset <offset>', 'start at the segment holding this offset', nonNegativeInt)
+  .action(async (opts: Opts & { topic?: string; partition?: number; limit: number; fromOffset?: number }) => {
+    await runAdmin(opts, (t) => listSegments(t, { topic: opts.topic, partition: opts.partition, limit: opts.limit, fromOffset: opts.fromOffset }), renderSegments);
+  });
+
+admin('configs', 'Broker settings and defaults with every topic override, or all configs of one topic: `configs TOPIC`.')
+  .argument('[topic]', 'topic name')
+  .action(async (topic: string | undefined, opts: Opts) => {
+    if (topic === undefined) await runAdmin(opts, configOverview, renderConfigOverview);
+    else await runAdmin(opts, (t) => topicConfigs(t, topic), renderTopicConfigs);
   });
 
 await program.parseAsync(process.argv);

@@ -14,7 +14,7 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { CompressionType, DEFAULT_MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
 import { TimestampType, readBatchHeader, readBatchRecords, type BatchRecord } from '../protocol/record-batch.js';
 import { DecodeError } from '../protocol/varint.js';
-import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup } from '../storage/index.js';
+import type { SegmentReader, SegmentWriter, CommitEvent, RollbackEvent, TimestampLookup, ProducerSnapshot } from '../storage/index.js';
 import type { PartitionLog, PartitionView } from './context.js';
 import type { Leadership, LeadershipListener, LeaseRef } from './cluster/leases.js';
 import type { Logger } from './logger.js';
@@ -28,6 +28,19 @@ const key = (topic: string, partitionId: number) => `${topic}\u0000${partitionId
  */
 export const PRODUCER_SCAN_OFFSETS = 10_000;
 const PRODUCER_SCAN_READ_BYTES = 4 * 1024 * 1024;
+/** Read-backs started by a takeover (not by a waiting producer) at once: taking over hundreds of
+ * partitions must not flood the object store and slow down the produce and fetch it now serves. */
+const EAGER_SCANS = 4;
+/** How long a handoff waits for its producer snapshot to be saved (the next leader reads the log back otherwise). */
+const SNAPSHOT_SAVE_TIMEOUT_MS = 1000;
+
+/** Producer state snapshots (metadata producer_snapshots): saved on handoff and every `intervalMs` while leading. */
+export interface ProducerSnapshotOptions {
+  agentId: string;
+  intervalMs: number;
+}
+
+type Pending = { epoch: number; scan?: Promise<void> };
 
 interface Waiter {
   keys: string[];
@@ -39,7 +52,14 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   private leadership!: Leadership;
   private readonly waiters = new Map<string, Set<Waiter>>();
   /** Led partitions whose idempotent-producer state has not been read back from the log yet. */
-  private readonly unscanned = new Map<string, { epoch: number; scan?: Promise<void> }>();
+  private readonly unscanned = new Map<string, Pending>();
+  /** Takeover read-backs waiting for one of the EAGER_SCANS slots. */
+  private readonly eagerQueue: Array<() => void> = [];
+  private eagerRunning = 0;
+  /** Led partitions → the end offset of the producer snapshot last saved for them. */
+  private readonly snapshotSavedAt = new Map<string, number>();
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private snapshotBatch: { items: Array<ProducerSnapshot & LeaseRef>; done: Promise<void> } | undefined;
   /** Topic name → id of the topic whose partitions this agent holds state for. */
   private readonly topicIds = new Map<string, string>();
   /** Topic name → bumped each time its state is dropped (an acquisition racing the drop is undone). */
@@ -49,15 +69,22 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   private stopping = false;
 
   constructor(
-    private readonly metadata: Pick<MetadataStore, 'getPartition' | 'setLogStartOffset' | 'getTopic'> & { forgetTopic?(name: string): void },
+    private readonly metadata: Pick<MetadataStore, 'getPartition' | 'setLogStartOffset' | 'getTopic'> &
+      Partial<Pick<MetadataStore, 'saveProducerSnapshots' | 'loadProducerSnapshot'>> & { forgetTopic?(name: string): void },
     private readonly writer: SegmentWriter,
     private readonly reader: SegmentReader,
     /** Bound on decompressing a stored batch (--max-decompressed-bytes). */
     private readonly maxDecompressedBytes = DEFAULT_MAX_DECOMPRESSED_BYTES,
     private readonly log?: Logger,
+    /** Off when absent: every takeover reads the end of the log back. */
+    private readonly snapshots?: ProducerSnapshotOptions,
   ) {
     writer.onCommit((e) => this.committed(e));
     writer.onRollback((e) => this.rolledBack(e));
+    if (snapshots !== undefined) {
+      this.snapshotTimer = setInterval(() => void this.saveChangedSnapshots(), snapshots.intervalMs);
+      this.snapshotTimer.unref();
+    }
   }
 
   /** Set once by the agent (leadership and log refer to each other). */
@@ -74,28 +101,96 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     if (!partition) throw new KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     this.reader.invalidate(topic, partitionId);
     this.writer.openPartition(topic, partitionId, { leaseEpoch: epoch, highWatermark: partition.highWatermark });
+    const k = key(topic, partitionId);
+    this.snapshotSavedAt.delete(k);
     if (partition.highWatermark > 0) {
       // Read idempotent producers' state back now, not on the first produce: after a handoff or a
       // failover the producers are already retrying towards us. A failure here is retried by that
       // first request.
-      const pending = { epoch };
-      this.unscanned.set(key(topic, partitionId), pending);
-      this.scanProducers(topic, partitionId, pending).catch(() => undefined);
-    } else this.unscanned.delete(key(topic, partitionId));
+      const pending: Pending = { epoch };
+      this.unscanned.set(k, pending);
+      this.eagerQueue.push(() => {
+        if (this.unscanned.get(k) !== pending || pending.scan !== undefined) return false; // started by a request, or moot
+        this.eagerRunning++;
+        this.scanProducers(topic, partitionId, pending)
+          .catch(() => undefined)
+          .finally(() => {
+            this.eagerRunning--;
+            this.pumpEager();
+          });
+        return true;
+      });
+      this.pumpEager();
+    } else this.unscanned.delete(k);
+  }
+
+  private pumpEager(): void {
+    while (this.eagerRunning < EAGER_SCANS && this.eagerQueue.length > 0) this.eagerQueue.shift()!();
   }
 
   async onHandoff({ topic, partitionId }: LeaseRef): Promise<void> {
     // New produce is refused (NOT_LEADER_OR_FOLLOWER, clients refresh metadata and retry at the new
-    // leader); what was accepted is committed and acked before the lease is released.
-    this.unscanned.delete(key(topic, partitionId));
-    await this.writer.drainPartition(topic, partitionId);
+    // leader); what was accepted is committed and acked before the lease is released, and the
+    // producers' state as of the final high watermark is saved for the next leader (unless it was
+    // never read back here completely).
+    const k = key(topic, partitionId);
+    const complete = !this.unscanned.has(k);
+    this.unscanned.delete(k);
+    this.snapshotSavedAt.delete(k);
+    const snapshot = await this.writer.drainPartition(topic, partitionId);
     this.reader.invalidate(topic, partitionId);
+    if (snapshot !== undefined && complete) await this.saveSnapshots([{ topic, partitionId, ...snapshot }], SNAPSHOT_SAVE_TIMEOUT_MS);
   }
 
   onLost({ topic, partitionId }: LeaseRef): void {
     this.unscanned.delete(key(topic, partitionId));
+    this.snapshotSavedAt.delete(key(topic, partitionId));
     void this.writer.closePartition(topic, partitionId);
     this.reader.invalidate(topic, partitionId);
+  }
+
+  // Producer state snapshots ----------------------------------------------------------------------
+
+  /** Saves the snapshots of led partitions whose high watermark moved since their last one (one statement). */
+  private async saveChangedSnapshots(): Promise<void> {
+    const due: Array<ProducerSnapshot & LeaseRef> = [];
+    for (const p of this.writer.openPartitions()) {
+      const k = key(p.topic, p.partitionId);
+      if (p.highWatermark === 0 || this.unscanned.has(k) || this.snapshotSavedAt.get(k) === p.highWatermark) continue;
+      if (this.leadership.state(p.topic, p.partitionId).kind !== 'leading') continue;
+      const snapshot = this.writer.producerSnapshot(p.topic, p.partitionId);
+      if (snapshot !== undefined) due.push({ topic: p.topic, partitionId: p.partitionId, ...snapshot });
+    }
+    if (due.length > 0) await this.saveSnapshots(due, this.snapshots!.intervalMs);
+  }
+
+  /**
+   * Saves snapshots, joined with others asked for in the same tick into one statement; never throws
+   * (a snapshot not saved only means the next leader reads more of the log back). Waits at most `timeoutMs`.
+   */
+  private async saveSnapshots(items: Array<ProducerSnapshot & LeaseRef>, timeoutMs: number): Promise<void> {
+    const save = this.metadata.saveProducerSnapshots?.bind(this.metadata);
+    if (this.snapshots === undefined || save === undefined) return;
+    let batch = this.snapshotBatch;
+    if (batch === undefined) {
+      const b: { items: Array<ProducerSnapshot & LeaseRef>; done: Promise<void> } = { items: [], done: Promise.resolve() };
+      b.done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        if (this.snapshotBatch === b) this.snapshotBatch = undefined;
+        try {
+          await save(this.snapshots!.agentId, b.items);
+          for (const i of b.items) {
+            const k = key(i.topic, i.partitionId);
+            if (this.leadership.state(i.topic, i.partitionId).kind === 'leading') this.snapshotSavedAt.set(k, i.endOffset);
+          }
+        } catch (err) {
+          this.log?.debug({ count: b.items.length, err: (err as Error).message }, 'saving producer state snapshots failed; the next leader reads the log back');
+        }
+      });
+      this.snapshotBatch = batch = b;
+    }
+    batch.items.push(...items);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([batch.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]).finally(() => clearTimeout(timer));
   }
 
   // Writer events ------------------------------------------------------------------------------
@@ -121,6 +216,8 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   /** The agent is shutting down: partitions closed by the writer are not leadership losses. */
   stop(): void {
     this.stopping = true;
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    this.snapshotTimer = undefined;
   }
 
   // PartitionLog ---------------------------------------------------------------------------------
@@ -151,7 +248,7 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
   }
 
   /** Reads the end of a partition just taken over back into the writer's producer state (once). */
-  private scanProducers(topic: string, partitionId: number, pending: { epoch: number; scan?: Promise<void> }): Promise<void> {
+  private scanProducers(topic: string, partitionId: number, pending: Pending): Promise<void> {
     pending.scan ??= this.readProducerState(topic, partitionId, pending.epoch).then(
       () => {
         const k = key(topic, partitionId);
@@ -167,9 +264,19 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
 
   private async readProducerState(topic: string, partitionId: number, epoch: number): Promise<void> {
     const hw = this.writer.highWatermark(topic, partitionId);
-    const p = await this.metadata.getPartition(topic, partitionId);
+    const [p, snapshot] = await Promise.all([this.metadata.getPartition(topic, partitionId), this.loadSnapshot(topic, partitionId)]);
     if (hw === undefined || p === undefined) return;
     let offset = Math.max(p.logStartOffset, hw - PRODUCER_SCAN_OFFSETS);
+    // The previous leader's snapshot, when it covers the log up to a point we would read anyway:
+    // start from it and read back only what was written after it (nothing, after a handoff).
+    if (snapshot !== undefined && snapshot.endOffset <= hw && snapshot.endOffset >= offset && snapshot.leaseEpoch < epoch) {
+      try {
+        this.writer.restoreProducerSnapshot(topic, partitionId, epoch, snapshot.state);
+        offset = snapshot.endOffset;
+      } catch (err) {
+        this.log?.warn({ topic, partition: partitionId, err: (err as Error).message }, 'ignoring an unreadable producer state snapshot; reading the log back');
+      }
+    }
     while (offset < hw) {
       let batches: Buffer[];
       try {
@@ -184,6 +291,14 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
       const last = readBatchHeader(batches[batches.length - 1]!);
       offset = last.baseOffset + last.lastOffsetDelta + 1;
     }
+  }
+
+  private async loadSnapshot(topic: string, partitionId: number) {
+    if (this.snapshots === undefined || this.metadata.loadProducerSnapshot === undefined) return undefined;
+    return this.metadata.loadProducerSnapshot(topic, partitionId).catch((err: unknown) => {
+      this.log?.debug({ topic, partition: partitionId, err: (err as Error).message }, 'could not load the producer state snapshot; reading the log back');
+      return undefined;
+    });
   }
 
   async state(topic: string, partitionId: number): Promise<PartitionView> {

@@ -15,6 +15,7 @@ export {
   type CycleEvent,
   type WriterStats,
   type FlushDefaults,
+  type ProducerSnapshot,
 } from './segment-writer.js';
 export { SegmentReader, type SegmentReaderOptions, type ReaderMetadata, type TimestampLookup, type ReaderStats } from './segment-reader.js';
 export { OrphanCleaner, type OrphanCleanerOptions, type CleanerMetadata, type CleanResult } from './orphan-cleaner.js';

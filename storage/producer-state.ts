@@ -27,6 +27,12 @@ export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
 
 const MAX_SEQUENCE = 0x7fffffff;
 
+/** Snapshot: version (1 byte), batch count (4), then per batch producer id, epoch, first and last
+ * sequence, base and last offset (8 + 2 + 4 + 4 + 8 + 8 bytes). */
+const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_HEADER_BYTES = 5;
+const SNAPSHOT_ENTRY_BYTES = 34;
+
 export interface ProducerBatch {
   producerId: number;
   epoch: number;
@@ -148,11 +154,56 @@ export class ProducerStateTable {
     if (f.producerId < 0) return;
     const baseOffset = readInt64(batch, 0);
     const lastOffset = baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET);
-    const list = this.producer(f.producerId, now).batches;
+    this.restoreBatch({ ...f, baseOffset, lastOffset }, now);
+  }
+
+  private restoreBatch(b: Omit<ProducerBatch, 'written'>, now: number): void {
+    const { baseOffset } = b;
+    const list = this.producer(b.producerId, now).batches;
     if (list.some((b) => b.baseOffset === baseOffset)) return;
-    list.push({ ...f, baseOffset, lastOffset, written: Promise.resolve() });
+    list.push({ ...b, written: Promise.resolve() });
     list.sort((a, b) => a.baseOffset - b.baseOffset);
     if (list.length > PRODUCER_BATCH_WINDOW) list.splice(0, list.length - PRODUCER_BATCH_WINDOW);
+  }
+
+  /**
+   * The state as of `endOffset` (a committed high watermark): every remembered batch below it, in
+   * the binary form restoreSnapshot() reads. A new leader starts from it instead of reading the log
+   * back (see storage/README.md, "Producer state snapshots").
+   */
+  snapshot(endOffset: number): Buffer {
+    const rows: Array<Omit<ProducerBatch, 'written'>> = [];
+    for (const { batches } of this.producers.values()) for (const b of batches) if (b.lastOffset < endOffset) rows.push(b);
+    const out = Buffer.alloc(SNAPSHOT_HEADER_BYTES + rows.length * SNAPSHOT_ENTRY_BYTES);
+    out.writeUInt8(SNAPSHOT_VERSION, 0);
+    out.writeUInt32BE(rows.length, 1);
+    let p = SNAPSHOT_HEADER_BYTES;
+    for (const b of rows) {
+      out.writeBigInt64BE(BigInt(b.producerId), p);
+      out.writeInt16BE(b.epoch, p + 8);
+      out.writeInt32BE(b.firstSeq, p + 10);
+      out.writeInt32BE(b.lastSeq, p + 14);
+      out.writeBigInt64BE(BigInt(b.baseOffset), p + 18);
+      out.writeBigInt64BE(BigInt(b.lastOffset), p + 26);
+      p += SNAPSHOT_ENTRY_BYTES;
+    }
+    return out;
+  }
+
+  /** Adds the batches of a snapshot (checked whole first: a malformed one changes nothing and throws). */
+  restoreSnapshot(snapshot: Buffer, now: number): void {
+    if (snapshot.length < SNAPSHOT_HEADER_BYTES || snapshot.readUInt8(0) !== SNAPSHOT_VERSION) throw new Error('unknown producer state snapshot format');
+    const count = snapshot.readUInt32BE(1);
+    if (snapshot.length !== SNAPSHOT_HEADER_BYTES + count * SNAPSHOT_ENTRY_BYTES) throw new Error('producer state snapshot has the wrong length');
+    const rows: Array<Omit<ProducerBatch, 'written'>> = [];
+    for (let i = 0, p = SNAPSHOT_HEADER_BYTES; i < count; i++, p += SNAPSHOT_ENTRY_BYTES) {
+      const producerId = Number(snapshot.readBigInt64BE(p));
+      const baseOffset = Number(snapshot.readBigInt64BE(p + 18));
+      const lastOffset = Number(snapshot.readBigInt64BE(p + 26));
+      if (producerId < 0 || baseOffset < 0 || lastOffset < baseOffset || !Number.isSafeInteger(lastOffset)) throw new Error('producer state snapshot holds an impossible batch');
+      rows.push({ producerId, epoch: snapshot.readInt16BE(p + 8), firstSeq: snapshot.readInt32BE(p + 10), lastSeq: snapshot.readInt32BE(p + 14), baseOffset, lastOffset });
+    }
+    for (const r of rows) this.restoreBatch(r, now);
   }
 
   /**

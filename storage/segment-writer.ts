@@ -173,6 +173,13 @@ interface PartitionLog {
   draining: boolean;
 }
 
+/** Idempotent producers' state of a partition as of `endOffset` (its committed high watermark then). */
+export interface ProducerSnapshot {
+  leaseEpoch: number;
+  endOffset: number;
+  state: Buffer;
+}
+
 interface CyclePart {
   log: PartitionLog;
   generation: number;
@@ -299,9 +306,9 @@ export class SegmentWriter {
    * what was already appended (those producers get their acks), then closes the partition. Resolves
    * when nothing of the partition is buffered or in flight any more.
    */
-  async drainPartition(topic: string, partitionId: number): Promise<void> {
+  async drainPartition(topic: string, partitionId: number): Promise<ProducerSnapshot | undefined> {
     const log = this.logs.get(partitionKey(topic, partitionId));
-    if (log === undefined) return;
+    if (log === undefined) return undefined;
     log.draining = true;
     while (log.state !== 'closed' && this.logs.get(log.key) === log && (log.bufferBytes > 0 || log.inflight !== undefined)) {
       if (log.bufferBytes > 0) {
@@ -310,9 +317,12 @@ export class SegmentWriter {
       }
       await (log.inflight ?? this.nextCycleDone.promise);
     }
+    // Drained whole: the producer state as of the final high watermark goes to the next leader.
+    const snapshot = log.state === 'open' && this.logs.get(log.key) === log ? this.producerSnapshot(topic, partitionId) : undefined;
     if (this.logs.get(log.key) === log) {
       this.shutPartition(log, new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${topic}-${partitionId} was handed off to another agent`));
     }
+    return snapshot;
   }
 
   /**
@@ -323,6 +333,28 @@ export class SegmentWriter {
     const log = this.logs.get(partitionKey(topic, partitionId));
     if (log === undefined || log.state === 'closed' || log.leaseEpoch !== leaseEpoch) return;
     for (const b of batches) if (b.length >= BATCH_HEADER_BYTES && readInt64(b, 0) < log.committedHW) log.producers.restore(b, this.clock.now());
+  }
+
+  /**
+   * The idempotent-producer state of a partition open under `leaseEpoch`, as of its committed high
+   * watermark (what the next leader may start from instead of reading the log back).
+   */
+  producerSnapshot(topic: string, partitionId: number): ProducerSnapshot | undefined {
+    const log = this.logs.get(partitionKey(topic, partitionId));
+    if (log === undefined || log.state !== 'open') return undefined;
+    return { leaseEpoch: log.leaseEpoch, endOffset: log.committedHW, state: log.producers.snapshot(log.committedHW) };
+  }
+
+  /** Starts a partition just opened under `leaseEpoch` from a snapshot (see producerSnapshot). Throws on a malformed one. */
+  restoreProducerSnapshot(topic: string, partitionId: number, leaseEpoch: number, state: Buffer): void {
+    const log = this.logs.get(partitionKey(topic, partitionId));
+    if (log === undefined || log.state === 'closed' || log.leaseEpoch !== leaseEpoch) return;
+    log.producers.restoreSnapshot(state, this.clock.now());
+  }
+
+  /** Partitions open here and their committed high watermarks. */
+  *openPartitions(): Iterable<{ topic: string; partitionId: number; leaseEpoch: number; highWatermark: number }> {
+    for (const log of this.logs.values()) if (log.state === 'open') yield { topic: log.topic, partitionId: log.partitionId, leaseEpoch: log.leaseEpoch, highWatermark: log.committedHW };
   }
 
   highWatermark(topic: string, partitionId: number): number | undefined {

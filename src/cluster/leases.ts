@@ -419,7 +419,7 @@ export class Leadership {
       const before = this.state(topic, partitionId);
       if (before.kind !== 'handing-off' || before.epoch !== st.epoch) return; // lost or forgotten meanwhile
       try {
-        await this.opts.store.release(this.opts.agentId, [ref]);
+        await this.releaseSoon(ref);
       } catch (err) {
         this.opts.log.warn({ topic, partition: partitionId, err: (err as Error).message }, `${this.what} lease release failed; it will expire`);
       }
@@ -431,6 +431,24 @@ export class Leadership {
       this.opts.log.info({ topic, partition: partitionId, epoch: st.epoch }, `${this.what} handed off`);
     })().finally(resolveDone);
     return done;
+  }
+
+  private releaseBatch: { refs: LeaseRef[]; done: Promise<void> } | undefined;
+
+  /** Releases a lease together with the others handed off in the same tick: one statement and one
+   * announcement for a SIGTERM's hundreds of partitions, not one each. */
+  private releaseSoon(ref: LeaseRef): Promise<void> {
+    let batch = this.releaseBatch;
+    if (batch === undefined) {
+      const b: { refs: LeaseRef[]; done: Promise<void> } = { refs: [], done: Promise.resolve() };
+      b.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        if (this.releaseBatch === b) this.releaseBatch = undefined;
+        return this.opts.store.release(this.opts.agentId, b.refs);
+      });
+      this.releaseBatch = batch = b;
+    }
+    batch.refs.push(ref);
+    return batch.done;
   }
 
   /** Hands off every resource we lead (SIGTERM) and stops acquiring. */

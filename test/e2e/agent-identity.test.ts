@@ -61,7 +61,7 @@ describe('agent identity (PostgreSQL + S3)', { skip }, () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  test('default ids are per data directory; a copied id or a repeated --agent-id is refused while its agent lives; kill -9 and restart keeps id and node id', async () => {
+  test('default ids are per data directory; a copied id, a repeated --agent-id or another --coordinator-shards is refused while its agent lives; kill -9 and restart keeps id and node id', async () => {
     const env = { ...backend.env, ...ENV };
     // Two agents with the defaults (the old default was the same `localhost:9092`-style id for both).
     const dirA = dir();
@@ -96,6 +96,11 @@ describe('agent identity (PostgreSQL + S3)', { skip }, () => {
     console.log(`# refusal: ${twice.split('\n').find((l) => l.startsWith('streamhouse: could not start'))}`);
     const nodeOne = (await brokersSeenBy(one)).self;
     assert.ok((await brokersSeenBy(a)).ports.includes(one.port), 'the first agent with that id is still registered (the refused one did not deregister it)');
+
+    // Another number of coordinator shards than the agents already sharing the database: refused.
+    const shards = await refusal(startAgent({ env, args: ['--coordinator-shards', '7'] }));
+    assert.match(shards, /--coordinator-shards is 7 here but 50 for the agents sharing this database/);
+    assert.match(shards, /start every agent with --coordinator-shards 50/);
 
     // kill -9 and an immediate restart on the same data directory: the dead process's heartbeat is
     // recent, but the stale data-dir lock proves it is gone, so the row is taken over.

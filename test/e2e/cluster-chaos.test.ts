@@ -8,7 +8,7 @@
 // of any epoch) cover the same offsets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -50,6 +50,9 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
   let backend: Backend;
   const agents: AgentHandle[] = [];
   const dirs: string[] = [];
+  /** Every incarnation's log, written out if the test fails. */
+  const logs: Array<{ name: string; output: () => string }> = [];
+  let passed = false;
 
   before(async () => {
     backend = await startBackend('postgres+s3');
@@ -57,6 +60,7 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
     for (let i = 0; i < 3; i++) {
       dirs.push(mkdtempSync(join(tmpdir(), 'streamhouse-chaos-')));
       agents.push(await startAgent({ env: backend.env, args: ['--node-id', String(i)], dataDir: dirs[i], cleanup: false }));
+      logs.push({ name: `agent-${i}-0`, output: agents[i].output });
     }
     const c = await RawClient.connect(agents[0].port);
     const r = await c.request(ApiKey.CreateTopics, 5, { topics: [{ name: TOPIC, numPartitions: PARTITIONS, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 30_000, validateOnly: false });
@@ -66,6 +70,11 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
 
   after(async () => {
     await Promise.all(agents.map((a) => a.stop('SIGKILL').catch(() => undefined)));
+    if (!passed && logs.length > 0) {
+      const dir = mkdtempSync(join(tmpdir(), 'streamhouse-chaos-logs-'));
+      for (const l of logs) writeFileSync(join(dir, `${l.name}.log`), l.output());
+      console.log(`# chaos: agent logs in ${dir}`);
+    }
     await backend?.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
@@ -161,6 +170,7 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
         (async () => {
           await new Promise((r) => setTimeout(r, downMs));
           agents[i] = await agents[i].restart('SIGKILL');
+          logs.push({ name: `agent-${i}-${k}`, output: agents[i].output });
           down.delete(i);
         })(),
       );
@@ -262,5 +272,6 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
     console.log(`chaos: ${kills.length} kills (${kills.join(', ')}); ${total} acknowledged records (kafkajs ${all.length - pyAcked.length}, confluent-kafka ${pyAcked.length}); kafkajs sends not acknowledged: ${sendFailures}`);
     assert.equal(kills.length, CHAOS_MS / KILL_EVERY_MS);
     assert.ok(total > 1000, `only ${total} records acknowledged`);
+    passed = true;
   });
 });

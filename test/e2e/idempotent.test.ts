@@ -16,6 +16,7 @@ import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
 import { kcat, parseJsonLines } from '../helpers/kcat.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { openMetadataStore } from '../../metadata/index.js';
 import { CuttingProxy } from '../helpers/cutting-proxy.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -198,10 +199,21 @@ for (const backendName of BACKENDS) {
       assert.deepEqual((await produce(0, 3, ['old']))[0], ErrorCode.INVALID_PRODUCER_EPOCH);
       assert.deepEqual((await consume(topic, 4)).map((m) => m.payload), ['a', 'b', 'c', 'd']);
 
-      // The agent restarts (its leases end): the partition's new leader reads the producer's last
-      // batches back from the log, so a resend across the restart is still recognised.
+      // The agent restarts (SIGTERM: it hands the partition off, saving its producers' state as of
+      // the last offset; its next run starts from that instead of reading the log back), so a resend
+      // across the restart is still recognised.
       c.close();
       agent = await agent.restart();
+      if (backend.env.DATABASE_URL !== undefined) {
+        const store = await openMetadataStore({ databaseUrl: backend.env.DATABASE_URL, dataDir: agent.dataDir });
+        try {
+          const snapshot = await store.loadProducerSnapshot(topic, 0);
+          assert.equal(snapshot?.endOffset, 4, 'the producer state was saved as of the final high watermark');
+          assert.ok(snapshot.state.length > 5, 'with the producer in it');
+        } finally {
+          await store.close();
+        }
+      }
       c = await RawClient.connect(agent.port);
       assert.deepEqual(await produce(1, 0, ['d']), [ErrorCode.NONE, 3], 'resent after the restart: original offset');
       assert.deepEqual((await produce(1, 2, ['gap']))[0], ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);

@@ -31,16 +31,6 @@ const KNOWN_FAILING: ReadonlyMap<string, string> = new Map([
   ['Broker > describeConfigs request without config names returns all config entries', "Kafka 2.4's topic config defaults (spec pinned to 2.4)"],
 ]);
 
-/**
- * Failures whose error is one of these are tolerated (and reported) for now: with placement and
- * coordinator shards merged the whole core list passed once (229 of 230, the one above failing), and
- * these two errors were the cause of most earlier failures. Remove after a few green runs.
- */
-const KNOWN_ERRORS: readonly RegExp[] = [
-  /This server is not the leader for that topic-partition/,
-  /The coordinator is not aware of this member/,
-];
-
 interface SpecResult {
   file: string;
   title: string;
@@ -114,10 +104,7 @@ test('kafkajs core specs on three agents: no spec fails but the known ones', { s
   t.diagnostic(`${passed.length} passed, ${failed.length} failed, ${results.length - passed.length - failed.length} skipped`);
   assert.ok(results.length >= 200, `only ${results.length} specs ran (logs in ${outDir})`);
 
-  const unexpected = failed.filter((r) => !KNOWN_FAILING.has(r.title) && !KNOWN_ERRORS.some((re) => re.test(r.message)));
-  for (const r of failed) {
-    if (!KNOWN_FAILING.has(r.title) && !unexpected.includes(r)) t.diagnostic(`known error in ${r.title}: ${r.message.split('\n')[0]}`);
-  }
+  const unexpected = failed.filter((r) => !KNOWN_FAILING.has(r.title));
   const nowPassing = passed.filter((r) => KNOWN_FAILING.has(r.title)).map((r) => r.title);
   if (nowPassing.length > 0) t.diagnostic(`listed as failing but passed (remove from KNOWN_FAILING if it keeps passing): ${nowPassing.join(' | ')}`);
   assert.deepEqual(

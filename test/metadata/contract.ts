@@ -243,6 +243,22 @@ export function metadataContract(ctx: ContractContext): void {
     await rejectsWith(store.addSegment(segment(name, 0, 10, 1, { endOffset: 5 })), ErrorCode.INVALID_REQUEST);
   });
 
+  it('segment statistics per partition: counts and bytes, of one topic or all', async () => {
+    const { store } = ctx;
+    const name = unique('stats');
+    await store.createTopic({ name, partitionCount: 3 });
+    for (let base = 0; base < 30; base += 10) await store.addSegment(segment(name, 0, base, 10));
+    await store.addSegment(segment(name, 2, 0, 4));
+    assert.deepEqual(await store.segmentStats(name), [
+      { topic: name, partitionId: 0, segmentCount: 3, recordCount: 30, sizeBytes: 3000, storedBytes: 2700 },
+      { topic: name, partitionId: 2, segmentCount: 1, recordCount: 4, sizeBytes: 400, storedBytes: 360 },
+    ]);
+    const all = await store.segmentStats();
+    assert.deepEqual(all.filter((s) => s.topic === name).map((s) => s.partitionId), [0, 2]);
+    assert.deepEqual(await store.segmentStats(unique('none')), []);
+    assert.deepEqual(await store.segmentStats('bad name!'), []);
+  });
+
   // --- the fenced flush commit -------------------------------------------------------------------
 
   it('flush commit: records the segments and advances every high watermark at once', async () => {
@@ -297,6 +313,62 @@ export function metadataContract(ctx: ContractContext): void {
     // The new leader commits on top of what the database says.
     assert.deepEqual(await second.commitFlush(newLeader, [flushEntry(name, 0, l2.epoch, 10, 5)]), { committed: true });
     assert.equal((await raw.getPartition(name, 0))!.highWatermark, 15);
+  });
+
+  it("a new run of an agent ends its previous run's leases: taken again, they have the next epoch", async () => {
+    const { store, raw } = ctx;
+    const name = unique('rerun');
+    await store.createTopic({ name, partitionCount: 2 });
+    const agent = unique('agent');
+    const [l0] = await store.acquirePartitionLeases(agent, [{ topic: name, partitionId: 0 }], 10_000);
+    const again = await store.acquirePartitionLeases(agent, [{ topic: name, partitionId: 0 }], 10_000);
+    assert.equal(again[0]!.epoch, l0!.epoch, 'the same run extends its lease');
+    const shard = 1_000_000 + Math.floor(Math.random() * 1_000_000);
+    const [c0] = await store.acquireCoordinatorLeases(agent, [shard], 10_000);
+    assert.deepEqual(await store.endAgentLeases(agent), { partitions: 1, shards: 1 });
+    assert.deepEqual(await store.endAgentLeases(agent), { partitions: 0, shards: 0 });
+    const [l1] = await store.acquirePartitionLeases(agent, [{ topic: name, partitionId: 0 }], 10_000);
+    assert.equal(l1!.epoch, l0!.epoch + 1);
+    assert.equal((await raw.getPartition(name, 0))!.leaderEpoch, l1!.epoch);
+    const [c1] = await store.acquireCoordinatorLeases(agent, [shard], 10_000);
+    assert.equal(c1!.epoch, c0!.epoch + 1);
+    // The old epoch's flush commit is fenced.
+    const r = await store.commitFlush(agent, [flushEntry(name, 0, l0!.epoch, 0, 5)]);
+    assert.equal(r.committed, false);
+  });
+
+  it('producer snapshots: saved only by the lease holder at its epoch, never replaced by an older one, gone with the topic', async () => {
+    const { store, second, raw } = ctx;
+    const name = unique('snapshots');
+    await store.createTopic({ name, partitionCount: 2 });
+    const a = unique('leader');
+    const b = unique('next');
+    const l1 = (await store.acquirePartitionLease(name, 0, a, 10_000))!;
+    const state = (n: number) => Buffer.from([1, 0, 0, 0, 0, n]);
+    // Partition 1 is not leased by `a`: skipped. A wrong epoch: skipped.
+    assert.equal(
+      await store.saveProducerSnapshots(a, [
+        { topic: name, partitionId: 0, leaseEpoch: l1.epoch, endOffset: 10, state: state(1) },
+        { topic: name, partitionId: 1, leaseEpoch: 1, endOffset: 10, state: state(2) },
+      ]),
+      1,
+    );
+    assert.equal(await store.saveProducerSnapshots(a, [{ topic: name, partitionId: 0, leaseEpoch: l1.epoch + 1, endOffset: 20, state: state(3) }]), 0);
+    assert.deepEqual(await raw.loadProducerSnapshot(name, 0), { leaseEpoch: l1.epoch, endOffset: 10, state: state(1) });
+    assert.equal(await raw.loadProducerSnapshot(name, 1), undefined);
+    // An older offset of the same epoch does not replace a newer one; a further one does.
+    assert.equal(await store.saveProducerSnapshots(a, [{ topic: name, partitionId: 0, leaseEpoch: l1.epoch, endOffset: 5, state: state(4) }]), 0);
+    assert.equal(await store.saveProducerSnapshots(a, [{ topic: name, partitionId: 0, leaseEpoch: l1.epoch, endOffset: 12, state: Buffer.alloc(0) }]), 1);
+    assert.deepEqual(await raw.loadProducerSnapshot(name, 0), { leaseEpoch: l1.epoch, endOffset: 12, state: Buffer.alloc(0) });
+    // Handed over: the old holder saves nothing any more, the new one does.
+    await store.releasePartitionLease(name, 0, a);
+    const l2 = (await second.acquirePartitionLease(name, 0, b, 10_000))!;
+    assert.equal(await store.saveProducerSnapshots(a, [{ topic: name, partitionId: 0, leaseEpoch: l1.epoch, endOffset: 30, state: state(5) }]), 0);
+    assert.equal(await second.saveProducerSnapshots(b, [{ topic: name, partitionId: 0, leaseEpoch: l2.epoch, endOffset: 12, state: state(6) }]), 1);
+    assert.deepEqual(await raw.loadProducerSnapshot(name, 0), { leaseEpoch: l2.epoch, endOffset: 12, state: state(6) });
+    await rejectsWith(store.saveProducerSnapshots(b, [{ topic: name, partitionId: 0, leaseEpoch: l2.epoch, endOffset: -1, state: state(7) }]), ErrorCode.INVALID_REQUEST);
+    await store.deleteTopic(name);
+    assert.equal(await raw.loadProducerSnapshot(name, 0), undefined);
   });
 
   it('flush commit is fenced once the lease has expired, even if nobody took it over', async () => {
@@ -868,6 +940,24 @@ export function metadataContract(ctx: ContractContext): void {
     await rejectsWith(store.heartbeatAgent(a), ErrorCode.INVALID_REQUEST, /not registered/);
     assert.equal((await store.acquirePartitionLease(name, 0, b, 10_000))?.epoch, 2);
     for (const id of [b, d]) await store.deregisterAgent(id);
+  });
+
+  it('lists every registered agent, live, retired or stale, by node id', async () => {
+    const { store } = ctx;
+    const a = unique('la');
+    const b = unique('lb');
+    const ra = await store.registerAgent({ agentId: a, host: 'h', port: 1 });
+    const rb = await store.registerAgent({ agentId: b, host: 'h', port: 2, rack: 'r1' });
+    await store.retireAgent(b);
+    const listed = (await store.listAgents()).filter((x) => x.agentId === a || x.agentId === b);
+    assert.deepEqual(listed.map((x) => x.agentId), ra.nodeId < rb.nodeId ? [a, b] : [b, a]);
+    const lb = listed.find((x) => x.agentId === b)!;
+    assert.equal(lb.lastHeartbeat, 0, 'retired: heartbeat lapsed');
+    assert.equal(lb.rack, 'r1');
+    assert.equal(lb.port, 2);
+    assert.ok(!(await store.listLiveAgents(60_000)).some((x) => x.agentId === b));
+    for (const id of [a, b]) await store.deregisterAgent(id);
+    assert.ok(!(await store.listAgents()).some((x) => x.agentId === a || x.agentId === b));
   });
 
   it('an agent id belongs to one live agent: a second registration within the liveness window is refused, a stale row is taken over', async () => {

@@ -159,3 +159,32 @@ test('batches found committed after their appends failed answer a retry with the
   if (other.kind !== 'duplicate') assert.fail('the later batch is still remembered');
   await assert.rejects(other.of.written, (e: unknown) => e instanceof KafkaError && e.code === ErrorCode.REQUEST_TIMED_OUT);
 });
+
+test('a snapshot as of a high watermark carries the batches below it to a fresh table: duplicates, gaps and epochs judged as before', () => {
+  const t = new ProducerStateTable();
+  const log = { next: 0 };
+  for (let i = 0; i < 7; i++) appendTo(t, log, batch(7, 2, 3 * i)); // offsets 0..20, sequences 0..20
+  appendTo(t, log, batch(8, 0, 0)); // offsets 21..23
+  appendTo(t, log, batch(9, 0, 0)); // offsets 24..26: not committed yet (high watermark 24)
+  const copy = new ProducerStateTable();
+  copy.restoreSnapshot(t.snapshot(24), 0);
+  assert.equal(copy.batchesOf(7).length, PRODUCER_BATCH_WINDOW);
+  assert.deepEqual(copy.batchesOf(7).map((b) => [b.baseOffset, b.firstSeq]), t.batchesOf(7).map((b) => [b.baseOffset, b.firstSeq]));
+  assert.equal(copy.batchesOf(9).length, 0, 'a batch at or above the high watermark is not in the snapshot');
+  const next = { next: 24 };
+  const dup = appendTo(copy, next, batch(7, 2, 18));
+  assert.equal(dup.kind, 'duplicate');
+  assert.equal(dup.kind === 'duplicate' && dup.of.baseOffset, 18);
+  refusedWith(appendTo(copy, next, batch(7, 2, 30)), ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+  refusedWith(appendTo(copy, next, batch(7, 1, 21)), ErrorCode.INVALID_PRODUCER_EPOCH);
+  assert.equal(appendTo(copy, next, batch(7, 2, 21)).kind, 'append');
+  assert.equal(appendTo(copy, next, batch(8, 0, 3)).kind, 'append');
+  // Empty, truncated or foreign snapshots: refused whole, nothing changed.
+  const empty = new ProducerStateTable();
+  empty.restoreSnapshot(new ProducerStateTable().snapshot(0), 0);
+  assert.equal(empty.size, 0);
+  const s = t.snapshot(24);
+  assert.throws(() => empty.restoreSnapshot(s.subarray(0, s.length - 1), 0), /length/);
+  assert.throws(() => empty.restoreSnapshot(Buffer.from([9, 0, 0, 0, 0]), 0), /format/);
+  assert.equal(empty.size, 0);
+});
