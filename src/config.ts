@@ -95,6 +95,7 @@ export const SETTINGS = {
   pricePutPer1000: decimal('price-put-per-1000', 'STREAMHOUSE_PRICE_PUT_PER_1000', 0.005, 'Object store price in USD of 1,000 PUT (and LIST) requests, for the estimated cost metrics (S3 Standard, us-east-1).', { min: 0 }),
   priceGetPer1000: decimal('price-get-per-1000', 'STREAMHOUSE_PRICE_GET_PER_1000', 0.0004, 'Object store price in USD of 1,000 GET requests, for the estimated cost metrics (S3 Standard, us-east-1).', { min: 0 }),
   priceStorageGbMonth: decimal('price-storage-gb-month', 'STREAMHOUSE_PRICE_STORAGE_GB_MONTH', 0.023, 'Object store price in USD of storing 1 GB for a month, for the estimated cost metrics (S3 Standard, us-east-1, first 50 TB).', { min: 0 }),
+  consoleSampleMs: int('console-sample-ms', 'STREAMHOUSE_CONSOLE_SAMPLE_MS', 10_000, 'How often the web console samples throughput and consumer lag for its charts (kept for 360 samples: 1 hour at the default; at most 1,000 groups). 0: no sampling.', { min: 0 }),
   statsIntervalMs: int('stats-interval-ms', 'STREAMHOUSE_STATS_INTERVAL_MS', 10_000, 'Interval of the "writer stats" line logged at debug level (0: never).', { min: 0 }),
 } as const;
 
