@@ -27,6 +27,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .status-dead, .lag-high, .error { color: var(--warn); font-weight: 600; }
 .muted { color: var(--muted); }
 pre { margin: 0; white-space: pre-wrap; word-break: break-all; font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; max-height: 24em; overflow: auto; }
+pre.hex { white-space: pre; word-break: normal; }
+.nowrap { white-space: nowrap; }
 code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 12px; }
 form.seek { display: flex; flex-wrap: wrap; gap: .8em; align-items: end; padding: .7em; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; }
 form.seek label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }

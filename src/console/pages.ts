@@ -102,13 +102,13 @@ ${[...holders].map(([holder, h]) => html`<tr><td class="mono">${holder}</td><td 
 </tbody></table>
 <h2>Throughput (this agent)</h2>
 ${d.totals ? html`<p class="note">Since the agent started: ${formatBytes(d.totals.bytesIn)} in (${num(d.totals.messagesIn)} records), ${formatBytes(d.totals.bytesOut)} out. Sampled every ${d.sampleMs / 1000} s, the last hour kept in memory.</p>` : html`<p class="note">Metrics are off (--http-port 0).</p>`}
-${chart('chart-throughput', 'Bytes per second', ['bytes in/s', 'records in/s', 'bytes out/s'], d.throughput, 'No samples yet: the first rate needs two samples.')}
+${chart('chart-throughput', 'Throughput per second', ['bytes in/s', 'records in/s', 'bytes out/s'], d.throughput, 'No samples yet: the first rate needs two samples.')}
 <h2>Object store cost (estimated, this agent)</h2>
 <div class="cards">
 ${card('Request cost so far', usd(d.cost.requestUsd), 'card-request-cost')}
 ${card('PUT / GET requests', `${num(d.cost.putRequests)} / ${num(d.cost.getRequests)}`)}
 ${card('Request cost per GiB written', usd(d.cost.usdPerGiBWritten))}
-${card('Stored (last bucket listing)', dash(formatBytes(d.cost.storedBytes)))}
+${card('Stored (bucket listing, every 5 min)', dash(formatBytes(d.cost.storedBytes)))}
 ${card('Storage per month', usd(d.cost.storageUsdPerMonth))}
 </div>
 <p class="note">From the price settings (--price-put-per-1000, --price-get-per-1000, --price-storage-gb-month); the same figures as /metrics.</p>`,
@@ -199,7 +199,7 @@ export interface RecordsForm {
 function shown(bytes: Buffer | null, format: ValueFormat): Html {
   if (bytes === null) return html`<span class="muted">null</span>`;
   const f = showBytes(bytes, format);
-  return html`<pre>${f.text}</pre>${f.json === false ? html`<span class="note">(not JSON: shown as text)</span>` : ''}${f.omitted > 0 ? html`<span class="note">… ${f.omitted} more bytes</span>` : ''}`;
+  return html`<pre class="${format}">${f.text}</pre>${f.json === false ? html`<span class="note">(not JSON: shown as text)</span>` : ''}${f.omitted > 0 ? html`<span class="note">… ${f.omitted} more bytes</span>` : ''}`;
 }
 
 export function recordsPage(c: Chrome, form: RecordsForm, page: RecordPage | undefined, problem: string | undefined): Html {
@@ -224,7 +224,7 @@ ${page
 ${page.next !== undefined ? html`<a id="next" href="${link({ offset: page.next })}">next →</a>` : html`<span class="muted">(end of the log)</span>`}
 · view as ${formats.map((f, i) => html`${i ? ' | ' : ''}${f === form.format ? html`<b>${f}</b>` : html`<a class="format-${f}" href="${link({ offset: page.from, format: f })}">${f}</a>`}`)}</p>
 <table id="records"><thead><tr><th class="num">Offset</th><th>Timestamp</th><th>Key</th><th>Headers</th><th>Value</th></tr></thead><tbody>
-${page.records.map((r) => html`<tr data-offset="${r.offset}"><td class="num">${r.offset}</td><td class="mono">${dash(formatTime(r.timestamp))}</td><td class="key">${shown(r.key, form.format === 'json' ? 'text' : form.format)}</td><td class="headers">${r.headers.map((h) => html`<div><code>${h.key}</code>: ${h.value === null ? html`<span class="muted">null</span>` : html`<code>${showBytes(h.value, form.format === 'json' ? 'text' : form.format).text}</code>`}</div>`)}</td><td class="value">${shown(r.value, form.format)}</td></tr>`)}
+${page.records.map((r) => html`<tr data-offset="${r.offset}"><td class="num">${r.offset}</td><td class="mono nowrap">${dash(formatTime(r.timestamp))}</td><td class="key">${shown(r.key, form.format === 'json' ? 'text' : form.format)}</td><td class="headers">${r.headers.map((h) => html`<div><code>${h.key}</code>: ${h.value === null ? html`<span class="muted">null</span>` : html`<code>${showBytes(h.value, form.format === 'json' ? 'text' : form.format).text}</code>`}</div>`)}</td><td class="value">${shown(r.value, form.format)}</td></tr>`)}
 </tbody></table>`
   : ''}`,
   );
