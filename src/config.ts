@@ -90,7 +90,7 @@ export const SETTINGS = {
   offsetsRetentionCheckIntervalMs: int('offsets-retention-check-interval-ms', 'STREAMHOUSE_OFFSETS_RETENTION_CHECK_INTERVAL_MS', 600_000, 'How often each agent expires offsets of the groups it coordinates (offsets.retention.check.interval.ms).', { min: 100 }),
   logLevel: str('log-level', 'STREAMHOUSE_LOG_LEVEL', 'info', 'Log level: fatal, error, warn, info, debug, trace, silent.'),
   poisonReleasedFrames: bool('poison-released-frames', 'STREAMHOUSE_POISON_RELEASED_FRAMES', false, 'Debugging: overwrite Produce request memory once released, so a use after release fails loudly (the tests turn it on).'),
-  httpPort: int('http-port', 'STREAMHOUSE_HTTP_PORT', 9644, 'HTTP port of /metrics (Prometheus), /healthz and /readyz. 0: no HTTP endpoint, and no metrics are collected.', { min: 0, max: 65535 }),
+  httpPort: int('http-port', 'STREAMHOUSE_HTTP_PORT', 9644, 'HTTP port of /metrics (Prometheus), /healthz, /readyz and the web console (/console). 0: no HTTP endpoint, no console, and no metrics are collected.', { min: 0, max: 65535 }),
   httpHost: str('http-host', 'STREAMHOUSE_HTTP_HOST', '', 'Address the HTTP endpoint binds to.', '`127.0.0.1` on the embedded default (no database-url), else host'),
   pricePutPer1000: decimal('price-put-per-1000', 'STREAMHOUSE_PRICE_PUT_PER_1000', 0.005, 'Object store price in USD of 1,000 PUT (and LIST) requests, for the estimated cost metrics (S3 Standard, us-east-1).', { min: 0 }),
   priceGetPer1000: decimal('price-get-per-1000', 'STREAMHOUSE_PRICE_GET_PER_1000', 0.0004, 'Object store price in USD of 1,000 GET requests, for the estimated cost metrics (S3 Standard, us-east-1).', { min: 0 }),
