@@ -1,8 +1,8 @@
-// The web console in a real browser: an embedded agent with real topics (records with keys, headers
+// The web console in a real browser, on both configurations: an agent with real topics (records with keys, headers
 // and JSON values, produced by kafkajs), a consumer group that committed and then lags, and every page
 // loaded in headless Chromium (Debian's, driven by playwright-core) with assertions on what it shows.
-// Screenshots go to test-artifacts/console/ (git-ignored); with STREAMHOUSE_UPDATE_DOCS_SCREENSHOT=1,
-// or when it is missing, the overview is also copied to docs/console.png for the README. A hostile key,
+// Screenshots go to test-artifacts/console/<configuration>/ (git-ignored); with
+// STREAMHOUSE_UPDATE_DOCS_SCREENSHOT=1, or when it is missing, the embedded overview is also copied to docs/console.png for the README. A hostile key,
 // value, header and group id must show as text and run nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import type { Page } from 'playwright-core';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
+import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
 import { startChromium, type BrowserHandle } from '../helpers/browser.js';
 import { projectRoot } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
 
 const { Kafka, logLevel } = kafkajs;
 
-const ARTIFACTS = join(projectRoot(), 'test-artifacts', 'console');
 const T0 = Date.now() - 120_000;
 const HOSTILE = {
   key: '<script>window.__pwned = 1</script>',
@@ -27,7 +27,9 @@ const HOSTILE = {
   group: '<script>window.__pwned=5</script>&amp;',
 };
 
-describe('web console in Chromium (embedded agent)', () => {
+for (const backendName of BACKENDS) describe(`web console in Chromium (${backendName})`, () => {
+  const ARTIFACTS = join(projectRoot(), 'test-artifacts', 'console', backendName.replace('+', '-'));
+  let backend: Backend;
   let agent: AgentHandle;
   let chromium: BrowserHandle;
   let page: Page;
@@ -41,7 +43,8 @@ describe('web console in Chromium (embedded agent)', () => {
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    agent = await startAgent({ args: ['--num-partitions', '1', '--console-sample-ms', '500'] });
+    backend = await startBackend(backendName);
+    agent = await startAgent({ env: backend.env, args: ['--num-partitions', '1', '--console-sample-ms', '500'] });
     kafka = new Kafka({ clientId: 'console-test', brokers: [agent.bootstrap], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
@@ -111,6 +114,7 @@ describe('web console in Chromium (embedded agent)', () => {
   after(async () => {
     await chromium?.close();
     await agent?.stop();
+    await backend?.stop();
   });
 
   test('overview: agents, leases, counts, throughput chart and cost', async () => {
@@ -134,7 +138,7 @@ describe('web console in Chromium (embedded agent)', () => {
     assert.match((await page.locator('#card-request-cost .value').textContent()) ?? '', /^\$\d/);
     await shot('overview');
     const docs = join(projectRoot(), 'docs', 'console.png');
-    if (process.env.STREAMHOUSE_UPDATE_DOCS_SCREENSHOT === '1' || !existsSync(docs)) copyFileSync(join(ARTIFACTS, 'overview.png'), docs);
+    if (backendName === 'embedded' && (process.env.STREAMHOUSE_UPDATE_DOCS_SCREENSHOT === '1' || !existsSync(docs))) copyFileSync(join(ARTIFACTS, 'overview.png'), docs);
   });
 
   test('topics: partitions, records, sizes', async () => {
