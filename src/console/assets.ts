@@ -19,6 +19,7 @@ table { border-collapse: collapse; margin: .3em 0 1em; }
 th, td { border-bottom: 1px solid var(--line); padding: .3em .7em; text-align: left; vertical-align: top; }
 th { background: var(--bg); font-weight: 600; font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .02em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 .cards { display: flex; flex-wrap: wrap; gap: .8em; margin: .5em 0 1em; }
 .card { border: 1px solid var(--line); border-radius: 6px; padding: .6em .9em; min-width: 11em; background: var(--bg); }
 .card .label { font-size: 12px; color: var(--muted); }

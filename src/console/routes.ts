@@ -98,7 +98,8 @@ export function consoleRoutes(deps: ConsoleDeps, opts: { sampleMs: number }): Ht
     page(`${BASE}/topic`, 'topics', async (url) => {
       const name = url.searchParams.get('name') ?? '';
       const d = await describeTopic(target, name);
-      const segments = await listSegments(target, { topic: name });
+      const from = intParam(url, 'segmentsFrom');
+      const segments = await listSegments(target, { topic: name, fromOffset: from !== undefined && from >= 0 ? from : undefined });
       return topicPage(chrome(`Topic ${name}`, 'topics'), d, segments);
     }),
     page(`${BASE}/groups`, 'groups', async () => {

@@ -159,6 +159,10 @@ for (const backendName of BACKENDS) describe(`web console in Chromium (${backend
     const segments = await cellTexts('#segments tbody td:nth-child(7)');
     assert.ok(segments.length >= 3, `segment rows: ${segments.length}`);
     for (const object of segments) assert.match(object, /\//);
+    assert.match((await page.locator('#segments-note').textContent()) ?? '', /partition 0: \d+ of \d+/);
+    await page.goto(url('/console/topic?name=orders&segmentsFrom=12'));
+    assert.deepEqual(await cellTexts('#segments tbody td:nth-child(3)').then((last) => last.every((o) => Number(o) >= 12)), true);
+    await page.goto(url('/console/topic?name=orders'));
     await shot('topic-orders');
   });
 
