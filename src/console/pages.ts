@@ -10,7 +10,7 @@ import type { TopicDescription, TopicList } from '../admin/topics.js';
 import type { CostFigures } from './data.js';
 import type { Ring } from './history.js';
 import { href, html, jsonData, type Html } from './html.js';
-import { formatBytes as showBytes, MAX_RECORDS, type RecordPage, type ValueFormat } from './records.js';
+import { formatValue, MAX_RECORDS, type RecordPage, type ValueFormat } from './records.js';
 
 export const BASE = '/console';
 
@@ -198,7 +198,7 @@ export interface RecordsForm {
 
 function shown(bytes: Buffer | null, format: ValueFormat): Html {
   if (bytes === null) return html`<span class="muted">null</span>`;
-  const f = showBytes(bytes, format);
+  const f = formatValue(bytes, format);
   return html`<pre class="${format}">${f.text}</pre>${f.json === false ? html`<span class="note">(not JSON: shown as text)</span>` : ''}${f.omitted > 0 ? html`<span class="note">… ${f.omitted} more bytes</span>` : ''}`;
 }
 
@@ -224,7 +224,7 @@ ${page
 ${page.next !== undefined ? html`<a id="next" href="${link({ offset: page.next })}">next →</a>` : html`<span class="muted">(end of the log)</span>`}
 · view as ${formats.map((f, i) => html`${i ? ' | ' : ''}${f === form.format ? html`<b>${f}</b>` : html`<a class="format-${f}" href="${link({ offset: page.from, format: f })}">${f}</a>`}`)}</p>
 <table id="records"><thead><tr><th class="num">Offset</th><th>Timestamp</th><th>Key</th><th>Headers</th><th>Value</th></tr></thead><tbody>
-${page.records.map((r) => html`<tr data-offset="${r.offset}"><td class="num">${r.offset}</td><td class="mono nowrap">${dash(formatTime(r.timestamp))}</td><td class="key">${shown(r.key, form.format === 'json' ? 'text' : form.format)}</td><td class="headers">${r.headers.map((h) => html`<div><code>${h.key}</code>: ${h.value === null ? html`<span class="muted">null</span>` : html`<code>${showBytes(h.value, form.format === 'json' ? 'text' : form.format).text}</code>`}</div>`)}</td><td class="value">${shown(r.value, form.format)}</td></tr>`)}
+${page.records.map((r) => html`<tr data-offset="${r.offset}"><td class="num">${r.offset}</td><td class="mono nowrap">${dash(formatTime(r.timestamp))}</td><td class="key">${shown(r.key, form.format === 'json' ? 'text' : form.format)}</td><td class="headers">${r.headers.map((h) => html`<div><code>${h.key}</code>: ${h.value === null ? html`<span class="muted">null</span>` : html`<code>${formatValue(h.value, form.format === 'json' ? 'text' : form.format).text}</code>`}</div>`)}</td><td class="value">${shown(r.value, form.format)}</td></tr>`)}
 </tbody></table>`
   : ''}`,
   );

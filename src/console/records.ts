@@ -97,7 +97,7 @@ export async function browseRecords(log: PartitionReader, req: BrowseRequest, ma
 export type ValueFormat = 'text' | 'json' | 'hex';
 export const SHOWN_BYTES = 4096;
 
-export interface FormattedBytes {
+export interface FormattedValue {
   text: string;
   /** json: the bytes parsed as JSON (pretty-printed); false when they did not. */
   json?: boolean;
@@ -106,7 +106,7 @@ export interface FormattedBytes {
 }
 
 /** Bytes as text (UTF-8, invalid sequences as U+FFFD), pretty JSON, or a hex dump. */
-export function formatBytes(bytes: Buffer, format: ValueFormat): FormattedBytes {
+export function formatValue(bytes: Buffer, format: ValueFormat): FormattedValue {
   const shown = bytes.subarray(0, SHOWN_BYTES);
   const omitted = bytes.length - shown.length;
   if (format === 'hex') return { text: hexDump(shown), omitted };

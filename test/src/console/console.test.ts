@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { buildRecordBatch, CompressionType } from '../../../protocol/record-batch.js';
 import { ConsoleHistory, Ring } from '../../../src/console/history.js';
 import { escapeHtml, href, html, jsonData } from '../../../src/console/html.js';
-import { browseRecords, formatBytes, hexDump, MAX_RECORDS, type PartitionReader } from '../../../src/console/records.js';
+import { browseRecords, formatValue, hexDump, MAX_RECORDS, type PartitionReader } from '../../../src/console/records.js';
 import { recordsPage } from '../../../src/console/pages.js';
 
 test('html escapes every interpolated value, keeps nested Html, joins arrays', () => {
@@ -54,11 +54,11 @@ test('ConsoleHistory: rates from counter differences, lag per group', async () =
   await h.stop();
 });
 
-test('formatBytes: text, JSON (or not), hex, bounded', () => {
-  assert.deepEqual(formatBytes(Buffer.from('{"a":1}'), 'json'), { text: '{\n  "a": 1\n}', json: true, omitted: 0 });
-  assert.deepEqual(formatBytes(Buffer.from('nope'), 'json'), { text: 'nope', json: false, omitted: 0 });
-  assert.equal(formatBytes(Buffer.from([0xff, 0x41]), 'text').text, '\ufffdA');
-  const big = formatBytes(Buffer.alloc(5000, 0x61), 'text');
+test('formatValue: text, JSON (or not), hex, bounded', () => {
+  assert.deepEqual(formatValue(Buffer.from('{"a":1}'), 'json'), { text: '{\n  "a": 1\n}', json: true, omitted: 0 });
+  assert.deepEqual(formatValue(Buffer.from('nope'), 'json'), { text: 'nope', json: false, omitted: 0 });
+  assert.equal(formatValue(Buffer.from([0xff, 0x41]), 'text').text, '\ufffdA');
+  const big = formatValue(Buffer.alloc(5000, 0x61), 'text');
   assert.equal(big.text.length, 4096);
   assert.equal(big.omitted, 904);
   assert.equal(hexDump(Buffer.from('hello, world! 0123\n')), '00000000  68 65 6c 6c 6f 2c 20 77 6f 72 6c 64 21 20 30 31  |hello, world! 01|\n00000010  32 33 0a                                         |23.|');
