@@ -253,6 +253,33 @@ for (const backendName of BACKENDS) describe(`web console in Chromium (${backend
     assert.deepEqual(dialogs, []);
   });
 
+  if (backendName === 'postgres+s3') {
+    test('two agents: both listed; a partition led elsewhere names its leader in the record browser', async () => {
+      const second = await startAgent({ env: backend.env, args: ['--console-sample-ms', '500'] });
+      try {
+        // Placement spreads the partitions over both agents: wait until the second leads some of orders.
+        const holders = await waitFor('orders led by both agents', async () => {
+          await page.goto(url('/console/topic?name=orders'));
+          const h = await cellTexts('#partitions tbody td:nth-child(2)');
+          return new Set(h).size === 2 && !h.includes('-') ? h : undefined;
+        }, 60_000);
+        await page.goto(url('/console'));
+        assert.equal(await page.locator('#agents tbody tr').count(), 2);
+        assert.equal(await page.locator('#card-agents .value').textContent(), '2 of 2');
+        const ownNode = (await page.locator('#agents tbody tr', { hasText: 'this agent' }).locator('td').first().textContent())!;
+        const elsewhere = holders.findIndex((n) => n !== ownNode);
+        await page.goto(url(`/console/records?topic=orders&partition=${elsewhere}`));
+        assert.equal(await page.locator('#problem').textContent(), `this agent does not lead partition ${elsewhere}: node ${holders[elsewhere]} does; open the console on its HTTP port`);
+        // The leader's own console shows the records.
+        await page.goto(`${second.httpUrl}/console/records?topic=orders&partition=${elsewhere}`);
+        assert.equal(await page.locator('#records tbody tr').count(), 14);
+        await shot('two-agents-records');
+      } finally {
+        await second.stop();
+      }
+    });
+  }
+
   test('read-only: anything but GET is refused; nothing was fetched from elsewhere', async () => {
     for (const path of ['/console', '/console/topic?name=orders', '/console/records?topic=orders', '/console/group?id=billing']) {
       for (const method of ['POST', 'PUT', 'DELETE']) {
