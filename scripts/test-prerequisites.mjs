@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Makes sure the programs the tests drive are installed (`npm test` runs this before the build):
 // PostgreSQL server binaries, kcat, confluent-kafka and kafka-python for /usr/bin/python3, Go with
-// sarama. Missing ones are installed from Debian (apt-get update once, then apt-get install), as root
-// or through password-less sudo; otherwise this stops at once and prints the command that installs
-// them. When everything is there it only looks (no apt-get), in well under a second.
+// sarama, Chromium for the web console's browser test. Missing ones are installed from Debian
+// (apt-get update once, then apt-get install), as root or through password-less sudo; otherwise this
+// stops at once and prints the command that installs them. When everything is there it only looks
+// (no apt-get), in well under a second.
 // Plain Node with no dependencies: it runs before the build and needs nothing from node_modules
 // except node-rdkafka, which `npm ci` compiled and which it loads once to prove it works.
 import { spawn, spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { delimiter, join } from 'node:path';
 
 const PYTHON = '/usr/bin/python3'; // the python3 first on PATH (pyenv and the like) cannot see Debian's modules
 const SARAMA = '/usr/share/gocode/src/github.com/Shopify/sarama';
+const CHROMIUM = '/usr/bin/chromium';
 
 function onPath(cmd) {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -64,6 +66,8 @@ async function missingPackages() {
   if (!kafka) missing.push('python3-kafka');
   if (!onPath('go')) missing.push('golang-go');
   if (!existsSync(SARAMA)) missing.push('golang-github-shopify-sarama-dev');
+  // Driven by playwright-core (test/helpers/browser.ts); never a browser build downloaded by Playwright.
+  if (!existsSync(CHROMIUM)) missing.push('chromium');
   return missing;
 }
 

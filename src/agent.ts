@@ -32,6 +32,8 @@ import { FrameArena } from './network/frame-arena.js';
 import { parseConnectionOverrides } from './network/connection-quotas.js';
 import { HttpServer } from './http/server.js';
 import { healthRoute, metricsRoute, readyRoute } from './http/routes.js';
+import { mountConsole } from './console/index.js';
+import type { ConsoleHistory } from './console/history.js';
 import { consumerLag, countingLeaseListener, instrumentMetadataStore, InstrumentedObjectStore, metricsFor, type AgentMetrics } from './metrics/index.js';
 import { PgDriver } from '../metadata/driver.js';
 
@@ -65,6 +67,8 @@ export class Agent {
   /** Metrics, when on (--http-port ≠ 0), and the HTTP endpoint serving them. */
   private metrics: AgentMetrics | undefined;
   private http: HttpServer | undefined;
+  /** The web console's sampler (with the HTTP endpoint, on PostgreSQL or PGlite through the SQL store). */
+  private consoleHistory: ConsoleHistory | undefined;
   /** The metadata store under the cache (instrumented when metrics are on): readiness queries it. */
   private store: MetadataStore | undefined;
   /** Set once our row is in the agents table: only then may stop() deregister it (a refused start must not remove the live holder's row). */
@@ -288,6 +292,14 @@ export class Agent {
     await groups.start();
     balancer.start();
     this.address = await this.server.listen(cfg.port, cfg.host);
+    if (this.http !== undefined && inner instanceof SqlMetadataStore) {
+      this.consoleHistory = mountConsole(
+        this.http,
+        { store: inner, partitions, registry: metrics?.registry, self: { nodeId: me.nodeId, agentId }, liveWithinMs: 3 * cfg.agentHeartbeatMs, maxDecompressedBytes: cfg.maxDecompressedBytes },
+        cfg.consoleSampleMs,
+        this.log,
+      );
+    }
 
     this.statsTimer = this.startStatsLog(writer, cfg.statsIntervalMs);
     this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
@@ -491,6 +503,7 @@ export class Agent {
     await step('closing the object store', () => this.objectStore?.close());
     await step('topic change notifications', () => this.topicChanges?.close());
     await step('cluster change notifications', () => this.clusterChanges?.close());
+    await step('console sampler', () => this.consoleHistory?.stop());
     await step('closing the metadata store', () => this.metadata?.close());
     await step('releasing the data directory', () => this.lock?.release());
     await step('closing the HTTP endpoint', () => this.http?.close());

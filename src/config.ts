@@ -90,11 +90,12 @@ export const SETTINGS = {
   offsetsRetentionCheckIntervalMs: int('offsets-retention-check-interval-ms', 'STREAMHOUSE_OFFSETS_RETENTION_CHECK_INTERVAL_MS', 600_000, 'How often each agent expires offsets of the groups it coordinates (offsets.retention.check.interval.ms).', { min: 100 }),
   logLevel: str('log-level', 'STREAMHOUSE_LOG_LEVEL', 'info', 'Log level: fatal, error, warn, info, debug, trace, silent.'),
   poisonReleasedFrames: bool('poison-released-frames', 'STREAMHOUSE_POISON_RELEASED_FRAMES', false, 'Debugging: overwrite Produce request memory once released, so a use after release fails loudly (the tests turn it on).'),
-  httpPort: int('http-port', 'STREAMHOUSE_HTTP_PORT', 9644, 'HTTP port of /metrics (Prometheus), /healthz and /readyz. 0: no HTTP endpoint, and no metrics are collected.', { min: 0, max: 65535 }),
+  httpPort: int('http-port', 'STREAMHOUSE_HTTP_PORT', 9644, 'HTTP port of /metrics (Prometheus), /healthz, /readyz and the web console (/console). 0: no HTTP endpoint, no console, and no metrics are collected.', { min: 0, max: 65535 }),
   httpHost: str('http-host', 'STREAMHOUSE_HTTP_HOST', '', 'Address the HTTP endpoint binds to.', '`127.0.0.1` on the embedded default (no database-url), else host'),
   pricePutPer1000: decimal('price-put-per-1000', 'STREAMHOUSE_PRICE_PUT_PER_1000', 0.005, 'Object store price in USD of 1,000 PUT (and LIST) requests, for the estimated cost metrics (S3 Standard, us-east-1).', { min: 0 }),
   priceGetPer1000: decimal('price-get-per-1000', 'STREAMHOUSE_PRICE_GET_PER_1000', 0.0004, 'Object store price in USD of 1,000 GET requests, for the estimated cost metrics (S3 Standard, us-east-1).', { min: 0 }),
   priceStorageGbMonth: decimal('price-storage-gb-month', 'STREAMHOUSE_PRICE_STORAGE_GB_MONTH', 0.023, 'Object store price in USD of storing 1 GB for a month, for the estimated cost metrics (S3 Standard, us-east-1, first 50 TB).', { min: 0 }),
+  consoleSampleMs: int('console-sample-ms', 'STREAMHOUSE_CONSOLE_SAMPLE_MS', 10_000, 'How often the web console samples throughput and consumer lag for its charts (kept for 360 samples: 1 hour at the default; at most 1,000 groups). 0: no sampling.', { min: 0 }),
   statsIntervalMs: int('stats-interval-ms', 'STREAMHOUSE_STATS_INTERVAL_MS', 10_000, 'Interval of the "writer stats" line logged at debug level (0: never).', { min: 0 }),
 } as const;
 
