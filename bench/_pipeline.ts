@@ -1,15 +1,17 @@
 // One connection sending pre-encoded requests round-robin until a deadline, `depth` in flight (Kafka
-// producers default to max.in.flight 5); each response frame goes to `onResponse`. Shared by the
+// producers default to max.in.flight 5); each response frame goes to `onResponse`, with the time
+// (performance.now()) its request was sent. Shared by the
 // benchmarks' load generators.
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { FrameDecoder } from '../protocol/index.js';
 
-export async function pipelined(port: number, frames: readonly Buffer[], first: number, deadline: number, depth: number, onResponse: (frame: Buffer) => void): Promise<void> {
+export async function pipelined(port: number, frames: readonly Buffer[], first: number, deadline: number, depth: number, onResponse: (frame: Buffer, sentAt: number) => void): Promise<void> {
   const socket = connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   await once(socket, 'connect');
   const decoder = new FrameDecoder();
+  const sentAt: number[] = [];
   let inflight = 0;
   let next = first;
   let correlation = 1;
@@ -19,6 +21,7 @@ export async function pipelined(port: number, frames: readonly Buffer[], first: 
     while (inflight < depth && Date.now() < deadline) {
       const f = Buffer.from(frames[next++ % frames.length]!);
       f.writeInt32BE(correlation++, 8); // correlation id after size, api key, version
+      sentAt.push(performance.now());
       socket.write(f);
       inflight++;
     }
@@ -27,7 +30,7 @@ export async function pipelined(port: number, frames: readonly Buffer[], first: 
   socket.on('data', (d: Buffer) => {
     for (const frame of decoder.push(d)) {
       inflight--;
-      onResponse(frame);
+      onResponse(frame, sentAt.shift()!);
     }
     send();
   });

@@ -7,12 +7,11 @@
 //    --heartbeat-ms and rejoin as soon as told); one member leaves; time until the other nine have
 //    their assignment of the next generation (the group is Stable again). Then a member joins again.
 //    group.initial.rebalance.delay.ms is 0.
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
-import { ApiKey, ErrorCode, FrameDecoder, decodeResponse, encodeAssignment, encodeRequest, encodeSubscription } from '../protocol/index.js';
+import { ApiKey, ErrorCode, decodeResponse, encodeAssignment, encodeRequest, encodeSubscription } from '../protocol/index.js';
 import { startAgent, type AgentHandle } from '../test/helpers/agent.js';
 import { startPostgres, type PostgresServer } from '../test/helpers/postgres.js';
 import { RawClient } from '../test/helpers/raw-client.js';
+import { pipelined } from './_pipeline.js';
 
 const TOPIC = 'bench-groups';
 const TOPIC_PARTITIONS = 1000;
@@ -57,39 +56,12 @@ async function commitLoad(port: number, seconds: number, groupFor: (c: number) =
   const started = Date.now();
   const conn = async (c: number) => {
     const frames = [0, 1, 2, 3].flatMap((round) => commitFrames(groupFor(c), round));
-    const socket: Socket = connect(port, '127.0.0.1');
-    socket.setNoDelay(true);
-    await once(socket, 'connect');
-    const decoder = new FrameDecoder();
-    const sentAt: number[] = [];
-    let inflight = 0;
-    let next = c;
-    let correlation = 1;
-    let done!: () => void;
-    const finished = new Promise<void>((r) => (done = r));
-    const send = () => {
-      while (inflight < DEPTH && Date.now() < deadline) {
-        const f = Buffer.from(frames[next++ % frames.length]);
-        f.writeInt32BE(correlation++, 8); // size, api key, api version, then the correlation id
-        sentAt.push(performance.now());
-        socket.write(f);
-        inflight++;
-      }
-      if (inflight === 0) done();
-    };
-    socket.on('data', (d: Buffer) => {
-      for (const frame of decoder.push(d)) {
-        inflight--;
-        latencies.push(performance.now() - sentAt.shift()!);
-        const { body } = decodeResponse(ApiKey.OffsetCommit, COMMIT_VERSION, frame);
-        for (const t of body.topics) for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) acked++;
-        else errors++;
-      }
-      send();
+    await pipelined(port, frames, c, deadline, DEPTH, (frame, sentAt) => {
+      latencies.push(performance.now() - sentAt);
+      const { body } = decodeResponse(ApiKey.OffsetCommit, COMMIT_VERSION, frame);
+      for (const t of body.topics) for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) acked++;
+      else errors++;
     });
-    send();
-    await finished;
-    socket.destroy();
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, (_, c) => conn(c)));
   const secs = (Date.now() - started) / 1000;

@@ -5,6 +5,7 @@
 // coordinator), with the coordinator's node id.
 import { decodeAssignment, errorName, type DescribeGroupsResponseDescribedGroup } from '../../protocol/index.js';
 import type { SqlMetadataStore } from '../../metadata/sql-store.js';
+import type { GroupRecord } from '../../metadata/types.js';
 import { shardFor } from '../coordinator/shards.js';
 import { AdminError } from './errors.js';
 import { formatFields, formatRanges, formatTable, formatTime } from './table.js';
@@ -81,20 +82,17 @@ function assignmentOf(bytes: Buffer, protocolType: string | null): MemberDetail[
   }
 }
 
+/** A group as its coordinator last saved it (database targets). */
+function storedSummary(g: GroupRecord) {
+  return { groupId: g.groupId, state: g.state, protocolType: g.protocolType, protocol: g.protocolName, generation: g.generation, members: g.members.length };
+}
+
 export async function listGroups(target: Target): Promise<GroupList> {
   if (target.kind === 'db') {
     const [groups, where] = await Promise.all([target.store.listGroups(), coordinatorsOf(target.store)]);
     return {
       source: 'database',
-      groups: groups.map((g) => ({
-        ...where(g.groupId),
-        groupId: g.groupId,
-        state: g.state,
-        protocolType: g.protocolType,
-        protocol: g.protocolName,
-        generation: g.generation,
-        members: g.members.length,
-      })),
+      groups: groups.map((g) => ({ ...where(g.groupId), ...storedSummary(g) })),
     };
   }
   const { client } = target;
@@ -148,12 +146,7 @@ export async function describeGroup(target: Target, groupId: string): Promise<Gr
     return {
       source: 'database',
       ...where(groupId),
-      groupId: g.groupId,
-      state: g.state,
-      protocolType: g.protocolType,
-      protocol: g.protocolName,
-      generation: g.generation,
-      members: g.members.length,
+      ...storedSummary(g),
       leader: g.leaderId,
       updatedAt: g.updatedAt,
       memberList: (g.members as StoredMember[]).map((m) => ({
