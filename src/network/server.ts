@@ -14,6 +14,7 @@
 //   connections.max.idle.ms counts from the last complete request or response, so single bytes do not
 //   keep a connection open either.
 // Hitting a limit is logged once per client (limit-log.ts).
+import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { FrameDecoder, peekClientId } from '../../protocol/framing.js';
 import { DecodeError } from '../../protocol/varint.js';
@@ -28,6 +29,8 @@ export interface ConnectionInfo {
   readonly id: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /** Who the connection acts as; set by authentication. */
+  principal: KafkaPrincipal;
   /** Appends of this connection's Produce requests happen in turn, in arrival order. */
   readonly appendTurns: Turns;
   /** The client id of the connection's first request (undefined before it arrives). */
@@ -97,6 +100,7 @@ interface Shared {
 
 class Connection implements ConnectionInfo {
   readonly remoteAddress: string;
+  principal: KafkaPrincipal = ANONYMOUS;
   readonly remotePort: number;
   readonly appendTurns = new Turns();
   clientId: string | null | undefined;

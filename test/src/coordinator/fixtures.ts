@@ -113,7 +113,7 @@ export function requestContext(broker: BrokerContext, apiKey: number, version: n
   return {
     apiVersion: version,
     header: { requestApiKey: apiKey, requestApiVersion: version, correlationId: 7, clientId },
-    conn: { id: 1, remoteAddress: '::ffff:127.0.0.1', remotePort: 50000, appendTurns: new Turns() },
+    conn: { id: 1, remoteAddress: '::ffff:127.0.0.1', remotePort: 50000, principal: 'User:ANONYMOUS', appendTurns: new Turns() },
     broker,
   };
 }
