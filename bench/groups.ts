@@ -51,6 +51,7 @@ function commitFrames(groupId: string, round: number): Buffer[] {
 async function commitLoad(port: number, seconds: number, groupFor: (c: number) => string): Promise<{ offsetsPerSec: number; requestsPerSec: number; errors: number; p50: number; p99: number }> {
   let acked = 0;
   let errors = 0;
+  const codes = new Map<number, number>();
   const latencies: number[] = [];
   const deadline = Date.now() + seconds * 1000;
   const started = Date.now();
@@ -60,12 +61,16 @@ async function commitLoad(port: number, seconds: number, groupFor: (c: number) =
       latencies.push(performance.now() - sentAt);
       const { body } = decodeResponse(ApiKey.OffsetCommit, COMMIT_VERSION, frame);
       for (const t of body.topics) for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) acked++;
-      else errors++;
+      else {
+        errors++;
+        codes.set(p.errorCode, (codes.get(p.errorCode) ?? 0) + 1);
+      }
     });
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, (_, c) => conn(c)));
   const secs = (Date.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
+  if (codes.size > 0) console.log(`  error codes: ${[...codes].map(([c, n]) => `${c}×${n}`).join(', ')}`);
   return { offsetsPerSec: acked / secs, requestsPerSec: acked / PARTITIONS_PER_REQUEST / secs, errors, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
@@ -225,7 +230,7 @@ export async function run(args: string[]): Promise<void> {
     let pg: PostgresServer | undefined;
     let agent: AgentHandle | undefined;
     try {
-      const env: Record<string, string> = { STREAMHOUSE_LOG_LEVEL: 'warn', STREAMHOUSE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' };
+      const env: Record<string, string> = { STREAMHOUSE_LOG_LEVEL: process.env.STREAMHOUSE_LOG_LEVEL ?? 'warn', STREAMHOUSE_GROUP_INITIAL_REBALANCE_DELAY_MS: '0' };
       if (name === 'postgres') {
         pg = await startPostgres({ durable: true });
         env.DATABASE_URL = await pg.createDatabase();
@@ -244,6 +249,9 @@ export async function run(args: string[]): Promise<void> {
           `  ${fmt(oneGroup.offsetsPerSec)} offsets/s (${fmt(oneGroup.requestsPerSec)} requests/s), latency p50 ${oneGroup.p50.toFixed(1)} ms p99 ${oneGroup.p99.toFixed(1)} ms, errors ${oneGroup.errors}`,
       );
       await rebalanceBench(agent.port, heartbeatMs, rounds);
+    } catch (err) {
+      if (agent) console.error(`agent log (tail):\n${agent.output().split('\n').slice(-40).join('\n')}`);
+      throw err;
     } finally {
       await agent?.stop();
       await pg?.stop();

@@ -60,6 +60,7 @@ interface PartitionsEntry {
 interface PartitionsLoad {
   cancelled: boolean;
   patches: PartitionPatch[];
+  result?: Promise<Partitions>;
 }
 
 /** Contiguous segments covering every offset in [from, next). */
@@ -215,8 +216,19 @@ export class CachedMetadataStore implements MetadataStore {
     return frozen;
   }
 
-  private async loadPartitions(topic: string): Promise<Partitions> {
+  /**
+   * Reads a topic's partitions, joining a read of the same topic already in flight (unless an
+   * invalidation cancelled it): an agent taking 1,000 partition leases at once asks for each of them,
+   * and 1,000 reads of 1,000 rows queued its lease renewals behind them on PGlite.
+   */
+  private loadPartitions(topic: string): Promise<Partitions> {
+    for (const l of this.partitionLoads.get(topic) ?? []) if (!l.cancelled && l.result) return l.result;
     const load: PartitionsLoad = { cancelled: false, patches: [] };
+    load.result = this.readPartitions(topic, load);
+    return load.result;
+  }
+
+  private async readPartitions(topic: string, load: PartitionsLoad): Promise<Partitions> {
     let loads = this.partitionLoads.get(topic);
     if (!loads) this.partitionLoads.set(topic, (loads = new Set()));
     loads.add(load);

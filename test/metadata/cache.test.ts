@@ -84,6 +84,29 @@ describe('CachedMetadataStore', () => {
     }, TypeError);
   });
 
+  it('concurrent reads of the partitions of a topic share one query; a read after an invalidation does not join an older one', async () => {
+    const inner = instrument(db);
+    const cache = new CachedMetadataStore(inner.store);
+    const name = unique('shared-read');
+    await db.createTopic({ name, partitionCount: 50 });
+    inner.reset();
+    // An agent that has just taken 50 leases asks for each partition at once.
+    const got = await Promise.all(Array.from({ length: 50 }, (_, i) => cache.getPartition(name, i)));
+    assert.deepEqual(got.map((p) => p!.partitionId), Array.from({ length: 50 }, (_, i) => i));
+    assert.equal(inner.count('getPartitions'), 1);
+    const gate = inner.gate('getPartitions');
+    cache.invalidateTopic(name);
+    const before = cache.getPartitions(name);
+    await gate.hasEntered;
+    await other.addPartitions(name, 60);
+    cache.invalidateTopic(name);
+    const after = cache.getPartitions(name);
+    gate.release();
+    assert.equal((await after).length, 60, 'the read started after the invalidation sees the new partitions');
+    await before;
+    assert.equal(inner.count('getPartitions'), 3);
+  });
+
   it('changes made through it are visible at once; changes by others after invalidateTopic', async () => {
     const cache = new CachedMetadataStore(db);
     const name = unique('inval');
