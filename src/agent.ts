@@ -12,7 +12,8 @@ import { AgentIdInUseError, CachedMetadataStore, CLUSTER_CHANGES_CHANNEL, SqlMet
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
-import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
+import { createObjectStore, OrphanCleaner, RegistryCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
+import { SqlStorageMetadata } from '../metadata/storage-store.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { Balancer } from './cluster/balancer.js';
@@ -56,8 +57,9 @@ export class Agent {
   private membership: Membership | undefined;
   private balancer: Balancer | undefined;
   private server: KafkaServer | undefined;
-  private cleaner: OrphanCleaner | undefined;
+  private cleaner: OrphanCleaner | RegistryCleaner | undefined;
   private retention: RetentionTask | undefined;
+  private storageMd: SqlStorageMetadata | undefined;
   private groups: GroupCoordinator | undefined;
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -103,7 +105,7 @@ export class Agent {
     const sql: MetadataStore = await openMetadataStore({
       databaseUrl: cfg.databaseUrl || undefined,
       dataDir,
-      pool: { max: cfg.dbPoolMax, min: cfg.dbPoolMin, acquireTimeoutMs: cfg.dbAcquireTimeoutMs, idleTimeoutMs: cfg.dbIdleTimeoutMs },
+      pool: { max: cfg.dbPoolMax, min: cfg.dbPoolMin, acquireTimeoutMs: cfg.dbAcquireTimeoutMs, idleTimeoutMs: cfg.dbIdleTimeoutMs, statementTimeoutMs: cfg.dbStatementTimeoutMs },
       logger: this.log,
     });
     const inner = (this.store = metrics ? instrumentMetadataStore(sql, metrics) : sql);
@@ -160,9 +162,12 @@ export class Agent {
     const ended = await metadata.endAgentLeases(agentId);
     if (ended.partitions + ended.shards > 0) this.log.info({ agentId, ...ended }, "ended the leases of this agent id's previous run");
 
+    // The object registry (storage maintenance statements) runs on the same driver as the metadata store.
+    const storageMd = (this.storageMd = sql instanceof SqlMetadataStore ? new SqlStorageMetadata(sql.driver) : undefined);
     const writer = (this.writer = new SegmentWriter({
       objectStore,
       metadata,
+      registry: storageMd,
       agentId,
       flushMs: cfg.flushMs,
       flushBytes: cfg.flushBytes,
@@ -302,9 +307,19 @@ export class Agent {
     }
 
     this.statsTimer = this.startStatsLog(writer, cfg.statsIntervalMs);
-    this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
-    this.cleaner.start(ORPHAN_SWEEP_MS);
-    this.retention = new RetentionTask({ metadata, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
+    if (storageMd !== undefined) {
+      this.cleaner = new RegistryCleaner({
+        objectStore,
+        metadata: storageMd,
+        bounds: { pendingTimeoutMs: cfg.objectPendingTimeoutMs, deleteGraceMs: cfg.objectDeleteGraceMs },
+        logger: this.log,
+      });
+      this.cleaner.start(cfg.objectCleanupIntervalMs);
+    } else {
+      this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
+      this.cleaner.start(ORPHAN_SWEEP_MS);
+    }
+    this.retention = new RetentionTask({ metadata, aggregates: storageMd, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
     this.retention.start(cfg.logRetentionCheckIntervalMs);
     const expiry: NonNullable<Agent['offsetExpiry']> = {
       timer: setInterval(() => {

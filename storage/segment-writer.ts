@@ -18,6 +18,7 @@
 //   Still unknown after commitResolveTimeoutMs → REQUEST_TIMED_OUT, and the partition refuses
 //   appends until a background check settles its high watermark.
 import { randomBytes } from 'node:crypto';
+import type { ObjectRegistry } from '../metadata/storage-store.js';
 import type { MetadataStore, FlushCommitPartition, FenceReason } from '../metadata/types.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ObjectStore } from './types.js';
@@ -68,6 +69,8 @@ export interface SegmentWriterOptions {
   producerIdExpirationMs?: number;
   /** Uncompressed bytes per LZ4 block (default 256 KiB). */
   blockBytes?: number;
+  /** The object registry: each object is registered before its upload (absent: not registered, as before). */
+  registry?: ObjectRegistry;
   /** Object keys are `${keyPrefix}${agentId}/${time}-${seq}-${random}.seg` (default "segments/"). */
   keyPrefix?: string;
   /** Commit attempts per cycle when the metadata store throws and the commit definitely did not apply. */
@@ -214,6 +217,7 @@ export class SegmentWriter {
   private readonly maxInflightCycles: number;
   private readonly producerIdExpirationMs: number;
   private readonly keyPrefix: string;
+  private readonly registry: ObjectRegistry | undefined;
   private readonly commitAttempts: number;
   private readonly commitRetryDelayMs: number;
   private readonly commitResolveTimeoutMs: number;
@@ -256,6 +260,7 @@ export class SegmentWriter {
     this.maxInflightCycles = Math.max(1, opts.maxInflightCycles ?? d.maxInflightCycles);
     this.producerIdExpirationMs = opts.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
     this.keyPrefix = opts.keyPrefix ?? 'segments/';
+    this.registry = opts.registry;
     this.commitAttempts = opts.commitAttempts ?? 3;
     this.commitRetryDelayMs = opts.commitRetryDelayMs ?? 100;
     this.commitResolveTimeoutMs = opts.commitResolveTimeoutMs ?? 30_000;
@@ -653,6 +658,10 @@ export class SegmentWriter {
     // Upload while earlier cycles may still be uploading or committing…
     let uploadError: unknown;
     try {
+      // Registered before the upload: the registry's cleaner deletes it if no commit references it in time.
+      if (this.registry !== undefined) {
+        await this.registry.registerObject({ key, bucket: this.store.bucket, sizeBytes: encoded.size, agentId: this.agentId });
+      }
       await this.store.put(key, encoded.parts);
       this.stats.puts++;
       this.stats.putBytes += encoded.size;
@@ -940,7 +949,18 @@ export class SegmentWriter {
   }
 
   private deleteQuietly(key: string): void {
-    this.store.delete(key).catch((err) => this.log.debug({ key, err: String(err) }, 'could not delete an uncommitted object (the orphan cleaner will)'));
+    const registry = this.registry;
+    if (registry === undefined) {
+      this.store.delete(key).catch((err) => this.log.debug({ key, err: String(err) }, 'could not delete an uncommitted object (the orphan cleaner will)'));
+      return;
+    }
+    // Claimed in the registry first (only if still unreferenced), so no late commit can name it.
+    void (async () => {
+      const claimed = await registry.abandonObjects([key]);
+      if (claimed.length === 0) return;
+      await this.store.delete(key);
+      await registry.markObjectsDeleted(claimed);
+    })().catch((err) => this.log.debug({ key, err: String(err) }, 'could not delete an uncommitted object (the registry cleaner will)'));
   }
 
   private emit<E>(listeners: Array<(e: E) => void>, e: E): void {
