@@ -14,6 +14,7 @@ import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, RegistryCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import { SqlStorageMetadata } from '../metadata/storage-store.js';
+import { Merger } from '../storage/merger.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { Balancer } from './cluster/balancer.js';
@@ -60,6 +61,7 @@ export class Agent {
   private cleaner: OrphanCleaner | RegistryCleaner | undefined;
   private retention: RetentionTask | undefined;
   private storageMd: SqlStorageMetadata | undefined;
+  private merger: Merger | undefined;
   private groups: GroupCoordinator | undefined;
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -319,6 +321,26 @@ export class Agent {
       this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
       this.cleaner.start(ORPHAN_SWEEP_MS);
     }
+    if (storageMd !== undefined && cfg.mergeIntervalMs > 0) {
+      // The leader of a partition merges its small segments (storage/merger.ts); swaps are fenced by its lease.
+      this.merger = new Merger({
+        objectStore,
+        metadata: inner,
+        storage: storageMd,
+        agentId,
+        leading: () => leadership.leading(),
+        stillLeading: (p) => {
+          const st = leadership.state(p.topic, p.partitionId);
+          return st.kind === 'leading' && st.epoch === p.epoch && writer.isOpen(p.topic, p.partitionId);
+        },
+        onMerged: (topic, partitionId) => reader.invalidate(topic, partitionId),
+        targetBytes: cfg.mergeTargetBytes,
+        maxAgeMs: cfg.mergeMaxAgeMs,
+        bytesPerSecond: cfg.mergeBytesPerSecond,
+        logger: this.log,
+      });
+      this.merger.start(cfg.mergeIntervalMs);
+    }
     this.retention = new RetentionTask({ metadata, aggregates: storageMd, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
     this.retention.start(cfg.logRetentionCheckIntervalMs);
     const expiry: NonNullable<Agent['offsetExpiry']> = {
@@ -509,6 +531,7 @@ export class Agent {
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
     this.partitions?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
+    await step('merger', () => this.merger?.stop());
     await step('retention', () => this.retention?.stop());
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
