@@ -15,6 +15,8 @@ import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, RegistryCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import { SqlStorageMetadata } from '../metadata/storage-store.js';
 import { Merger } from '../storage/merger.js';
+import { Compactor } from '../storage/compaction/compactor.js';
+import { resolveTopicConfig, topicConfigValue } from './topics.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { Balancer } from './cluster/balancer.js';
@@ -62,6 +64,7 @@ export class Agent {
   private retention: RetentionTask | undefined;
   private storageMd: SqlStorageMetadata | undefined;
   private merger: Merger | undefined;
+  private compactor: Compactor | undefined;
   private groups: GroupCoordinator | undefined;
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -341,6 +344,39 @@ export class Agent {
       });
       this.merger.start(cfg.mergeIntervalMs);
     }
+    if (storageMd !== undefined && cfg.compactionIntervalMs > 0) {
+      // cleanup.policy=compact: the leader keeps the newest record per key (storage/compaction/compactor.ts).
+      this.compactor = new Compactor({
+        objectStore,
+        metadata: inner,
+        storage: storageMd,
+        agentId,
+        leading: () => leadership.leading(),
+        stillLeading: (p) => {
+          const st = leadership.state(p.topic, p.partitionId);
+          return st.kind === 'leading' && st.epoch === p.epoch && writer.isOpen(p.topic, p.partitionId);
+        },
+        policy: async (topic) => {
+          const record = await metadata.getTopic(topic);
+          if (record === undefined) return undefined;
+          const c = resolveTopicConfig(record);
+          if (!c.compacted) return undefined;
+          return {
+            deleteRetentionMs: c.deleteRetentionMs,
+            minCompactionLagMs: c.minCompactionLagMs,
+            maxCompactionLagMs: c.maxCompactionLagMs,
+            minCleanableDirtyRatio: Number(topicConfigValue(record, 'min.cleanable.dirty.ratio')),
+            segmentMs: c.segmentMs,
+            segmentBytes: c.segmentBytes,
+          };
+        },
+        onCompacted: (topic, partitionId) => reader.invalidate(topic, partitionId),
+        targetBytes: cfg.mergeTargetBytes,
+        maxDecompressedBytes: cfg.maxDecompressedBytes,
+        logger: this.log,
+      });
+      this.compactor.start(cfg.compactionIntervalMs);
+    }
     this.retention = new RetentionTask({ metadata, aggregates: storageMd, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
     this.retention.start(cfg.logRetentionCheckIntervalMs);
     const expiry: NonNullable<Agent['offsetExpiry']> = {
@@ -532,6 +568,7 @@ export class Agent {
     this.partitions?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
     await step('merger', () => this.merger?.stop());
+    await step('compactor', () => this.compactor?.stop());
     await step('retention', () => this.retention?.stop());
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
