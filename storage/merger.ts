@@ -113,6 +113,7 @@ export class Merger {
 
   private async pass(): Promise<number> {
     let merged = 0;
+    const before = { rows: this.stats.rowsMerged, bytes: this.stats.bytesWritten };
     for (const p of this.opts.leading()) {
       if (this.stopped) break;
       try {
@@ -121,6 +122,9 @@ export class Merger {
         this.stats.failed++;
         this.log.warn({ topic: p.topic, partition: p.partitionId, err: String(err) }, 'merge failed; the next pass retries');
       }
+    }
+    if (merged > 0) {
+      this.log.info({ merges: merged, rows: this.stats.rowsMerged - before.rows, bytes: this.stats.bytesWritten - before.bytes }, 'merged small segments into per-partition objects');
     }
     return merged;
   }
@@ -159,12 +163,19 @@ export class Merger {
 
   private async mergePartition(p: LedPartition): Promise<number> {
     const rows: SegmentRecord[] = [];
+    let complete = false;
     for (let from = 0; rows.length < this.o.maxRowsPerPass; ) {
       const page = await this.opts.metadata.listSegments(p.topic, p.partitionId, from, 1000);
       rows.push(...page);
-      if (page.length < 1000) break;
+      if (page.length < 1000) {
+        complete = true;
+        break;
+      }
       from = page[page.length - 1]!.endOffset + 1;
     }
+    // The newest row stays as it is (the active segment: compaction never cleans it, so merging it into
+    // older rows would hold a compacted partition's cleaning back until the next append).
+    if (complete) rows.pop();
     if (rows.length < 2) return 0;
     const runs = this.planRuns(rows, await this.opts.metadata.now());
     let merged = 0;

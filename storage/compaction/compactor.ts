@@ -225,6 +225,7 @@ export class Compactor {
       }
     }
     if (changed) {
+      this.log.info({ topic: p.topic, partition: p.partitionId, rows: rowsToClean.length, superseded, dirtyRatio: Number(ratio.toFixed(3)) }, 'compacted');
       this.stats.compactions++;
       this.opts.onCompacted?.(p.topic, p.partitionId);
     }
