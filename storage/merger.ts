@@ -132,7 +132,7 @@ export class Merger {
   /**
    * Plans the runs of one partition from its rows (database clock for ages). A run is consecutive,
    * contiguous rows each below half the target, closed before it would exceed the target. It is
-   * merged when it holds at least half the target, or when its second row is older than maxAgeMs (the
+   * merged when it holds at least half the target (the tail run: 90 %), or when its second row is older than maxAgeMs (the
    * first may be an earlier merge's output, which is then rewritten with the rows that followed it:
    * at most once per maxAgeMs, so a slow partition keeps one growing tail row plus its last window).
    */
@@ -142,8 +142,10 @@ export class Merger {
     const runs: SegmentRecord[][] = [];
     let run: SegmentRecord[] = [];
     let bytes = 0;
-    const close = () => {
-      if (run.length >= 2 && (bytes >= half || run[1]!.createdAt < cutoff)) runs.push(run);
+    // A run cut short by the target (or a gap, or a big row) is merged from half the target on; the
+    // tail run, still growing, only once it is nearly full (so merged rows are close to the target).
+    const close = (tail = false) => {
+      if (run.length >= 2 && (bytes >= (tail ? 0.9 * this.o.targetBytes : half) || run[1]!.createdAt < cutoff)) runs.push(run);
       run = [];
       bytes = 0;
     };
@@ -157,7 +159,7 @@ export class Merger {
       run.push(r);
       bytes += r.byteLength;
     }
-    close();
+    close(true);
     return runs;
   }
 
