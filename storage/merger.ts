@@ -71,6 +71,8 @@ export interface MergeStats {
   rowsMerged: number;
   bytesRead: number;
   bytesWritten: number;
+  /** Record batch bytes (uncompressed) in the merged rows. */
+  batchBytesMerged: number;
   refused: number;
   failed: number;
   mergeMs: number;
@@ -89,7 +91,7 @@ export class Merger {
   private seq = 0;
   /** Pacing: when the bytes moved so far may have been moved at `bytesPerSecond`. */
   private paceUntil = 0;
-  readonly stats: MergeStats = { merges: 0, rowsMerged: 0, bytesRead: 0, bytesWritten: 0, refused: 0, failed: 0, mergeMs: 0 };
+  readonly stats: MergeStats = { merges: 0, rowsMerged: 0, bytesRead: 0, bytesWritten: 0, batchBytesMerged: 0, refused: 0, failed: 0, mergeMs: 0 };
 
   constructor(private readonly opts: MergerOptions) {
     this.o = {
@@ -251,6 +253,7 @@ export class Merger {
     }
     this.stats.merges++;
     this.stats.rowsMerged += run.length;
+    this.stats.batchBytesMerged += chunk.sizeBytes;
     this.stats.mergeMs += performance.now() - t0;
     this.opts.onMerged?.(p.topic, p.partitionId);
     this.log.debug({ topic: p.topic, partition: p.partitionId, rows: run.length, bytes: encoded.size, key }, 'merged segments');
