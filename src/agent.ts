@@ -317,6 +317,7 @@ export class Agent {
         objectStore,
         metadata: storageMd,
         bounds: { pendingTimeoutMs: cfg.objectPendingTimeoutMs, deleteGraceMs: cfg.objectDeleteGraceMs },
+        onStoredBytes: metrics ? (bytes) => metrics.storeListed(bytes) : undefined,
         logger: this.log,
       });
       this.cleaner.start(cfg.objectCleanupIntervalMs);

@@ -13,7 +13,7 @@
 // Objects written before the registry existed: the migration registered every object a row referenced;
 // `adoptOnce` lists the store one time (cluster-wide, recorded in cluster_settings) and registers the
 // others as pending, so the pending bound deletes them unless a row references them by then.
-import type { ClaimedObject, CleanupBounds } from '../metadata/storage-store.js';
+import type { ClaimedObject, CleanupBounds, ObjectRegistryStats } from '../metadata/storage-store.js';
 import { silentStorageLogger, systemTimers, type StorageLogger, type Timers } from './clock.js';
 import { ObjectNotFoundError } from './errors.js';
 import type { ObjectStore } from './types.js';
@@ -27,6 +27,7 @@ export interface RegistryCleanerMetadata {
   knownObjects(keys: string[]): Promise<Set<string>>;
   getSetting(name: string): Promise<string | undefined>;
   setSetting(name: string, value: string): Promise<void>;
+  objectStats(): Promise<ObjectRegistryStats[]>;
 }
 
 export const DEFAULT_CLEANUP_BOUNDS: CleanupBounds = {
@@ -50,6 +51,8 @@ export interface RegistryCleanerOptions {
   keyPrefix?: string;
   timers?: Timers;
   logger?: StorageLogger;
+  /** After each pass: bytes of the objects the registry holds that are not deleted (the stored-bytes metric). */
+  onStoredBytes?: (bytes: number) => void;
 }
 
 export interface RegistryCleanResult {
@@ -77,7 +80,7 @@ export class RegistryCleaner {
   private running: Promise<RegistryCleanResult> | undefined;
   private stopped = false;
 
-  constructor(opts: RegistryCleanerOptions) {
+  constructor(private readonly opts: RegistryCleanerOptions) {
     this.store = opts.objectStore;
     this.md = opts.metadata;
     this.bounds = { ...DEFAULT_CLEANUP_BOUNDS, ...opts.bounds };
@@ -114,6 +117,10 @@ export class RegistryCleaner {
       if (old.length < this.batchSize) break;
     }
     if (r.deleted > 0 || r.errors > 0) this.log.info({ ...r }, 'object registry: deleted objects nobody references');
+    if (this.opts.onStoredBytes !== undefined) {
+      const stats = await this.md.objectStats();
+      this.opts.onStoredBytes(stats.filter((s) => s.state !== 'deleted').reduce((n, s) => n + Number(s.sizeBytes), 0));
+    }
     return r;
   }
 

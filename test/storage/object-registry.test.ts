@@ -173,6 +173,25 @@ for (const db of DATABASES) {
       assert.equal((await objectRow(d.store, merged))?.state, 'unreferenced');
     });
 
+    test('a cleaner killed after its claim: the claimed objects are claimed again after reclaimAfterMs and deleted', async () => {
+      const key = `segments/agent-dead/00000000000009-${db.name}.seg`;
+      await reg.registerObject({ key, bucket: objects.bucket, sizeBytes: 5, agentId: 'agent-dead' });
+      await objects.put(key, Buffer.from('never committed'));
+      await sleep(5);
+      // The "killed" cleaner: its claim committed, nothing after it ran.
+      const claimed = await reg.claimObjectDeletions({ pendingTimeoutMs: 0, deleteGraceMs: 0, reclaimAfterMs: 0 }, 1000);
+      assert.ok(claimed.some((c) => c.key === key && c.from === 'pending'));
+      assert.equal((await objectRow(d.store, key))?.state, 'deleting');
+      const early = new RegistryCleaner({ objectStore: objects, metadata: reg, bounds: { pendingTimeoutMs: 0, deleteGraceMs: 0, reclaimAfterMs: 60_000 } });
+      await early.runOnce();
+      assert.ok((await objects.list('segments/')).some((o) => o.key === key), 'a fresh claim is left to its cleaner');
+      await sleep(5);
+      const later = new RegistryCleaner({ objectStore: objects, metadata: reg, bounds: { pendingTimeoutMs: 0, deleteGraceMs: 0, reclaimAfterMs: 0 } });
+      await later.runOnce();
+      assert.ok(!(await objects.list('segments/')).some((o) => o.key === key));
+      assert.equal((await objectRow(d.store, key))?.state, 'deleted');
+    });
+
     test('retention from aggregates equals retention computed from every row', async () => {
       const topic = `reg-${db.name}-5`;
       await d.store.createTopic({ name: topic, partitionCount: 1 });
