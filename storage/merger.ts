@@ -55,7 +55,7 @@ export interface MergerOptions {
   targetBytes?: number;
   /** Rows older than this are merged even below the target (default 10 min). */
   maxAgeMs?: number;
-  /** Object-store bytes read + written per second at most (default 32 MiB/s). */
+  /** Bytes moved per second at most (default 32 MiB/s): the larger of each row's stored and batch bytes read, plus the batch bytes encoded and the object bytes written. */
   bytesPerSecond?: number;
   /** Rows looked at per partition and pass (default 10,000). */
   maxRowsPerPass?: number;
@@ -79,6 +79,12 @@ export interface MergeStats {
 }
 
 export const DEFAULT_MERGE_TARGET_BYTES = 64 * 1024 * 1024;
+
+function chunkBytes(batches: readonly ChunkInputBatch[]): number {
+  let n = 0;
+  for (const b of batches) n += b.buf.length;
+  return n;
+}
 
 export class Merger {
   private readonly o: Required<Pick<MergerOptions, 'targetBytes' | 'maxAgeMs' | 'bytesPerSecond' | 'maxRowsPerPass' | 'keyPrefix' | 'blockBytes'>>;
@@ -200,7 +206,9 @@ export class Merger {
     }
     if (this.stopped || !this.opts.stillLeading(p)) return false;
     const createdAt = this.clock.now();
-    const encoded = await encodeSegmentObject([{ topic: p.topic, partitionId: p.partitionId, batches }], { blockBytes: this.o.blockBytes, createdAt });
+    // CPU is paced too: compressing the output costs about as much per byte as reading it back.
+    await this.pace(chunkBytes(batches));
+    const encoded = await encodeSegmentObject([{ topic: p.topic, partitionId: p.partitionId, batches }], { blockBytes: this.o.blockBytes, createdAt, serial: true });
     const chunk = encoded.chunks[0]!;
     const first = run[0]!;
     const last = run[run.length - 1]!;
@@ -262,7 +270,10 @@ export class Merger {
 
   /** The batches of one row's chunk: one ranged GET, index and blocks checked against the row. */
   private async readRow(row: SegmentRecord): Promise<ChunkInputBatch[]> {
-    await this.pace(row.byteLength);
+    // Paced by the row's batch bytes (decompression is the CPU cost), and a turn of the event loop
+    // for produce and fetch between rows.
+    await this.pace(Math.max(row.byteLength, row.sizeBytes));
+    await new Promise((r) => setImmediate(r));
     const chunk = await this.opts.objectStore.get(row.s3Key, { start: row.bytePosition, end: row.bytePosition + row.byteLength - 1 });
     this.stats.bytesRead += chunk.length;
     if (chunk.length !== row.byteLength) throw new CorruptSegmentError(row.s3Key, row.bytePosition, 'chunk shorter than its segments row');
