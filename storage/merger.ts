@@ -57,6 +57,8 @@ export interface MergerOptions {
   maxAgeMs?: number;
   /** Bytes moved per second at most (default 32 MiB/s): the larger of each row's stored and batch bytes read, plus the batch bytes encoded and the object bytes written. */
   bytesPerSecond?: number;
+  /** Rows read at once during a merge (default 4). */
+  readConcurrency?: number;
   /** Rows looked at per partition and pass (default 10,000). */
   maxRowsPerPass?: number;
   keyPrefix?: string;
@@ -95,6 +97,7 @@ export class Merger {
   private running: Promise<number> | undefined;
   private stopped = false;
   private seq = 0;
+  private readonly readConcurrency: number;
   /** Pacing: when the bytes moved so far may have been moved at `bytesPerSecond`. */
   private paceUntil = 0;
   readonly stats: MergeStats = { merges: 0, rowsMerged: 0, bytesRead: 0, bytesWritten: 0, batchBytesMerged: 0, refused: 0, failed: 0, mergeMs: 0 };
@@ -111,6 +114,7 @@ export class Merger {
     this.clock = opts.clock ?? systemClock;
     this.timers = opts.timers ?? systemTimers;
     this.log = opts.logger ?? silentStorageLogger;
+    this.readConcurrency = Math.max(1, opts.readConcurrency ?? 4);
   }
 
   /** One pass over the led partitions; returns how many merges were swapped in. */
@@ -199,11 +203,23 @@ export class Merger {
   /** Reads the run's batches, writes one object, swaps the rows. True when swapped in. */
   async mergeRun(p: LedPartition, run: readonly SegmentRecord[]): Promise<boolean> {
     const t0 = performance.now();
-    const batches: ChunkInputBatch[] = [];
-    for (const row of run) {
-      if (this.stopped || !this.opts.stillLeading(p)) return false;
-      for (const b of await this.readRow(row)) batches.push(b);
-    }
+    // Rows are read a few at a time (an S3 GET costs 10-50 ms), in order of the result.
+    const read: ChunkInputBatch[][] = new Array(run.length);
+    let next = 0;
+    let abandoned = false;
+    const worker = async () => {
+      while (next < run.length && !abandoned) {
+        if (this.stopped || !this.opts.stillLeading(p)) {
+          abandoned = true;
+          return;
+        }
+        const i = next++;
+        read[i] = await this.readRow(run[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.readConcurrency, run.length) }, worker));
+    if (abandoned) return false;
+    const batches: ChunkInputBatch[] = read.flat();
     if (this.stopped || !this.opts.stillLeading(p)) return false;
     const createdAt = this.clock.now();
     // CPU is paced too: compressing the output costs about as much per byte as reading it back.

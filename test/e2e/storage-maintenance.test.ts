@@ -25,6 +25,8 @@ const ARGS = [
   '--merge-interval-ms', '300',
   '--merge-target-bytes', '65536',
   '--merge-max-age-ms', '1000',
+  // Slow merges (a few seconds each), so that the kill -9 below lands in the middle of one.
+  '--merge-bytes-per-second', '65536',
   '--object-cleanup-interval-ms', '300',
   '--object-pending-timeout-ms', '2000',
   '--object-delete-grace-ms', '500',
