@@ -1,6 +1,8 @@
 -- Hand-written (drizzle-kit generate --custom): the insert trigger of 0007 in one statement instead of
 -- three. The upsert locks the objects in key order (as the separate lock did) and skips objects being
 -- deleted; fewer rows written than keys named means one was being deleted: the statement fails.
+-- size_bytes grows to the end of the last chunk named: objects reserved before their upload (the writer
+-- registers keys 16 at a time, size unknown) get their size from their first commit.
 CREATE OR REPLACE FUNCTION segment_objects_rows_added() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   now_ms bigint := (floor(extract(epoch from now()) * 1000))::bigint;
@@ -11,6 +13,7 @@ BEGIN
   SELECT s3_key, min(s3_bucket), 'live', max(byte_position + byte_length), sum(byte_length), count(*), '', now_ms, now_ms
   FROM added_rows GROUP BY s3_key ORDER BY s3_key
   ON CONFLICT (key) DO UPDATE SET
+    size_bytes = greatest(o.size_bytes, excluded.size_bytes),
     live_bytes = o.live_bytes + excluded.live_bytes,
     ref_count = o.ref_count + excluded.ref_count,
     state = 'live',

@@ -29,6 +29,8 @@ export interface ObjectRegistryStats {
 /** What the segment writer and the merger need: register before upload, give up an upload. */
 export interface ObjectRegistry {
   registerObject(o: { key: string; bucket: string; sizeBytes: number; agentId: string }): Promise<void>;
+  /** Registers several keys at once, before their uploads (size unknown: 0 until a row names the object). */
+  reserveObjects?(o: { keys: string[]; bucket: string; agentId: string }): Promise<void>;
   /** Uploads known never to be committed: pending → deleting (only unreferenced ones); returns the keys claimed. */
   abandonObjects(keys: string[]): Promise<string[]>;
   /** After the store deleted them: deleting → deleted (a tombstone until purgeTombstones). */
@@ -71,6 +73,11 @@ const S = {
     'sh_register_object',
     `INSERT INTO segment_objects (key, bucket, state, size_bytes, agent_id, created_at, state_changed_at)
      VALUES ($1, $2, 'pending', $3, $4, ${NOW_MS}, ${NOW_MS})`,
+  ),
+  reserve: statement(
+    'sh_reserve_objects',
+    `INSERT INTO segment_objects (key, bucket, state, size_bytes, agent_id, created_at, state_changed_at)
+     SELECT k, $2, 'pending', 0, $3, ${NOW_MS}, ${NOW_MS} FROM unnest($1::text[]) AS u(k)`,
   ),
   abandon: statement(
     'sh_abandon_objects',
@@ -209,6 +216,11 @@ export class SqlStorageMetadata implements ObjectRegistry {
     keysArg([o.key]);
     msArg(o.sizeBytes, 'sizeBytes');
     await this.db.query(S.register, [o.key, o.bucket, o.sizeBytes, o.agentId]);
+  }
+
+  async reserveObjects(o: { keys: string[]; bucket: string; agentId: string }): Promise<void> {
+    if (o.keys.length === 0) return;
+    await this.db.query(S.reserve, [keysArg(o.keys), o.bucket, o.agentId]);
   }
 
   async abandonObjects(keys: string[]): Promise<string[]> {

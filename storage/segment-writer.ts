@@ -71,6 +71,8 @@ export interface SegmentWriterOptions {
   blockBytes?: number;
   /** The object registry: each object is registered before its upload (absent: not registered, as before). */
   registry?: ObjectRegistry;
+  /** Reserved keys older than this are not used (default 30 s; keep it well below the registry's pending bound). */
+  reserveMaxAgeMs?: number;
   /** Object keys are `${keyPrefix}${agentId}/${time}-${seq}-${random}.seg` (default "segments/"). */
   keyPrefix?: string;
   /** Commit attempts per cycle when the metadata store throws and the commit definitely did not apply. */
@@ -218,6 +220,11 @@ export class SegmentWriter {
   private readonly producerIdExpirationMs: number;
   private readonly keyPrefix: string;
   private readonly registry: ObjectRegistry | undefined;
+  private readonly reserveMaxAgeMs: number;
+  private readonly reserved: Array<{ key: string; at: number }> = [];
+  /** Reserved (registered) keys not yet uploaded. */
+  private readonly reservedKeys = new Set<string>();
+  private reserving: Promise<void> | undefined;
   private readonly commitAttempts: number;
   private readonly commitRetryDelayMs: number;
   private readonly commitResolveTimeoutMs: number;
@@ -261,6 +268,7 @@ export class SegmentWriter {
     this.producerIdExpirationMs = opts.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
     this.keyPrefix = opts.keyPrefix ?? 'segments/';
     this.registry = opts.registry;
+    this.reserveMaxAgeMs = opts.reserveMaxAgeMs ?? 30_000;
     this.commitAttempts = opts.commitAttempts ?? 3;
     this.commitRetryDelayMs = opts.commitRetryDelayMs ?? 100;
     this.commitResolveTimeoutMs = opts.commitResolveTimeoutMs ?? 30_000;
@@ -623,6 +631,35 @@ export class SegmentWriter {
     for (const p of parts) p.log.inflight = cycle;
   }
 
+  /**
+   * A key registered before its upload. With a registry that reserves, keys are registered 16 at a time
+   * (one statement instead of one per cycle: on PGlite, a single worker, that statement per cycle doubled
+   * the flush path's database work) and used only while young (reserveMaxAgeMs), so the registry's
+   * pending bound, counted from the reservation, is never near. Unused reservations are deleted by the
+   * registry's cleaner like any upload never committed.
+   */
+  private async takeKey(now: number): Promise<string> {
+    const registry = this.registry;
+    if (registry?.reserveObjects === undefined) return this.objectKey(now);
+    for (;;) {
+      while (this.reserved.length > 0) {
+        const r = this.reserved.shift()!;
+        if (r.at >= now - this.reserveMaxAgeMs) return r.key;
+        this.reservedKeys.delete(r.key);
+      }
+      this.reserving ??= (async () => {
+        const at = this.clock.now();
+        const keys = Array.from({ length: 16 }, () => this.objectKey(at));
+        await registry.reserveObjects!({ keys, bucket: this.store.bucket, agentId: this.agentId });
+        for (const key of keys) {
+          this.reserved.push({ key, at });
+          this.reservedKeys.add(key);
+        }
+      })().finally(() => (this.reserving = undefined));
+      await this.reserving;
+    }
+  }
+
   private objectKey(now: number): string {
     const agent = this.agentId.replace(/[^A-Za-z0-9._-]/g, '_');
     const seq = (this.seq++).toString(36).padStart(6, '0');
@@ -651,7 +688,12 @@ export class SegmentWriter {
       p.chunk = encoded.chunks[i];
       p.batches = inputs[i].batches.map((b) => b.buf);
     });
-    const key = this.objectKey(createdAt);
+    let key: string;
+    try {
+      key = await this.takeKey(createdAt);
+    } catch {
+      key = this.objectKey(createdAt); // registered one by one below
+    }
     const t1 = performance.now();
     this.stats.encodeMs += t1 - t0;
 
@@ -659,9 +701,10 @@ export class SegmentWriter {
     let uploadError: unknown;
     try {
       // Registered before the upload: the registry's cleaner deletes it if no commit references it in time.
-      if (this.registry !== undefined) {
+      if (this.registry !== undefined && !this.reservedKeys.has(key)) {
         await this.registry.registerObject({ key, bucket: this.store.bucket, sizeBytes: encoded.size, agentId: this.agentId });
       }
+      this.reservedKeys.delete(key);
       await this.store.put(key, encoded.parts);
       this.stats.puts++;
       this.stats.putBytes += encoded.size;

@@ -97,6 +97,8 @@ for (const db of DATABASES) {
       assert.equal(row?.state, 'live');
       assert.equal(row?.refCount, 2);
       assert.equal(row?.liveBytes, rows[0]!.byteLength + rows[1]!.byteLength);
+      // Reserved before the upload (keys are registered 16 at a time, size unknown): the commit sets the size.
+      assert.equal(row?.sizeBytes, (await objects.list('segments/')).find((o) => o.key === key)?.size);
 
       // Nothing to delete while referenced, even with zero bounds.
       const cleaner = new RegistryCleaner({ objectStore: objects, metadata: reg, bounds: ZERO, tombstoneMs: 60_000 });
