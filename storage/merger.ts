@@ -57,6 +57,8 @@ export interface MergerOptions {
   maxAgeMs?: number;
   /** Bytes moved per second at most (default 32 MiB/s): the larger of each row's stored and batch bytes read, plus the batch bytes encoded and the object bytes written. */
   bytesPerSecond?: number;
+  /** Rows one merge replaces at most (default 1,000). */
+  maxRowsPerMerge?: number;
   /** Rows read at once during a merge (default 4). */
   readConcurrency?: number;
   /** Rows looked at per partition and pass (default 10,000). */
@@ -98,6 +100,7 @@ export class Merger {
   private stopped = false;
   private seq = 0;
   private readonly readConcurrency: number;
+  private readonly maxRowsPerMerge: number;
   /** Pacing: when the bytes moved so far may have been moved at `bytesPerSecond`. */
   private paceUntil = 0;
   readonly stats: MergeStats = { merges: 0, rowsMerged: 0, bytesRead: 0, bytesWritten: 0, batchBytesMerged: 0, refused: 0, failed: 0, mergeMs: 0 };
@@ -115,6 +118,7 @@ export class Merger {
     this.timers = opts.timers ?? systemTimers;
     this.log = opts.logger ?? silentStorageLogger;
     this.readConcurrency = Math.max(1, opts.readConcurrency ?? 4);
+    this.maxRowsPerMerge = Math.max(2, opts.maxRowsPerMerge ?? 1000);
   }
 
   /** One pass over the led partitions; returns how many merges were swapped in. */
@@ -163,7 +167,14 @@ export class Merger {
     };
     for (const r of rows) {
       const prev = run[run.length - 1];
-      if (prev !== undefined && (r.baseOffset !== prev.endOffset + 1 || bytes + r.byteLength > this.o.targetBytes)) close();
+      if (run.length >= this.maxRowsPerMerge) {
+        // Full by count: merged as it is (one statement swapping many thousands of rows would hold the
+        // database, PGlite's single worker above all, while produce commits wait); the outputs, smaller
+        // than the target, are merged again once they add up to it.
+        runs.push(run);
+        run = [];
+        bytes = 0;
+      } else if (prev !== undefined && (r.baseOffset !== prev.endOffset + 1 || bytes + r.byteLength > this.o.targetBytes)) close();
       if (r.byteLength >= half) {
         close();
         continue;
