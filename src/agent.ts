@@ -173,6 +173,8 @@ export class Agent {
       objectStore,
       metadata,
       registry: storageMd,
+      // A reserved key is used only while far younger than the registry's pending bound.
+      reserveMaxAgeMs: Math.min(30_000, Math.floor(cfg.objectPendingTimeoutMs / 4)),
       agentId,
       flushMs: cfg.flushMs,
       flushBytes: cfg.flushBytes,
