@@ -51,7 +51,9 @@ describe('a simulated week (PostgreSQL + S3 test server)', { skip: findPostgresB
     const clock = { now: () => now };
     const topic = 'week';
     await md.createTopic({ name: topic, partitionCount: PARTITIONS, config: { 'retention.ms': String(RETENTION_MS) } });
-    const writer = new SegmentWriter({ objectStore: objects, metadata: md, registry: reg, agentId: 'sim', flushMs: 60_000, clock });
+    // The writer's clock is the simulated one (20 minutes per cycle); its key reservations live seconds of
+    // real time here, far within the registry's pending bound (database clock): never expire them by it.
+    const writer = new SegmentWriter({ objectStore: objects, metadata: md, registry: reg, agentId: 'sim', flushMs: 60_000, clock, reserveMaxAgeMs: Number.MAX_SAFE_INTEGER });
     const led: LedPartition[] = [];
     for (let p = 0; p < PARTITIONS; p++) {
       const lease = await md.acquirePartitionLease(topic, p, 'sim', 3_600_000);
