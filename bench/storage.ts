@@ -8,6 +8,12 @@
 //   PUTs/s              while 100 partitions receive a steady 10 MB/s: must track the flush rate
 //   ack latency         p50/p99 of append → ack at that steady 10 MB/s (open loop)
 // plus LZ4 compress/decompress MB/s and ratio on the same records.
+// Merging (PGlite + local directory, --metadata=pglite only; --merge-seconds=N (90), --merge-target-bytes=N
+// (8 MiB: a 64 MiB object takes minutes per partition to fill at 1 MB/s; the figure is also scaled to 64 MiB),
+// --merge-partitions=N (4)): N partitions at 1 MB/s each (open loop), first without the merger, then with it
+// running (same run): produce ack p99 without / while a merge runs, merge MB/s, cold fetch MB/s from the
+// unmerged vs the merged segments of the same data, and segment rows / objects per partition-hour at
+// that load before and after merging.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +25,9 @@ import { openMetadataStore } from '../metadata/index.js';
 import { CachedMetadataStore } from '../metadata/cache.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, defaultFlushSettings, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
+import { Merger } from '../storage/merger.js';
+import { SqlStorageMetadata } from '../metadata/storage-store.js';
+import { SqlMetadataStore } from '../metadata/sql-store.js';
 import { FakeMetadata } from '../test/storage/fake-metadata.js';
 import { jsonValue } from '../test/storage/batches.js';
 import { freePort } from '../test/helpers/ports.js';
@@ -326,10 +335,120 @@ async function lz4Bench(): Promise<{ compMBs: number; decompMBs: number; ratio: 
   return { compMBs, decompMBs, ratio: block.length / c.length, asyncMBs };
 }
 
+/** Open-loop load of `rate` bytes/s over P partitions for `seconds`; ack latencies with their scheduled times. */
+async function openLoop(writer: SegmentWriter, topic: string, P: number, rate: number, seconds: number, templates: Buffer[]) {
+  const acks: Array<{ at: number; ms: number }> = [];
+  const pending: Array<Promise<unknown>> = [];
+  let sent = 0;
+  let i = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) {
+    const now = performance.now();
+    while (sent < ((now - t0) / 1000) * rate) {
+      const b = Buffer.from(templates[i % templates.length]);
+      const scheduled = t0 + (sent / rate) * 1000;
+      sent += b.length;
+      pending.push(writer.append(topic, i++ % P, b).then(() => acks.push({ at: scheduled, ms: performance.now() - scheduled })));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(pending);
+  return { acks, bytes: sent, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function coldRead(store: ObjectStore, meta: MetadataStore, topic: string, P: number, hws: number[]) {
+  const reader = new SegmentReader({ objectStore: store, metadata: meta, tailCacheBytes: 0, blockCacheBytes: 0 });
+  let bytes = 0;
+  const t0 = performance.now();
+  for (let p = 0; p < P; p++) {
+    let off = 0;
+    while (off < hws[p]) {
+      const bs = await reader.read(topic, p, off, 1 << 20, hws[p]);
+      for (const b of bs) bytes += b.length;
+      const last = bs[bs.length - 1];
+      off = last.readInt32BE(0) * 2 ** 32 + last.readUInt32BE(4) + last.readInt32BE(23) + 1;
+    }
+  }
+  return bytes / MB / ((performance.now() - t0) / 1000);
+}
+
+async function mergeBench(seconds: number, targetBytes: number, P: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'streamhouse-bench-merge-'));
+  try {
+    const store = createObjectStore({ kind: 'local', dir: join(dir, 'objects') });
+    const inner = await openMetadataStore({ dataDir: join(dir, 'meta') });
+    const meta = new CachedMetadataStore(inner);
+    const reg = new SqlStorageMetadata((inner as SqlMetadataStore).driver);
+    const topic = 'merge-bench';
+    await meta.createTopic({ name: topic, partitionCount: P });
+    const led: Array<{ topic: string; partitionId: number; epoch: number }> = [];
+    for (let p = 0; p < P; p++) led.push({ topic, partitionId: p, epoch: (await meta.acquirePartitionLease(topic, p, 'bench', 3_600_000))!.epoch });
+    const flushMs = defaultFlushSettings('local').flushMs;
+    const writer = new SegmentWriter({ objectStore: store, metadata: meta, registry: reg, agentId: 'bench', flushMs });
+    for (let p = 0; p < P; p++) writer.openPartition(topic, p, { leaseEpoch: led[p]!.epoch, highWatermark: 0 });
+    const templates = Array.from({ length: 50 }, (_, i) => batchOf(20, i));
+    const rate = P * MB;
+    // Phase A: no merger.
+    const a = await openLoop(writer, topic, P, rate, seconds / 3, templates);
+    const shapeA = await reg.partitionShape(topic);
+    const hwsA = Array.from({ length: P }, (_, p) => writer.highWatermark(topic, p) ?? 0);
+    const unmergedMBs = await coldRead(store, inner, topic, P, hwsA);
+    // Phase B: the same load with the merger running passes back to back.
+    const merger = new Merger({ objectStore: store, metadata: inner, storage: reg, agentId: 'bench', leading: () => led, stillLeading: () => true, targetBytes, maxAgeMs: 3_600_000 });
+    const busy: Array<[number, number]> = [];
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        const t = performance.now();
+        const before = merger.stats.merges;
+        await merger.runOnce();
+        if (merger.stats.merges > before) busy.push([t, performance.now()]);
+        else await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const b = await openLoop(writer, topic, P, rate, (2 * seconds) / 3, templates);
+    stop = true;
+    await loop;
+    const hws = Array.from({ length: P }, (_, p) => writer.highWatermark(topic, p) ?? 0);
+    await writer.close();
+    const shapeB = await reg.partitionShape(topic);
+    const mergedMBs = await coldRead(store, inner, topic, P, hws);
+    const inMerge = (t: number) => busy.some(([s, e]) => t >= s && t <= e);
+    const sorted = (xs: number[]) => xs.sort((x, y) => x - y);
+    const base = sorted(a.acks.map((x) => x.ms).concat(b.acks.filter((x) => !inMerge(x.at)).map((x) => x.ms)));
+    const during = sorted(b.acks.filter((x) => inMerge(x.at)).map((x) => x.ms));
+    const st = merger.stats;
+    const mergeSecs = busy.reduce((n, [s, e]) => n + (e - s), 0) / 1000;
+    const dataSecs = (a.bytes + b.bytes) / P / MB; // per partition, at 1 MB/s
+    const rowsA = shapeA.reduce((n, s) => n + s.rows, 0) / P;
+    const mergedRows = st.merges / P;
+    // At 1 MB/s of record batches a partition-hour is 3,600 MB of batches: merged rows hold
+    // batchBytesMerged / merges of them each (objects are LZ4-compressed: a 64 MiB object holds more).
+    const avgMerged = st.batchBytesMerged / Math.max(1, st.merges);
+    const perHourMerged = (3600 * MB) / avgMerged;
+    const perHour64 = perHourMerged * (targetBytes / (64 * 1024 * 1024));
+    console.log(`\n[merging: PGlite + local directory] ${P} partitions × 1 MB/s, merge-target-bytes ${targetBytes}, flush.ms ${flushMs}; ${f1(seconds / 3)} s without the merger, then ${f1((2 * seconds) / 3)} s with it`);
+    console.log(`  merge: ${st.merges} merges of ${st.rowsMerged} rows, ${f1(st.bytesWritten / MB)} MB written, ${f1(st.bytesRead / MB)} MB read in ${f1(mergeSecs)} s busy → ${f1(st.bytesWritten / MB / Math.max(0.001, mergeSecs))} MB/s written (paced at ≤ 32 MiB/s read+written)`);
+    console.log(`  produce ack p99: ${f1(pct(base, 99))} ms without a merge running (${base.length} acks), ${f1(pct(during, 99))} ms while merging (${during.length} acks) → ${during.length === 0 ? 'no ack during a merge' : `${f1((pct(during, 99) / pct(base, 99) - 1) * 100)} % (target ≤ +20 %)`}`);
+    console.log(`  cold fetch: ${f1(unmergedMBs)} MB/s from unmerged segments (after phase A), ${f1(mergedMBs)} MB/s after merging (all data)`);
+    console.log(`  rows per partition: ${f1(rowsA)} after ${f1(seconds / 3)} s unmerged (≈ ${f1(rowsA / (seconds / 3) * 3600)} per partition-hour); at the end ${f1(shapeB.reduce((n, s) => n + s.rows, 0) / P)} rows, ${f1(shapeB.reduce((n, s) => n + s.objects, 0) / P)} objects per partition (${f1(mergedRows)} merged rows each)`);
+    console.log(`  merged rows hold ${f1(avgMerged / MB)} MB of batches (${f1(st.bytesWritten / Math.max(1, st.merges) / MB)} MB objects) → ${f1(perHourMerged)} rows (and objects) per partition-hour at 1 MB/s after merging with this target${targetBytes === 64 * 1024 * 1024 ? '' : `; scaled to the 64 MiB default: ${f1(perHour64)}`} (target ≤ 60); data per partition ${f1(dataSecs)} MB`);
+    await inner.close();
+    await store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(args: string[]): Promise<void> {
   const metaKind = arg(args, 'metadata', 'pglite');
   const seconds = Number(arg(args, 'seconds', '4'));
   const only = arg(args, 'only', '');
+  if (arg(args, 'only', '') === 'merge') {
+    await mergeBench(Number(arg(args, 'merge-seconds', '90')), Number(arg(args, 'merge-target-bytes', String(8 * 1024 * 1024))), Number(arg(args, 'merge-partitions', '4')));
+    return;
+  }
   const l = await lz4Bench();
   console.log(`storage benchmark — metadata: ${metaKind === 'fake' ? 'in-memory fake' : 'PGlite (real store, through the cache)'}; ${seconds} s per phase`);
   console.log(`LZ4 on JSON-ish record batches (256 KiB blocks): compress ${f1(l.compMBs)} MB/s (1 thread), ${f1(l.asyncMBs)} MB/s (async, thread pool); decompress ${f1(l.decompMBs)} MB/s; ratio ${l.ratio.toFixed(2)}`);
@@ -352,5 +471,8 @@ export async function run(args: string[]): Promise<void> {
       const bound = r.flushMs + 2 * r.putP99;
       console.log(`  target: ack p99 ≤ flush.ms + 2 × PUT p99 = ${f1(bound)} ms → ${r.ackP99 <= bound ? 'met' : 'MISSED'}`);
     }
+  }
+  if (metaKind !== 'fake' && (only === '' || only === 'local')) {
+    await mergeBench(Number(arg(args, 'merge-seconds', '90')), Number(arg(args, 'merge-target-bytes', String(8 * 1024 * 1024))), Number(arg(args, 'merge-partitions', '4')));
   }
 }

@@ -42,9 +42,20 @@ export interface PoolSettings {
   acquireTimeoutMs: number;
   /** An idle connection is closed after this long (default 10 min). */
   idleTimeoutMs: number;
+  /** Server-side statement_timeout of every statement (default 15 s; 0 = none). The client gives up
+   * waiting 5 s later (a dead network), and a transaction idle this long is ended by the server too. */
+  statementTimeoutMs: number;
 }
 
-export const DEFAULT_POOL: PoolSettings = { max: 20, min: 0, acquireTimeoutMs: 30_000, idleTimeoutMs: 600_000 };
+export const DEFAULT_POOL: PoolSettings = { max: 20, min: 0, acquireTimeoutMs: 30_000, idleTimeoutMs: 600_000, statementTimeoutMs: 15_000 };
+
+/** How much longer than the server's statement timeout the client waits for an answer. */
+const CLIENT_TIMEOUT_SLACK_MS = 5_000;
+
+/** node-postgres' client-side timeout ("Query read timeout"): the connection is still busy with the statement. */
+function isClientReadTimeout(err: unknown): boolean {
+  return err instanceof Error && /Query read timeout/.test(err.message);
+}
 
 const INT8_OID = 20;
 const parseInt8 = (value: string) => Number(value);
@@ -62,14 +73,23 @@ export interface MetadataLogger {
   info(obj: object, msg?: string): void;
 }
 
-export function pgClientConfig(connectionString: string, connectTimeoutMs: number): pg.ClientConfig {
-  return {
+/** `statementTimeoutMs` > 0: statement_timeout and idle_in_transaction_session_timeout on the server,
+ * query_timeout (statement timeout + 5 s) in the client, so no statement stays pending without bound. */
+export function pgClientConfig(connectionString: string, connectTimeoutMs: number, statementTimeoutMs = 0): pg.ClientConfig {
+  const cfg: pg.ClientConfig = {
     connectionString,
     connectionTimeoutMillis: connectTimeoutMs,
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     application_name: 'streamhouse',
     types: pgTypes,
   };
+  if (statementTimeoutMs > 0) {
+    cfg.statement_timeout = statementTimeoutMs;
+    cfg.idle_in_transaction_session_timeout = statementTimeoutMs + CLIENT_TIMEOUT_SLACK_MS;
+    cfg.query_timeout = statementTimeoutMs + CLIENT_TIMEOUT_SLACK_MS;
+  }
+  return cfg;
 }
 
 export class PgDriver implements Driver {
@@ -78,7 +98,7 @@ export class PgDriver implements Driver {
 
   constructor(connectionString: string, settings: PoolSettings, logger?: MetadataLogger) {
     this.pool = new pg.Pool({
-      ...pgClientConfig(connectionString, settings.acquireTimeoutMs),
+      ...pgClientConfig(connectionString, settings.acquireTimeoutMs, settings.statementTimeoutMs),
       max: settings.max,
       min: settings.min,
       idleTimeoutMillis: settings.idleTimeoutMs,
@@ -128,7 +148,8 @@ export class PgDriver implements Driver {
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        broken = broken || isConnectionError(err);
+        // After a client-side timeout the connection is still busy with the statement: never reuse it.
+        broken = broken || isConnectionError(err) || isClientReadTimeout(err);
         if (!broken) {
           await client.query('ROLLBACK').catch(() => {
             broken = true;

@@ -97,6 +97,8 @@ export function toKafkaError(err: unknown, operation: string): unknown {
     case '40P01':
     case '55P03': // lock_not_available
       return new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `${operation}: ${messageOf(e)}`, { cause: err });
+    case '55000': // object_not_in_prerequisite_state: a segment object the cleaner is deleting (object registry)
+      return new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `${operation}: ${messageOf(e)}`, { cause: err });
     case '57014': // query_canceled (statement_timeout)
       return new KafkaError(ErrorCode.REQUEST_TIMED_OUT, `${operation} timed out: ${messageOf(e)}`, { cause: err });
     default:

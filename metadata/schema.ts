@@ -213,3 +213,40 @@ export const clusterSettings = pgTable('cluster_settings', {
   /** Database clock, epoch ms. */
   setAt: ms('set_at').notNull(),
 });
+
+/**
+ * The object registry: every segment object, registered (state 'pending') before its upload, so that
+ * every delete decision is made from database state and the database clock, never from the store's
+ * timestamps or an agent's clock. `ref_count` / `live_bytes` are maintained by statement-level triggers
+ * on `segments` (migration object_registry_triggers), so every path that adds or removes segment rows
+ * (flush commits, merges, retention, topic deletion by cascade, older agents) keeps them right.
+ * States: pending → live (a row references it) → unreferenced (the last row went; readers in flight
+ * get a grace) → deleting (claimed by a cleaner; a late commit naming it fails) → deleted (tombstone,
+ * purged after a bound far beyond the statement timeout). A pending object never referenced within the
+ * pending bound goes to deleting too.
+ */
+export const segmentObjects = pgTable(
+  'segment_objects',
+  {
+    /** The object key, as segments.s3_key. */
+    key: text('key').primaryKey(),
+    bucket: text('bucket').notNull(),
+    state: text('state').notNull(),
+    /** Object size in bytes (a lower bound for objects adopted from before the registry). */
+    sizeBytes: ms('size_bytes').notNull(),
+    /** Bytes of the chunks segment rows still reference. */
+    liveBytes: ms('live_bytes').notNull().default(sql`0`),
+    refCount: integer('ref_count').notNull().default(0),
+    /** Who registered it ('' for adopted objects). */
+    agentId: text('agent_id').notNull().default(''),
+    /** Database clock, epoch ms. */
+    createdAt: ms('created_at').notNull(),
+    /** Database clock, epoch ms: when `state` last changed (pending: registration). */
+    stateChangedAt: ms('state_changed_at').notNull(),
+  },
+  (t) => [
+    index('idx_segment_objects_cleanup').on(t.state, t.stateChangedAt).where(sql`${t.refCount} = 0`),
+    check('segment_objects_state_valid', sql`${t.state} IN ('pending', 'live', 'unreferenced', 'deleting', 'deleted')`),
+    check('segment_objects_counts_valid', sql`${t.refCount} >= 0 AND ${t.liveBytes} >= 0`),
+  ],
+);

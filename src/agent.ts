@@ -12,7 +12,11 @@ import { AgentIdInUseError, CachedMetadataStore, CLUSTER_CHANGES_CHANNEL, SqlMet
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
-import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
+import { createObjectStore, OrphanCleaner, RegistryCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
+import { SqlStorageMetadata } from '../metadata/storage-store.js';
+import { Merger } from '../storage/merger.js';
+import { Compactor } from '../storage/compaction/compactor.js';
+import { resolveTopicConfig, topicConfigValue } from './topics.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { Balancer } from './cluster/balancer.js';
@@ -56,8 +60,11 @@ export class Agent {
   private membership: Membership | undefined;
   private balancer: Balancer | undefined;
   private server: KafkaServer | undefined;
-  private cleaner: OrphanCleaner | undefined;
+  private cleaner: OrphanCleaner | RegistryCleaner | undefined;
   private retention: RetentionTask | undefined;
+  private storageMd: SqlStorageMetadata | undefined;
+  private merger: Merger | undefined;
+  private compactor: Compactor | undefined;
   private groups: GroupCoordinator | undefined;
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
@@ -103,7 +110,7 @@ export class Agent {
     const sql: MetadataStore = await openMetadataStore({
       databaseUrl: cfg.databaseUrl || undefined,
       dataDir,
-      pool: { max: cfg.dbPoolMax, min: cfg.dbPoolMin, acquireTimeoutMs: cfg.dbAcquireTimeoutMs, idleTimeoutMs: cfg.dbIdleTimeoutMs },
+      pool: { max: cfg.dbPoolMax, min: cfg.dbPoolMin, acquireTimeoutMs: cfg.dbAcquireTimeoutMs, idleTimeoutMs: cfg.dbIdleTimeoutMs, statementTimeoutMs: cfg.dbStatementTimeoutMs },
       logger: this.log,
     });
     const inner = (this.store = metrics ? instrumentMetadataStore(sql, metrics) : sql);
@@ -160,9 +167,14 @@ export class Agent {
     const ended = await metadata.endAgentLeases(agentId);
     if (ended.partitions + ended.shards > 0) this.log.info({ agentId, ...ended }, "ended the leases of this agent id's previous run");
 
+    // The object registry (storage maintenance statements) runs on the same driver as the metadata store.
+    const storageMd = (this.storageMd = sql instanceof SqlMetadataStore ? new SqlStorageMetadata(sql.driver) : undefined);
     const writer = (this.writer = new SegmentWriter({
       objectStore,
       metadata,
+      registry: storageMd,
+      // A reserved key is used only while far younger than the registry's pending bound.
+      reserveMaxAgeMs: Math.min(30_000, Math.floor(cfg.objectPendingTimeoutMs / 4)),
       agentId,
       flushMs: cfg.flushMs,
       flushBytes: cfg.flushBytes,
@@ -302,9 +314,73 @@ export class Agent {
     }
 
     this.statsTimer = this.startStatsLog(writer, cfg.statsIntervalMs);
-    this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
-    this.cleaner.start(ORPHAN_SWEEP_MS);
-    this.retention = new RetentionTask({ metadata, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
+    if (storageMd !== undefined) {
+      this.cleaner = new RegistryCleaner({
+        objectStore,
+        metadata: storageMd,
+        bounds: { pendingTimeoutMs: cfg.objectPendingTimeoutMs, deleteGraceMs: cfg.objectDeleteGraceMs },
+        onStoredBytes: metrics ? (bytes) => metrics.storeListed(bytes) : undefined,
+        logger: this.log,
+      });
+      this.cleaner.start(cfg.objectCleanupIntervalMs);
+    } else {
+      this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
+      this.cleaner.start(ORPHAN_SWEEP_MS);
+    }
+    if (storageMd !== undefined && cfg.mergeIntervalMs > 0) {
+      // The leader of a partition merges its small segments (storage/merger.ts); swaps are fenced by its lease.
+      this.merger = new Merger({
+        objectStore,
+        metadata: inner,
+        storage: storageMd,
+        agentId,
+        leading: () => leadership.leading(),
+        stillLeading: (p) => {
+          const st = leadership.state(p.topic, p.partitionId);
+          return st.kind === 'leading' && st.epoch === p.epoch && writer.isOpen(p.topic, p.partitionId);
+        },
+        onMerged: (topic, partitionId) => reader.invalidate(topic, partitionId),
+        targetBytes: cfg.mergeTargetBytes,
+        maxAgeMs: cfg.mergeMaxAgeMs,
+        bytesPerSecond: cfg.mergeBytesPerSecond,
+        logger: this.log,
+      });
+      this.merger.start(cfg.mergeIntervalMs);
+    }
+    if (storageMd !== undefined && cfg.compactionIntervalMs > 0) {
+      // cleanup.policy=compact: the leader keeps the newest record per key (storage/compaction/compactor.ts).
+      this.compactor = new Compactor({
+        objectStore,
+        metadata: inner,
+        storage: storageMd,
+        agentId,
+        leading: () => leadership.leading(),
+        stillLeading: (p) => {
+          const st = leadership.state(p.topic, p.partitionId);
+          return st.kind === 'leading' && st.epoch === p.epoch && writer.isOpen(p.topic, p.partitionId);
+        },
+        policy: async (topic) => {
+          const record = await metadata.getTopic(topic);
+          if (record === undefined) return undefined;
+          const c = resolveTopicConfig(record);
+          if (!c.compacted) return undefined;
+          return {
+            deleteRetentionMs: c.deleteRetentionMs,
+            minCompactionLagMs: c.minCompactionLagMs,
+            maxCompactionLagMs: c.maxCompactionLagMs,
+            minCleanableDirtyRatio: Number(topicConfigValue(record, 'min.cleanable.dirty.ratio')),
+            segmentMs: c.segmentMs,
+            segmentBytes: c.segmentBytes,
+          };
+        },
+        onCompacted: (topic, partitionId) => reader.invalidate(topic, partitionId),
+        targetBytes: cfg.mergeTargetBytes,
+        maxDecompressedBytes: cfg.maxDecompressedBytes,
+        logger: this.log,
+      });
+      this.compactor.start(cfg.compactionIntervalMs);
+    }
+    this.retention = new RetentionTask({ metadata, aggregates: storageMd, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
     this.retention.start(cfg.logRetentionCheckIntervalMs);
     const expiry: NonNullable<Agent['offsetExpiry']> = {
       timer: setInterval(() => {
@@ -494,6 +570,8 @@ export class Agent {
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
     this.partitions?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
+    await step('merger', () => this.merger?.stop());
+    await step('compactor', () => this.compactor?.stop());
     await step('retention', () => this.retention?.stop());
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());

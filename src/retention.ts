@@ -4,6 +4,7 @@
 // partitions; the orphan cleaner deletes it once no row refers to it. The newest segment is always
 // kept, as Kafka keeps its active segment, so a partition's latest records stay readable.
 import type { MetadataStore, SegmentRecord } from '../metadata/types.js';
+import type { RetentionAggregate, SqlStorageMetadata } from '../metadata/storage-store.js';
 import type { Logger } from './logger.js';
 import type { PartitionLog } from './context.js';
 import { resolveTopicConfig } from './topics.js';
@@ -29,6 +30,8 @@ export function retentionCutoff(segments: readonly SegmentRecord[], nowMs: numbe
 
 export interface RetentionOptions {
   metadata: Pick<MetadataStore, 'getTopic' | 'getPartition' | 'listSegments' | 'deleteSegmentsBefore'>;
+  /** Decides from per-partition aggregates computed in the database (no rows loaded); without it, rows are paged. */
+  aggregates?: Pick<SqlStorageMetadata, 'retentionAggregate'>;
   partitions: Pick<PartitionLog, 'deleteRecords'>;
   /** The partitions this agent leads now. */
   leading: () => Array<{ topic: string; partitionId: number }>;
@@ -83,6 +86,28 @@ export class RetentionTask {
     if (!config.cleanupPolicy.includes('delete') || (config.retentionMs < 0 && config.retentionBytes < 0)) return false;
     const p = await this.opts.metadata.getPartition(topic, partitionId);
     if (p === undefined) return false;
+    const now = this.opts.clock.now();
+    let cutoff: number | undefined;
+    if (this.opts.aggregates !== undefined) {
+      const agg = await this.opts.aggregates.retentionAggregate(topic, partitionId, p.logStartOffset, {
+        minTimestamp: config.retentionMs >= 0 ? now - config.retentionMs : undefined,
+        maxBytes: config.retentionBytes >= 0 ? config.retentionBytes : undefined,
+      });
+      cutoff = cutoffFromAggregate(agg, config.retentionMs >= 0, config.retentionBytes >= 0);
+    } else {
+      cutoff = await this.cutoffFromRows(topic, partitionId, p.logStartOffset, config.retentionMs, config.retentionBytes);
+    }
+    if (cutoff === undefined || cutoff <= p.logStartOffset) return false;
+    // Readers are fenced first (the log start moves), then the rows go.
+    await this.opts.partitions.deleteRecords(topic, partitionId, cutoff);
+    await this.opts.metadata.deleteSegmentsBefore(topic, partitionId, cutoff);
+    this.opts.log.info({ topic, partition: partitionId, logStartOffset: cutoff }, 'retention: old segments deleted');
+    return true;
+  }
+
+  private async cutoffFromRows(topic: string, partitionId: number, logStartOffset: number, retentionMs: number, retentionBytes: number): Promise<number | undefined> {
+    const config = { retentionMs, retentionBytes };
+    const p = { logStartOffset };
     // Time alone needs only the oldest segments; a size limit needs them all.
     const segments: SegmentRecord[] = [];
     for (let from = p.logStartOffset; ; ) {
@@ -92,12 +117,19 @@ export class RetentionTask {
       from = page[page.length - 1]!.endOffset + 1;
       if (config.retentionBytes < 0 && page[page.length - 1]!.maxTimestamp >= this.opts.clock.now() - config.retentionMs) break;
     }
-    const cutoff = retentionCutoff(segments, this.opts.clock.now(), config.retentionMs, config.retentionBytes);
-    if (cutoff === undefined || cutoff <= p.logStartOffset) return false;
-    // Readers are fenced first (the log start moves), then the rows go.
-    await this.opts.partitions.deleteRecords(topic, partitionId, cutoff);
-    await this.opts.metadata.deleteSegmentsBefore(topic, partitionId, cutoff);
-    this.opts.log.info({ topic, partition: partitionId, logStartOffset: cutoff }, 'retention: old segments deleted');
-    return true;
+    return retentionCutoff(segments, this.opts.clock.now(), config.retentionMs, config.retentionBytes);
   }
+}
+
+/**
+ * retentionCutoff from the database's aggregates: the later of the first segment not expired by time
+ * and the first of the newest suffix within the size limit, never past the newest segment.
+ */
+export function cutoffFromAggregate(agg: RetentionAggregate, byTime: boolean, bySize: boolean): number | undefined {
+  if (agg.lastBase === undefined) return undefined;
+  let cut: number | undefined;
+  if (byTime) cut = agg.timeKeep ?? agg.lastBase;
+  if (bySize) cut = Math.max(cut ?? 0, agg.sizeKeep ?? agg.lastBase);
+  if (cut === undefined) return undefined;
+  return Math.min(cut, agg.lastBase);
 }

@@ -194,10 +194,10 @@ const DEFS: readonly TopicConfigDef[] = [
     // The metadata store keeps retention_ms as -1 or positive; 0 would delete everything at once.
     check: (v) => (v === '0' ? 'must be -1 or positive' : undefined),
   }),
-  def('segment.bytes', 'INT', '1073741824', 'log.segment.bytes', 'Accepted for compatibility; segment objects are cut by the flush cycle.', { min: 14 }),
+  def('segment.bytes', 'INT', '1073741824', 'log.segment.bytes', 'Segment objects are cut by the flush cycle and merged to merge-target-bytes; compaction cleans only records followed by at least this many newer bytes (or older than segment.ms): the rolled part of the log.', { min: 14 }),
   def('segment.index.bytes', 'INT', '10485760', 'log.index.size.max.bytes', 'Accepted for compatibility.', { min: 4 }),
   def('segment.jitter.ms', 'LONG', '0', 'log.roll.jitter.ms', 'Accepted for compatibility.', { min: 0, derivedFrom: { name: 'log.roll.jitter.hours', value: '0' } }),
-  def('segment.ms', 'LONG', '604800000', 'log.roll.ms', 'Accepted for compatibility; segment objects are cut by the flush cycle.', {
+  def('segment.ms', 'LONG', '604800000', 'log.roll.ms', 'Segment objects are cut by the flush cycle; compaction cleans only records older than this (or followed by segment.bytes of newer data): the rolled part of the log.', {
     min: 1,
     derivedFrom: { name: 'log.roll.hours', value: '168' },
   }),

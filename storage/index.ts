@@ -18,6 +18,7 @@ export {
   type ProducerSnapshot,
 } from './segment-writer.js';
 export { SegmentReader, type SegmentReaderOptions, type ReaderMetadata, type TimestampLookup, type ReaderStats } from './segment-reader.js';
+export { RegistryCleaner, DEFAULT_CLEANUP_BOUNDS, type RegistryCleanerOptions, type RegistryCleanResult } from './object-registry.js';
 export { OrphanCleaner, type OrphanCleanerOptions, type CleanerMetadata, type CleanResult } from './orphan-cleaner.js';
 export {
   FORMAT_VERSION,

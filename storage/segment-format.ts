@@ -150,7 +150,7 @@ function giveBlock(pooled: Buffer): void {
   if (free.length < MAX_POOLED_BLOCKS) free.push(pooled);
 }
 
-async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean): Promise<BuiltChunk> {
+async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean, serial = false): Promise<BuiltChunk> {
   const groups = planBlocks(input.batches, blockBytes);
   const taken = groups.map((g) => {
     let size = 0;
@@ -164,7 +164,12 @@ async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean
   let compressed: Buffer[];
   try {
     if (inline) compressed = plain.map((d) => compressFrameSync(d));
-    else {
+    else if (serial) {
+      // One block at a time in the thread pool: background work (merging) leaves the other pool
+      // threads to the flush path's file and compression work.
+      compressed = [];
+      for (const d of plain) compressed.push(await compressFrame(d));
+    } else {
       // Every compression must have finished before its buffer goes back to the pool.
       const settled = await Promise.allSettled(plain.map((d) => compressFrame(d)));
       compressed = settled.map((r) => {
@@ -263,13 +268,13 @@ async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean
 /** Builds one segment object from the chunks of one flush cycle (compression runs off-thread). */
 export async function encodeSegmentObject(
   chunks: ChunkInput[],
-  opts: { blockBytes?: number; createdAt: number },
+  opts: { blockBytes?: number; createdAt: number; serial?: boolean },
 ): Promise<EncodedObject> {
   const blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
   let total = 0;
   for (const c of chunks) for (const b of c.batches) total += b.buf.length;
   const inline = total <= INLINE_COMPRESS_BYTES;
-  const built = await Promise.all(chunks.filter((c) => c.batches.length > 0).map((c) => buildChunk(c, blockBytes, inline)));
+  const built = await Promise.all(chunks.filter((c) => c.batches.length > 0).map((c) => buildChunk(c, blockBytes, inline, opts.serial)));
   const topics = built.map((b) => Buffer.from(b.input.topic, 'utf8'));
   const headerLength = OBJECT_HEADER_FIXED + topics.reduce((n, t) => n + DIR_ENTRY_FIXED + t.length, 0) + 4;
   const header = Buffer.alloc(headerLength);

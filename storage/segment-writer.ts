@@ -18,6 +18,7 @@
 //   Still unknown after commitResolveTimeoutMs → REQUEST_TIMED_OUT, and the partition refuses
 //   appends until a background check settles its high watermark.
 import { randomBytes } from 'node:crypto';
+import type { ObjectRegistry } from '../metadata/storage-store.js';
 import type { MetadataStore, FlushCommitPartition, FenceReason } from '../metadata/types.js';
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import type { ObjectStore } from './types.js';
@@ -68,6 +69,10 @@ export interface SegmentWriterOptions {
   producerIdExpirationMs?: number;
   /** Uncompressed bytes per LZ4 block (default 256 KiB). */
   blockBytes?: number;
+  /** The object registry: each object is registered before its upload (absent: not registered, as before). */
+  registry?: ObjectRegistry;
+  /** Reserved keys older than this are not used (default 30 s; keep it well below the registry's pending bound). */
+  reserveMaxAgeMs?: number;
   /** Object keys are `${keyPrefix}${agentId}/${time}-${seq}-${random}.seg` (default "segments/"). */
   keyPrefix?: string;
   /** Commit attempts per cycle when the metadata store throws and the commit definitely did not apply. */
@@ -214,6 +219,12 @@ export class SegmentWriter {
   private readonly maxInflightCycles: number;
   private readonly producerIdExpirationMs: number;
   private readonly keyPrefix: string;
+  private readonly registry: ObjectRegistry | undefined;
+  private readonly reserveMaxAgeMs: number;
+  private readonly reserved: Array<{ key: string; at: number }> = [];
+  /** Reserved (registered) keys not yet uploaded. */
+  private readonly reservedKeys = new Set<string>();
+  private reserving: Promise<void> | undefined;
   private readonly commitAttempts: number;
   private readonly commitRetryDelayMs: number;
   private readonly commitResolveTimeoutMs: number;
@@ -256,6 +267,8 @@ export class SegmentWriter {
     this.maxInflightCycles = Math.max(1, opts.maxInflightCycles ?? d.maxInflightCycles);
     this.producerIdExpirationMs = opts.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
     this.keyPrefix = opts.keyPrefix ?? 'segments/';
+    this.registry = opts.registry;
+    this.reserveMaxAgeMs = opts.reserveMaxAgeMs ?? 30_000;
     this.commitAttempts = opts.commitAttempts ?? 3;
     this.commitRetryDelayMs = opts.commitRetryDelayMs ?? 100;
     this.commitResolveTimeoutMs = opts.commitResolveTimeoutMs ?? 30_000;
@@ -618,6 +631,35 @@ export class SegmentWriter {
     for (const p of parts) p.log.inflight = cycle;
   }
 
+  /**
+   * A key registered before its upload. With a registry that reserves, keys are registered 16 at a time
+   * (one statement instead of one per cycle: on PGlite, a single worker, that statement per cycle doubled
+   * the flush path's database work) and used only while young (reserveMaxAgeMs), so the registry's
+   * pending bound, counted from the reservation, is never near. Unused reservations are deleted by the
+   * registry's cleaner like any upload never committed.
+   */
+  private async takeKey(now: number): Promise<string> {
+    const registry = this.registry;
+    if (registry?.reserveObjects === undefined) return this.objectKey(now);
+    for (;;) {
+      while (this.reserved.length > 0) {
+        const r = this.reserved.shift()!;
+        if (r.at >= now - this.reserveMaxAgeMs) return r.key;
+        this.reservedKeys.delete(r.key);
+      }
+      this.reserving ??= (async () => {
+        const at = this.clock.now();
+        const keys = Array.from({ length: 16 }, () => this.objectKey(at));
+        await registry.reserveObjects!({ keys, bucket: this.store.bucket, agentId: this.agentId });
+        for (const key of keys) {
+          this.reserved.push({ key, at });
+          this.reservedKeys.add(key);
+        }
+      })().finally(() => (this.reserving = undefined));
+      await this.reserving;
+    }
+  }
+
   private objectKey(now: number): string {
     const agent = this.agentId.replace(/[^A-Za-z0-9._-]/g, '_');
     const seq = (this.seq++).toString(36).padStart(6, '0');
@@ -646,13 +688,23 @@ export class SegmentWriter {
       p.chunk = encoded.chunks[i];
       p.batches = inputs[i].batches.map((b) => b.buf);
     });
-    const key = this.objectKey(createdAt);
+    let key: string;
+    try {
+      key = await this.takeKey(createdAt);
+    } catch {
+      key = this.objectKey(createdAt); // registered one by one below
+    }
     const t1 = performance.now();
     this.stats.encodeMs += t1 - t0;
 
     // Upload while earlier cycles may still be uploading or committing…
     let uploadError: unknown;
     try {
+      // Registered before the upload: the registry's cleaner deletes it if no commit references it in time.
+      if (this.registry !== undefined && !this.reservedKeys.has(key)) {
+        await this.registry.registerObject({ key, bucket: this.store.bucket, sizeBytes: encoded.size, agentId: this.agentId });
+      }
+      this.reservedKeys.delete(key);
       await this.store.put(key, encoded.parts);
       this.stats.puts++;
       this.stats.putBytes += encoded.size;
@@ -940,7 +992,18 @@ export class SegmentWriter {
   }
 
   private deleteQuietly(key: string): void {
-    this.store.delete(key).catch((err) => this.log.debug({ key, err: String(err) }, 'could not delete an uncommitted object (the orphan cleaner will)'));
+    const registry = this.registry;
+    if (registry === undefined) {
+      this.store.delete(key).catch((err) => this.log.debug({ key, err: String(err) }, 'could not delete an uncommitted object (the orphan cleaner will)'));
+      return;
+    }
+    // Claimed in the registry first (only if still unreferenced), so no late commit can name it.
+    void (async () => {
+      const claimed = await registry.abandonObjects([key]);
+      if (claimed.length === 0) return;
+      await this.store.delete(key);
+      await registry.markObjectsDeleted(claimed);
+    })().catch((err) => this.log.debug({ key, err: String(err) }, 'could not delete an uncommitted object (the registry cleaner will)'));
   }
 
   private emit<E>(listeners: Array<(e: E) => void>, e: E): void {

@@ -79,7 +79,7 @@ const SCHEMA_CHECK = statement(
 async function openPostgres(url: string, timeoutMs: number): Promise<DbTarget> {
   const { target, hostPort } = describeDatabaseUrl(url);
   // No migrations: an admin tool reads what the agents wrote and changes nothing.
-  const driver = new PgDriver(url, { max: 4, min: 0, acquireTimeoutMs: timeoutMs, idleTimeoutMs: 10_000 });
+  const driver = new PgDriver(url, { max: 4, min: 0, acquireTimeoutMs: timeoutMs, idleTimeoutMs: 10_000, statementTimeoutMs: 60_000 });
   const store = new SqlMetadataStore(driver);
   try {
     const [row] = await driver.query<{ ok: boolean }>(SCHEMA_CHECK);

@@ -210,7 +210,7 @@ export class AgentMetrics {
     const table = this.prices;
     new Gauge({
       name: 'streamhouse_object_store_stored_bytes',
-      help: 'Bytes of every object under the store\'s prefix at the last full listing (the orphan cleaner\'s, every 5 minutes; absent before it). The whole bucket prefix: do not sum over agents.',
+      help: 'Bytes of the segment objects the object registry holds (not deleted), after each registry cleaner pass (object-cleanup-interval-ms; absent before the first). The whole store: do not sum over agents.',
       registers,
       collect() {
         const b = listed();

@@ -189,6 +189,40 @@ describe('metadata on PostgreSQL: connection loss at runtime', () => {
   });
 });
 
+describe('metadata on PostgreSQL: statement timeouts', () => {
+  it('a statement running past statementTimeoutMs is cancelled by the server and fails REQUEST_TIMED_OUT; a lock wait too', async () => {
+    const url = await server.createDatabase();
+    const store = await openMetadataStore({ databaseUrl: url, dataDir: '', pool: { statementTimeoutMs: 300 } });
+    try {
+      const driver = (store as SqlMetadataStore).driver;
+      await assert.rejects(driver.query(statement('test_sleep_long', 'SELECT pg_sleep(3)')), (err: unknown) => {
+        assert.ok(err instanceof KafkaError && err.code === ErrorCode.REQUEST_TIMED_OUT, String(err));
+        return true;
+      });
+      // A flush commit waiting on a lock another session holds: cancelled too, nothing written.
+      await store.createTopic({ name: 'locked', partitionCount: 1 });
+      const lease = await store.acquirePartitionLease('locked', 0, 'agent-t', 30_000);
+      const blocker = new pg.Client({ connectionString: url });
+      await blocker.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query(`SELECT * FROM partitions WHERE topic = 'locked' FOR UPDATE`);
+        await assert.rejects(store.commitFlush('agent-t', [flushEntry('locked', 0, lease!.epoch, 0, 1)]), (err: unknown) => {
+          assert.ok(err instanceof KafkaError && err.code === ErrorCode.REQUEST_TIMED_OUT, String(err));
+          return true;
+        });
+        await blocker.query('ROLLBACK');
+      } finally {
+        await blocker.end();
+      }
+      assert.equal((await store.getPartition('locked', 0))!.highWatermark, 0);
+      assert.ok(Array.isArray(await store.listTopics()), 'the pool still works');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('metadata on PostgreSQL: migrations', () => {
   const journalTags = () =>
     (JSON.parse(readFileSync(join(defaultMigrationsFolder(), 'meta', '_journal.json'), 'utf8')) as { entries: Array<{ tag: string }> }).entries;
@@ -209,7 +243,7 @@ describe('metadata on PostgreSQL: migrations', () => {
     const tables = await admin<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     assert.deepEqual(
       tables.map((t) => t.table_name),
-      ['agents', 'cluster_settings', 'consumer_groups', 'consumer_offsets', 'coordinator_leases', 'partition_leases', 'partitions', 'producer_snapshots', 'segments', 'topics'],
+      ['agents', 'cluster_settings', 'consumer_groups', 'consumer_offsets', 'coordinator_leases', 'partition_leases', 'partitions', 'producer_snapshots', 'segment_objects', 'segments', 'topics'],
     );
   });
 
