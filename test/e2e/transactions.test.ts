@@ -169,7 +169,7 @@ for (const backendName of BACKENDS) {
     });
 
     test('a second producer with the same transactional id fences the first: the zombie writes nothing', async () => {
-      const zombie = kafka.producer({ transactionalId: 'kjs-fence', maxInFlightRequests: 1, idempotent: true, retry: { retries: 0 } });
+      const zombie = kafka.producer({ transactionalId: 'kjs-fence', maxInFlightRequests: 1, idempotent: true, retry: { retries: 1, initialRetryTime: 50 } });
       await zombie.connect();
       const zt = await zombie.transaction();
       await zt.send({ topic: 'txn-fence', messages: [{ value: 'zombie-1', partition: 0 }] });
@@ -188,7 +188,7 @@ for (const backendName of BACKENDS) {
     });
 
     test('a transaction left open past transaction.timeout.ms is aborted by the coordinator', async () => {
-      const producer = kafka.producer({ transactionalId: 'kjs-timeout', maxInFlightRequests: 1, idempotent: true, transactionTimeout: 1500, retry: { retries: 0 } });
+      const producer = kafka.producer({ transactionalId: 'kjs-timeout', maxInFlightRequests: 1, idempotent: true, transactionTimeout: 1500, retry: { retries: 1, initialRetryTime: 50 } });
       await producer.connect();
       const txn = await producer.transaction();
       await txn.send({ topic: 'txn-timeout', messages: [{ value: 'late', partition: 0 }] });
