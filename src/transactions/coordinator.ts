@@ -246,6 +246,11 @@ export class TransactionCoordinator {
     }
   }
 
+  /** Partitions of a group with offsets waiting for a transaction to end (OffsetFetch require_stable). */
+  pendingOffsets(groupId: string): Promise<Array<{ topic: string; partitionId: number }>> {
+    return this.opts.store.pendingOffsets(groupId).catch(() => []);
+  }
+
   // ---- EndTxn --------------------------------------------------------------------------------------
 
   endTxn(id: string, producerId: number, producerEpoch: number, commit: boolean): Promise<ErrorCodeValue> {
