@@ -187,6 +187,27 @@ for (const backendName of BACKENDS) {
       assert.ok(!all.includes('zombie-2'), `the fenced producer wrote: ${all.join(', ')}`);
     });
 
+    test('DescribeTransactions and ListTransactions show the coordinator\'s state', async () => {
+      const c = await RawClient.connect(agent.port);
+      try {
+        const d = await c.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['kjs-1', 'no-such-id'] });
+        const [known, unknown] = d.transactionStates;
+        assert.equal(known!.errorCode, ErrorCode.NONE);
+        assert.equal(known!.transactionState, 'CompleteCommit');
+        assert.ok(Number(known!.producerId) >= 0);
+        assert.deepEqual(known!.topicPartitions, []);
+        assert.equal(unknown!.errorCode, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
+        const l = await c.request(ApiKey.ListTransactions, 1, { stateFilters: ['CompleteCommit', 'Bogus'], producerIdFilters: [], durationFilter: -1 });
+        assert.equal(l.errorCode, ErrorCode.NONE);
+        assert.deepEqual(l.unknownStateFilters, ['Bogus']);
+        const ids = l.transactionStates.map((t) => t.transactionalId);
+        assert.ok(ids.includes('kjs-1') && ids.includes('pl-1'), ids.join(', '));
+        assert.ok(l.transactionStates.every((t) => t.transactionState === 'CompleteCommit'));
+      } finally {
+        c.close();
+      }
+    });
+
     test('a transaction left open past transaction.timeout.ms is aborted by the coordinator', async () => {
       const producer = kafka.producer({ transactionalId: 'kjs-timeout', maxInFlightRequests: 1, idempotent: true, transactionTimeout: 1500, retry: { retries: 1, initialRetryTime: 50 } });
       await producer.connect();
