@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import pg from 'pg';
 import { ApiKey, ErrorCode } from '../../protocol/index.js';
 import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
@@ -198,3 +199,66 @@ for (const backendName of BACKENDS) {
     });
   });
 }
+
+describe('a decided transaction survives its coordinator (2 agents, PostgreSQL + S3)', { timeout: 5 * 60_000 }, () => {
+  let backend: Backend;
+  const agents: AgentHandle[] = [];
+  const dirs: string[] = [];
+
+  before(async () => {
+    backend = await startBackend('postgres+s3');
+    for (let i = 0; i < 2; i++) {
+      dirs.push(mkdtempSync(join(tmpdir(), 'streamhouse-txn-fo-')));
+      agents.push(await startAgent({ env: backend.env, args: ['--node-id', String(i)], dataDir: dirs[i], cleanup: false }));
+    }
+  });
+
+  after(async () => {
+    await Promise.all(agents.map((a) => a.stop('SIGKILL').catch(() => undefined)));
+    await backend?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('PrepareCommit stored, coordinator killed before any marker: the next owner writes the markers', async () => {
+    const kafka = new Kafka({ clientId: 'txn-fo', brokers: agents.map((a) => a.bootstrap), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 2000 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'fo', numPartitions: 2 }] });
+    await admin.disconnect();
+    const producer = kafka.producer({ transactionalId: 'fo-txn', idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const txn = await producer.transaction();
+    await txn.send({ topic: 'fo', messages: [{ value: 'fo-0', partition: 0 }, { value: 'fo-1', partition: 1 }] });
+    // The coordinator dies right after storing its decision: kill it, then store the decision as
+    // EndTxn would have (the row under the shard lease it held).
+    let coordinator = -1;
+    for (let i = 0; i < agents.length && coordinator < 0; i++) {
+      const c = await RawClient.connect(agents[i]!.port);
+      const r = await c.request(ApiKey.FindCoordinator, 3, { key: 'fo-txn', keyType: 1 });
+      c.close();
+      if (r.errorCode === ErrorCode.NONE) coordinator = r.nodeId!;
+    }
+    assert.ok(coordinator === 0 || coordinator === 1);
+    await agents[coordinator]!.stop('SIGKILL');
+    await producer.disconnect().catch(() => {});
+    const db = new pg.Client({ connectionString: backend.env.DATABASE_URL });
+    await db.connect();
+    try {
+      const u = await db.query(`UPDATE transactions SET state = 'PrepareCommit' WHERE transactional_id = 'fo-txn' AND state = 'Ongoing'`);
+      assert.equal(u.rowCount, 1);
+      agents[coordinator] = await agents[coordinator]!.restart('SIGKILL');
+      // Whichever agent owns the shard now finds the decided transaction and writes its markers.
+      let state = '';
+      for (let i = 0; i < 600 && state !== 'CompleteCommit'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        state = (await db.query(`SELECT state FROM transactions WHERE transactional_id = 'fo-txn'`)).rows[0]?.state as string;
+      }
+      assert.equal(state, 'CompleteCommit');
+    } finally {
+      await db.end();
+    }
+    const r = await kcat(['-b', agents.map((a) => a.bootstrap).join(','), '-C', '-t', 'fo', '-o', 'beginning', '-e', '-J', '-X', 'isolation.level=read_committed']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(parseJsonLines(r.stdout).map((m) => m.payload).sort(), ['fo-0', 'fo-1']);
+  });
+});
