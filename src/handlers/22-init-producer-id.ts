@@ -12,7 +12,8 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 5,
   async handle(req, ctx) {
-    if (req.transactionalId != null) {
+    // An empty transactional id means none, as in Kafka.
+    if (req.transactionalId != null && req.transactionalId !== '') {
       const txns = ctx.broker.transactions;
       if (txns === undefined) return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 };
       const r = await txns.coordinator.initProducerId(req.transactionalId, req.transactionTimeoutMs, req.producerId ?? -1, req.producerEpoch ?? -1);
