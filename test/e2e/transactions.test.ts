@@ -158,6 +158,14 @@ for (const backendName of BACKENDS) {
         await txn.sendOffsets({ consumerGroupId: 'ctp', topics: [{ topic: 'txn-in', partitions: [{ partition: 0, offset: '10' }, { partition: 1, offset: '10' }] }] });
         const before = await admin.fetchOffsets({ groupId: 'ctp', topics: ['txn-in'] });
         assert.deepEqual(before[0]!.partitions.map((p) => p.offset), ['-1', '-1'], 'not visible before the commit');
+        // KIP-447: a consumer asking for stable offsets is told to retry while the transaction is open.
+        const raw = await RawClient.connect(agent.port);
+        try {
+          const stable = await raw.request(ApiKey.OffsetFetch, 7, { groupId: 'ctp', topics: [{ name: 'txn-in', partitionIndexes: [0, 1] }], requireStable: true });
+          assert.deepEqual(stable.topics![0]!.partitions.map((p) => p.errorCode), [ErrorCode.UNSTABLE_OFFSET_COMMIT, ErrorCode.UNSTABLE_OFFSET_COMMIT]);
+        } finally {
+          raw.close();
+        }
         await txn.commit();
         const committed = await admin.fetchOffsets({ groupId: 'ctp', topics: ['txn-in'] });
         assert.deepEqual(committed[0]!.partitions.sort((a, b) => a.partition - b.partition).map((p) => p.offset), ['10', '10']);
