@@ -250,3 +250,69 @@ export const segmentObjects = pgTable(
     check('segment_objects_counts_valid', sql`${t.refCount} >= 0 AND ${t.liveBytes} >= 0`),
   ],
 );
+
+/**
+ * Transaction coordinator state (src/transactions/): one row per transactional id, written only by the
+ * holder of its coordinator shard's unexpired lease (the same fence as groups). A transaction is
+ * decided when its row reaches PrepareCommit/PrepareAbort: from then on the owner of the shard (this
+ * agent or, after a failover, the next) writes the markers of `partitions` until all are written and
+ * the row becomes CompleteCommit/CompleteAbort.
+ */
+export const transactions = pgTable(
+  'transactions',
+  {
+    transactionalId: text('transactional_id').primaryKey(),
+    shard: integer('shard').notNull(),
+    producerId: ms('producer_id').notNull(),
+    producerEpoch: integer('producer_epoch').notNull(),
+    /** Kafka's TransactionState names: Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort. */
+    state: text('state').notNull(),
+    timeoutMs: integer('timeout_ms').notNull(),
+    /** [[topic, partition], ...] of the transaction in progress (or being completed). */
+    partitions: json('partitions').$type<Array<[string, number]>>().notNull().default(sql`'[]'::json`),
+    /** Consumer groups added by AddOffsetsToTxn. */
+    groups: json('groups').$type<string[]>().notNull().default(sql`'[]'::json`),
+    /** Database clock, epoch ms; -1 while no transaction is in progress. */
+    startedAt: ms('started_at').notNull(),
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [index('idx_transactions_shard_state').on(t.shard, t.state), index('idx_transactions_producer').on(t.producerId)],
+);
+
+/** TxnOffsetCommit offsets waiting for their transaction: moved into consumer_offsets by its commit, dropped by its abort. */
+export const txnOffsets = pgTable(
+  'txn_offsets',
+  {
+    transactionalId: text('transactional_id').notNull(),
+    groupId: text('group_id').notNull(),
+    topic: text('topic').notNull(),
+    partitionId: integer('partition_id').notNull(),
+    producerId: ms('producer_id').notNull(),
+    committedOffset: ms('committed_offset').notNull(),
+    leaderEpoch: integer('leader_epoch').notNull(),
+    metadata: text('metadata'),
+    committedAt: ms('committed_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.transactionalId, t.groupId, t.topic, t.partitionId] }), index('idx_txn_offsets_group').on(t.groupId)],
+);
+
+/**
+ * The aborted-transactions index of each partition (Kafka's .txnindex): a read_committed Fetch returns
+ * the entries overlapping what it reads, and clients drop those producers' records from first_offset
+ * up to the abort marker. Written by the partition's leader before it appends the abort marker
+ * (last_offset, the marker's offset, is filled in once that marker is written).
+ */
+export const abortedTxns = pgTable(
+  'aborted_txns',
+  {
+    topic: text('topic').notNull(),
+    partitionId: integer('partition_id').notNull(),
+    producerId: ms('producer_id').notNull(),
+    firstOffset: ms('first_offset').notNull(),
+    lastOffset: ms('last_offset'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.topic, t.partitionId, t.producerId, t.firstOffset] }),
+    foreignKey({ columns: [t.topic, t.partitionId], foreignColumns: [partitions.topic, partitions.partitionId] }).onDelete('cascade'),
+  ],
+);

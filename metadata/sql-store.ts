@@ -46,7 +46,7 @@ import {
 } from './validate.js';
 
 /** The database clock in epoch milliseconds (now() is the transaction's start time). */
-const NOW_MS = `(floor(extract(epoch from now()) * 1000))::bigint`;
+export const NOW_MS = `(floor(extract(epoch from now()) * 1000))::bigint`;
 
 const TOPIC_COLS = `name, topic_id AS "topicId", partition_count AS "partitionCount", retention_ms AS "retentionMs",
   config, created_at AS "createdAt", updated_at AS "updatedAt"`;
@@ -77,7 +77,7 @@ const ON_OFFSET_CONFLICT = `ON CONFLICT (group_id, topic, partition_id) DO UPDAT
  * racing a committed takeover re-checks the new row version and is refused: every write accepted under
  * epoch e happens before epoch e + 1 starts.
  */
-const fenceCtes = (n: number) => `fence AS (
+export const fenceCtes = (n: number) => `fence AS (
        SELECT 1 FROM coordinator_leases
        WHERE $${n}::int IS NOT NULL AND shard = $${n}::int AND leader_agent_id = $${n + 1}::text AND epoch = $${n + 2}::int
          AND lease_expires_at > ${NOW_MS}

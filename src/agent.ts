@@ -40,6 +40,7 @@ import { mountConsole } from './console/index.js';
 import type { ConsoleHistory } from './console/history.js';
 import { consumerLag, countingLeaseListener, instrumentMetadataStore, InstrumentedObjectStore, metricsFor, type AgentMetrics } from './metrics/index.js';
 import { PgDriver } from '../metadata/driver.js';
+import { ClusterMarkerWriter, PartitionTransactions, TransactionCoordinator, TxnStore, type Transactions } from './transactions/index.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -66,6 +67,7 @@ export class Agent {
   private merger: Merger | undefined;
   private compactor: Compactor | undefined;
   private groups: GroupCoordinator | undefined;
+  private txnCoordinator: TransactionCoordinator | undefined;
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private topicChanges: TopicChangeFeed | undefined;
@@ -245,6 +247,35 @@ export class Agent {
       onGroupTransition: metrics && ((_group, _from, to) => metrics.groupTransition(to)),
     }));
 
+    // Transactions: the coordinator side rides on the coordinator shards, the leader side on the partition log.
+    let transactions: Transactions | undefined;
+    if (sql instanceof SqlMetadataStore) {
+      const txnStore = new TxnStore(sql.driver);
+      const partitionTxns = new PartitionTransactions(
+        {
+          lead: (topic, partitionId, batch) => partitions.lead(topic, partitionId, batch),
+          append: (topic, partitionId, batch) => partitions.append(topic, partitionId, batch),
+          openTransaction: (topic, partitionId, producerId) => writer.openTransaction(topic, partitionId, producerId),
+        },
+        txnStore,
+        agentId,
+        this.log,
+      );
+      metadata.onTopicChange((topic) => partitionTxns.forgetTopic(topic));
+      const partitionCount = async (topic: string) => (await metadata.getTopic(topic))?.partitionCount;
+      const markers = new ClusterMarkerWriter({ nodeId: me.nodeId, brokers: () => cluster.brokers(), leaders: (topic, count) => cluster.leaders(topic, count), partitionCount }, partitionTxns, this.log);
+      const coordinator = (this.txnCoordinator = new TransactionCoordinator({
+        agentId,
+        store: txnStore,
+        shards,
+        markers,
+        allocateProducerId: () => metadata.allocateProducerId(),
+        topicPartitionCount: partitionCount,
+        log: this.log,
+      }));
+      transactions = { coordinator, partitions: partitionTxns };
+    }
+
     const ctx: BrokerContext = {
       config: cfg,
       log: this.log,
@@ -256,6 +287,7 @@ export class Agent {
       brokers: () => cluster.brokers(),
       leaders: (topic, count) => cluster.leaders(topic, count),
       groups,
+      transactions,
       topicChangeApplied: (topic) => this.topicChangeApplied(topic),
       metrics,
     };
@@ -302,6 +334,7 @@ export class Agent {
     await balancer.round();
     // Coordinator shards are placed over live agents: taken once we are live, before the listener opens.
     await groups.start();
+    this.txnCoordinator?.start();
     balancer.start();
     this.address = await this.server.listen(cfg.port, cfg.host);
     if (this.http !== undefined && inner instanceof SqlMetadataStore) {
@@ -551,6 +584,7 @@ export class Agent {
     if (this.offsetExpiry) clearInterval(this.offsetExpiry.timer);
     // Groups first: waiting JoinGroup/SyncGroup requests are answered NOT_COORDINATOR at once
     // instead of holding the connections open for the whole grace period.
+    await step('transaction coordinator', () => this.txnCoordinator?.close());
     await step('group coordinator', () => this.groups?.shutdown());
     // Leave the live set, then hand every partition off while connections are still open: producers
     // get NOT_LEADER_OR_FOLLOWER for new batches (retriable), the accepted ones are committed and

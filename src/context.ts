@@ -1,6 +1,7 @@
 // Everything a handler may use: settings, stores, the partition log, leadership, the group
 // coordinator, the clock and the logger. Built once by the agent (src/agent.ts); handlers never see a
 // socket.
+import type { Transactions } from './transactions/index.js';
 import type { MetadataStore } from '../metadata/types.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -45,9 +46,10 @@ export interface PartitionLog {
    * the flush commit.
    */
   append(topic: string, partitionId: number, batch: Buffer): Promise<{ baseOffset: number; lastOffset: number; logStartOffset: number }>;
-  state(topic: string, partitionId: number): Promise<PartitionView>;
-  /** Whole committed batches starting with the one holding `offset`; first batch whole, then up to maxBytes. */
-  read(topic: string, partitionId: number, offset: number, maxBytes: number): Promise<Buffer[]>;
+  /** `stable`: the last stable offset must account for every open transaction (read_committed). */
+  state(topic: string, partitionId: number, opts?: { stable?: boolean }): Promise<PartitionView>;
+  /** Whole committed batches starting with the one holding `offset`; first batch whole, then up to maxBytes; below `upTo` when given. */
+  read(topic: string, partitionId: number, offset: number, maxBytes: number, upTo?: number): Promise<Buffer[]>;
   /**
    * Resolves as soon as any of the partitions has a high watermark above its given offset, or after
    * timeoutMs (long-poll Fetch).
@@ -88,6 +90,8 @@ export interface BrokerContext {
    * immediate with one agent.
    */
   topicChangeApplied?(topic: string): Promise<void>;
+  /** Transactions (coordinator and leader side); absent: transactional ids are refused. */
+  readonly transactions?: Transactions;
   /** The agent's metrics; absent when they are off (--http-port 0). */
   readonly metrics?: Pick<AgentMetrics, 'produced' | 'fetched'>;
 }

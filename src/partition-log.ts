@@ -307,12 +307,16 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     });
   }
 
-  async state(topic: string, partitionId: number): Promise<PartitionView> {
+  async state(topic: string, partitionId: number, opts?: { stable?: boolean }): Promise<PartitionView> {
     const epoch = await this.lead(topic, partitionId);
+    // The last stable offset needs the open transactions: after a takeover they are read back first.
+    const pending = opts?.stable ? this.unscanned.get(key(topic, partitionId)) : undefined;
+    if (pending !== undefined) await this.scanProducers(topic, partitionId, pending);
     const hw = this.writer.highWatermark(topic, partitionId);
     const p = await this.metadata.getPartition(topic, partitionId);
     if (hw === undefined || p === undefined) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    return { highWatermark: hw, lastStableOffset: hw, logStartOffset: p.logStartOffset, leaderEpoch: epoch };
+    const lso = this.writer.lastStableOffset(topic, partitionId) ?? hw;
+    return { highWatermark: hw, lastStableOffset: Math.max(lso, p.logStartOffset), logStartOffset: p.logStartOffset, leaderEpoch: epoch };
   }
 
   append(topic: string, partitionId: number, batch: Buffer): Promise<{ baseOffset: number; lastOffset: number; logStartOffset: number }> {
@@ -325,10 +329,12 @@ export class AgentPartitionLog implements PartitionLog, LeadershipListener {
     });
   }
 
-  async read(topic: string, partitionId: number, offset: number, maxBytes: number): Promise<Buffer[]> {
+  async read(topic: string, partitionId: number, offset: number, maxBytes: number, upTo?: number): Promise<Buffer[]> {
     await this.lead(topic, partitionId);
-    const hw = this.writer.highWatermark(topic, partitionId);
-    if (hw === undefined) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const committed = this.writer.highWatermark(topic, partitionId);
+    if (committed === undefined) throw new KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    // upTo: the last stable offset for read_committed (always a batch boundary).
+    const hw = upTo === undefined ? committed : Math.min(upTo, committed);
     if (offset >= hw) return [];
     return this.reader.read(topic, partitionId, offset, maxBytes, hw);
   }

@@ -15,6 +15,10 @@
 //   a producer's batches are gone from the log).
 // A partition taken over from another agent (or after a restart) rebuilds its table from the batches
 // at the end of its log (restore), so a batch resent across the move is still recognised.
+//
+// Transactions (KIP-98): the table also knows each producer's open transaction in this partition (the
+// offset of its first transactional batch not yet followed by a commit/abort marker): the last stable
+// offset is the smallest of those. A marker closes it and fences the producer's older epochs here.
 import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { BASE_SEQUENCE_OFFSET, LAST_OFFSET_DELTA_OFFSET, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET } from '../protocol/record-batch.js';
 import { readInt64, type BatchInfo } from './batch.js';
@@ -28,10 +32,24 @@ export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
 const MAX_SEQUENCE = 0x7fffffff;
 
 /** Snapshot: version (1 byte), batch count (4), then per batch producer id, epoch, first and last
- * sequence, base and last offset (8 + 2 + 4 + 4 + 8 + 8 bytes). */
-const SNAPSHOT_VERSION = 1;
+ * sequence, base and last offset (8 + 2 + 4 + 4 + 8 + 8 bytes). Version 2 goes on with the open
+ * transactions: count (4), then producer id and first offset (8 + 8); then the epochs markers set:
+ * count (4), then producer id and epoch (8 + 2). Version 1 snapshots are still read. */
+const SNAPSHOT_VERSION = 2;
 const SNAPSHOT_HEADER_BYTES = 5;
 const SNAPSHOT_ENTRY_BYTES = 34;
+const SNAPSHOT_TXN_ENTRY_BYTES = 16;
+const SNAPSHOT_EPOCH_ENTRY_BYTES = 10;
+
+/** Record batch attributes: bit 4 transactional, bit 5 control (protocol/README.md). */
+const ATTRIBUTES_AT = 21;
+const TRANSACTIONAL_BIT = 0x10;
+const CONTROL_BIT = 0x20;
+
+function batchKind(buf: Buffer, pos: number): 'plain' | 'transactional' | 'control' {
+  const a = buf.readInt16BE(pos + ATTRIBUTES_AT);
+  return (a & CONTROL_BIT) !== 0 ? 'control' : (a & TRANSACTIONAL_BIT) !== 0 ? 'transactional' : 'plain';
+}
 
 export interface ProducerBatch {
   producerId: number;
@@ -46,7 +64,7 @@ export interface ProducerBatch {
 
 /** What an append of these batches must do. */
 export type SequenceCheck =
-  | { kind: 'append'; batches: Array<Omit<ProducerBatch, 'baseOffset' | 'lastOffset' | 'written'> & { info: BatchInfo }> }
+  | { kind: 'append'; batches: Array<Omit<ProducerBatch, 'baseOffset' | 'lastOffset' | 'written'> & { info: BatchInfo; txn: 'plain' | 'transactional' | 'control' }> }
   | { kind: 'duplicate'; of: ProducerBatch }
   | { kind: 'refused'; error: KafkaError };
 
@@ -73,6 +91,10 @@ interface Producer {
 
 export class ProducerStateTable {
   private readonly producers = new Map<number, Producer>();
+  /** Producer id → offset of the first batch of its open transaction here. */
+  private readonly ongoing = new Map<number, number>();
+  /** Producer id → the epoch of its last marker here: older epochs are fenced. */
+  private readonly markerEpochs = new Map<number, number>();
   private nextSweepAt = 0;
 
   /** Producers idle for expirationMs are dropped (so short-lived producers do not accumulate). */
@@ -95,6 +117,20 @@ export class ProducerStateTable {
     for (const info of infos) {
       const f = producerFields(buf, info.position);
       if (f.producerId < 0) continue;
+      const txn = batchKind(buf, info.position);
+      const fencedBelow = this.markerEpochs.get(f.producerId);
+      if (fencedBelow !== undefined && f.epoch < fencedBelow) {
+        return refused(ErrorCode.INVALID_PRODUCER_EPOCH, `producer ${f.producerId} epoch ${f.epoch} is older than its epoch ${fencedBelow} of a transaction marker`);
+      }
+      if (txn === 'control') {
+        // A marker (written by the broker for the transaction coordinator): no sequence of its own.
+        const tail = this.producers.get(f.producerId)?.batches.at(-1);
+        if (tail !== undefined && f.epoch < tail.epoch) {
+          return refused(ErrorCode.INVALID_PRODUCER_EPOCH, `marker of producer ${f.producerId} epoch ${f.epoch} is older than its current epoch ${tail.epoch}`);
+        }
+        accepted.push({ ...f, info, txn });
+        continue;
+      }
       const known = this.producers.get(f.producerId)?.batches;
       if (known !== undefined && accepted.length === 0) {
         const dup = known.find((b) => b.epoch === f.epoch && b.firstSeq === f.firstSeq && b.lastSeq === f.lastSeq);
@@ -116,14 +152,19 @@ export class ProducerStateTable {
         }
       }
       last.set(f.producerId, { epoch: f.epoch, lastSeq: f.lastSeq });
-      accepted.push({ ...f, info });
+      accepted.push({ ...f, info, txn });
     }
     return { kind: 'append', batches: accepted };
   }
 
   /** Records batches accepted by check(), once they have their offsets; `now` is the append time. */
   record(check: Extract<SequenceCheck, { kind: 'append' }>, written: Promise<unknown>, now: number): void {
-    for (const { info, ...f } of check.batches) {
+    for (const { info, txn, ...f } of check.batches) {
+      if (txn === 'control') {
+        this.closeTransaction(f.producerId, f.epoch);
+        continue;
+      }
+      if (txn === 'transactional' && !this.ongoing.has(f.producerId)) this.ongoing.set(f.producerId, info.baseOffset);
       const list = this.producer(f.producerId, now).batches;
       list.push({ ...f, baseOffset: info.baseOffset, lastOffset: info.lastOffset, written });
       if (list.length > PRODUCER_BATCH_WINDOW) list.shift();
@@ -142,7 +183,34 @@ export class ProducerStateTable {
   private expire(now: number): void {
     if (now < this.nextSweepAt) return;
     this.nextSweepAt = now + Math.max(1, Math.floor(this.expirationMs / 10));
-    for (const [producerId, p] of this.producers) if (now - p.lastSeenAt > this.expirationMs) this.producers.delete(producerId);
+    for (const [producerId, p] of this.producers) {
+      if (now - p.lastSeenAt > this.expirationMs && !this.ongoing.has(producerId)) {
+        this.producers.delete(producerId);
+        this.markerEpochs.delete(producerId);
+      }
+    }
+  }
+
+  private closeTransaction(producerId: number, epoch: number): void {
+    this.ongoing.delete(producerId);
+    if ((this.markerEpochs.get(producerId) ?? -1) < epoch) this.markerEpochs.set(producerId, epoch);
+  }
+
+  /** The first offset of the producer's open transaction here (undefined: none open). */
+  openTransaction(producerId: number): number | undefined {
+    return this.ongoing.get(producerId);
+  }
+
+  /** The smallest first offset of the open transactions (undefined: none): the last stable offset bound. */
+  firstUnstableOffset(): number | undefined {
+    let min: number | undefined;
+    for (const o of this.ongoing.values()) if (min === undefined || o < min) min = o;
+    return min;
+  }
+
+  /** Open transactions, for DescribeProducers-like views and tests. */
+  openTransactions(): Array<{ producerId: number; firstOffset: number }> {
+    return [...this.ongoing].map(([producerId, firstOffset]) => ({ producerId, firstOffset }));
   }
 
   /**
@@ -153,6 +221,10 @@ export class ProducerStateTable {
     const f = producerFields(batch, 0);
     if (f.producerId < 0) return;
     const baseOffset = readInt64(batch, 0);
+    // Read back in offset order: a marker closes the transaction the batches before it opened.
+    const kind = batchKind(batch, 0);
+    if (kind === 'control') return this.closeTransaction(f.producerId, f.epoch);
+    if (kind === 'transactional' && !this.ongoing.has(f.producerId)) this.ongoing.set(f.producerId, baseOffset);
     const lastOffset = baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET);
     this.restoreBatch({ ...f, baseOffset, lastOffset }, now);
   }
@@ -174,7 +246,11 @@ export class ProducerStateTable {
   snapshot(endOffset: number): Buffer {
     const rows: Array<Omit<ProducerBatch, 'written'>> = [];
     for (const { batches } of this.producers.values()) for (const b of batches) if (b.lastOffset < endOffset) rows.push(b);
-    const out = Buffer.alloc(SNAPSHOT_HEADER_BYTES + rows.length * SNAPSHOT_ENTRY_BYTES);
+    const open = [...this.ongoing].filter(([, first]) => first < endOffset);
+    const epochs = [...this.markerEpochs];
+    const out = Buffer.alloc(
+      SNAPSHOT_HEADER_BYTES + rows.length * SNAPSHOT_ENTRY_BYTES + 4 + open.length * SNAPSHOT_TXN_ENTRY_BYTES + 4 + epochs.length * SNAPSHOT_EPOCH_ENTRY_BYTES,
+    );
     out.writeUInt8(SNAPSHOT_VERSION, 0);
     out.writeUInt32BE(rows.length, 1);
     let p = SNAPSHOT_HEADER_BYTES;
@@ -187,14 +263,51 @@ export class ProducerStateTable {
       out.writeBigInt64BE(BigInt(b.lastOffset), p + 26);
       p += SNAPSHOT_ENTRY_BYTES;
     }
+    out.writeUInt32BE(open.length, p);
+    p += 4;
+    for (const [producerId, first] of open) {
+      out.writeBigInt64BE(BigInt(producerId), p);
+      out.writeBigInt64BE(BigInt(first), p + 8);
+      p += SNAPSHOT_TXN_ENTRY_BYTES;
+    }
+    out.writeUInt32BE(epochs.length, p);
+    p += 4;
+    for (const [producerId, epoch] of epochs) {
+      out.writeBigInt64BE(BigInt(producerId), p);
+      out.writeInt16BE(epoch, p + 8);
+      p += SNAPSHOT_EPOCH_ENTRY_BYTES;
+    }
     return out;
   }
 
   /** Adds the batches of a snapshot (checked whole first: a malformed one changes nothing and throws). */
   restoreSnapshot(snapshot: Buffer, now: number): void {
-    if (snapshot.length < SNAPSHOT_HEADER_BYTES || snapshot.readUInt8(0) !== SNAPSHOT_VERSION) throw new Error('unknown producer state snapshot format');
+    const version = snapshot.length < SNAPSHOT_HEADER_BYTES ? 0 : snapshot.readUInt8(0);
+    if (version !== 1 && version !== SNAPSHOT_VERSION) throw new Error('unknown producer state snapshot format');
     const count = snapshot.readUInt32BE(1);
-    if (snapshot.length !== SNAPSHOT_HEADER_BYTES + count * SNAPSHOT_ENTRY_BYTES) throw new Error('producer state snapshot has the wrong length');
+    const batchesEnd = SNAPSHOT_HEADER_BYTES + count * SNAPSHOT_ENTRY_BYTES;
+    const open: Array<[number, number]> = [];
+    const epochs: Array<[number, number]> = [];
+    if (version === 1) {
+      if (snapshot.length !== batchesEnd) throw new Error('producer state snapshot has the wrong length');
+    } else {
+      const wrong = () => new Error('producer state snapshot has the wrong length');
+      if (snapshot.length < batchesEnd + 4) throw wrong();
+      const txns = snapshot.readUInt32BE(batchesEnd);
+      const epochsAt = batchesEnd + 4 + txns * SNAPSHOT_TXN_ENTRY_BYTES;
+      if (snapshot.length < epochsAt + 4) throw wrong();
+      const nEpochs = snapshot.readUInt32BE(epochsAt);
+      if (snapshot.length !== epochsAt + 4 + nEpochs * SNAPSHOT_EPOCH_ENTRY_BYTES) throw wrong();
+      for (let i = 0, p = batchesEnd + 4; i < txns; i++, p += SNAPSHOT_TXN_ENTRY_BYTES) {
+        const producerId = Number(snapshot.readBigInt64BE(p));
+        const first = Number(snapshot.readBigInt64BE(p + 8));
+        if (producerId < 0 || first < 0 || !Number.isSafeInteger(first)) throw new Error('producer state snapshot holds an impossible transaction');
+        open.push([producerId, first]);
+      }
+      for (let i = 0, p = epochsAt + 4; i < nEpochs; i++, p += SNAPSHOT_EPOCH_ENTRY_BYTES) {
+        epochs.push([Number(snapshot.readBigInt64BE(p)), snapshot.readInt16BE(p + 8)]);
+      }
+    }
     const rows: Array<Omit<ProducerBatch, 'written'>> = [];
     for (let i = 0, p = SNAPSHOT_HEADER_BYTES; i < count; i++, p += SNAPSHOT_ENTRY_BYTES) {
       const producerId = Number(snapshot.readBigInt64BE(p));
@@ -204,6 +317,8 @@ export class ProducerStateTable {
       rows.push({ producerId, epoch: snapshot.readInt16BE(p + 8), firstSeq: snapshot.readInt32BE(p + 10), lastSeq: snapshot.readInt32BE(p + 14), baseOffset, lastOffset });
     }
     for (const r of rows) this.restoreBatch(r, now);
+    for (const [producerId, epoch] of epochs) if ((this.markerEpochs.get(producerId) ?? -1) < epoch) this.markerEpochs.set(producerId, epoch);
+    for (const [producerId, first] of open) this.ongoing.set(producerId, first);
   }
 
   /**
@@ -219,6 +334,10 @@ export class ProducerStateTable {
 
   /** The log end went back to `offset` (a flush failed): forget the batches at or after it. */
   rewind(offset: number): void {
+    // A transaction whose first batch is rewound is not open any more (its producer resends it).
+    // A rewound marker leaves its transaction closed: the coordinator decided it durably and writes
+    // the marker again (for an abort, the aborted index entry was written before the marker).
+    for (const [producerId, first] of this.ongoing) if (first >= offset) this.ongoing.delete(producerId);
     for (const [producerId, { batches: list }] of this.producers) {
       let keep = list.length;
       while (keep > 0 && list[keep - 1]!.baseOffset >= offset) keep--;

@@ -374,6 +374,22 @@ export class SegmentWriter {
     return this.logs.get(partitionKey(topic, partitionId))?.committedHW;
   }
 
+  /**
+   * The last stable offset (transactions): the committed high watermark, or the first offset of the
+   * earliest open transaction below it. read_committed consumers read up to here.
+   */
+  lastStableOffset(topic: string, partitionId: number): number | undefined {
+    const log = this.logs.get(partitionKey(topic, partitionId));
+    if (log === undefined) return undefined;
+    const first = log.producers.firstUnstableOffset();
+    return first === undefined ? log.committedHW : Math.min(first, log.committedHW);
+  }
+
+  /** The first offset of a producer's open transaction in a partition led here (undefined: none, or not led). */
+  openTransaction(topic: string, partitionId: number, producerId: number): number | undefined {
+    return this.logs.get(partitionKey(topic, partitionId))?.producers.openTransaction(producerId);
+  }
+
   /** Next offset to assign (includes appended but uncommitted batches). */
   logEndOffset(topic: string, partitionId: number): number | undefined {
     return this.logs.get(partitionKey(topic, partitionId))?.nextOffset;

@@ -24,6 +24,7 @@ import { OffsetForLeaderEpochRequestSchema, OffsetForLeaderEpochResponseSchema, 
 import { AddPartitionsToTxnRequestSchema, AddPartitionsToTxnResponseSchema, type AddPartitionsToTxnRequest, type AddPartitionsToTxnResponse } from './messages/add-partitions-to-txn.js';
 import { AddOffsetsToTxnRequestSchema, AddOffsetsToTxnResponseSchema, type AddOffsetsToTxnRequest, type AddOffsetsToTxnResponse } from './messages/add-offsets-to-txn.js';
 import { EndTxnRequestSchema, EndTxnResponseSchema, type EndTxnRequest, type EndTxnResponse } from './messages/end-txn.js';
+import { WriteTxnMarkersRequestSchema, WriteTxnMarkersResponseSchema, type WriteTxnMarkersRequest, type WriteTxnMarkersResponse } from './messages/write-txn-markers.js';
 import { TxnOffsetCommitRequestSchema, TxnOffsetCommitResponseSchema, type TxnOffsetCommitRequest, type TxnOffsetCommitResponse } from './messages/txn-offset-commit.js';
 import { DescribeConfigsRequestSchema, DescribeConfigsResponseSchema, type DescribeConfigsRequest, type DescribeConfigsResponse } from './messages/describe-configs.js';
 import { AlterConfigsRequestSchema, AlterConfigsResponseSchema, type AlterConfigsRequest, type AlterConfigsResponse } from './messages/alter-configs.js';
@@ -34,6 +35,8 @@ import { IncrementalAlterConfigsRequestSchema, IncrementalAlterConfigsResponseSc
 import { OffsetDeleteRequestSchema, OffsetDeleteResponseSchema, type OffsetDeleteRequest, type OffsetDeleteResponse } from './messages/offset-delete.js';
 import { DescribeClusterRequestSchema, DescribeClusterResponseSchema, type DescribeClusterRequest, type DescribeClusterResponse } from './messages/describe-cluster.js';
 import { DescribeProducersRequestSchema, DescribeProducersResponseSchema, type DescribeProducersRequest, type DescribeProducersResponse } from './messages/describe-producers.js';
+import { DescribeTransactionsRequestSchema, DescribeTransactionsResponseSchema, type DescribeTransactionsRequest, type DescribeTransactionsResponse } from './messages/describe-transactions.js';
+import { ListTransactionsRequestSchema, ListTransactionsResponseSchema, type ListTransactionsRequest, type ListTransactionsResponse } from './messages/list-transactions.js';
 import { ConsumerGroupHeartbeatRequestSchema, ConsumerGroupHeartbeatResponseSchema, type ConsumerGroupHeartbeatRequest, type ConsumerGroupHeartbeatResponse } from './messages/consumer-group-heartbeat.js';
 import { ConsumerGroupDescribeRequestSchema, ConsumerGroupDescribeResponseSchema, type ConsumerGroupDescribeRequest, type ConsumerGroupDescribeResponse } from './messages/consumer-group-describe.js';
 import { ConsumerProtocolAssignmentSchema, type ConsumerProtocolAssignment } from './messages/consumer-protocol-assignment.js';
@@ -64,6 +67,7 @@ export * from './messages/offset-for-leader-epoch.js';
 export * from './messages/add-partitions-to-txn.js';
 export * from './messages/add-offsets-to-txn.js';
 export * from './messages/end-txn.js';
+export * from './messages/write-txn-markers.js';
 export * from './messages/txn-offset-commit.js';
 export * from './messages/describe-configs.js';
 export * from './messages/alter-configs.js';
@@ -74,6 +78,8 @@ export * from './messages/incremental-alter-configs.js';
 export * from './messages/offset-delete.js';
 export * from './messages/describe-cluster.js';
 export * from './messages/describe-producers.js';
+export * from './messages/describe-transactions.js';
+export * from './messages/list-transactions.js';
 export * from './messages/consumer-group-heartbeat.js';
 export * from './messages/consumer-group-describe.js';
 export * from './messages/consumer-protocol-assignment.js';
@@ -105,6 +111,7 @@ export const ApiKey = {
   AddPartitionsToTxn: 24,
   AddOffsetsToTxn: 25,
   EndTxn: 26,
+  WriteTxnMarkers: 27,
   TxnOffsetCommit: 28,
   DescribeConfigs: 32,
   AlterConfigs: 33,
@@ -115,6 +122,8 @@ export const ApiKey = {
   OffsetDelete: 47,
   DescribeCluster: 60,
   DescribeProducers: 61,
+  DescribeTransactions: 65,
+  ListTransactions: 66,
   ConsumerGroupHeartbeat: 68,
   ConsumerGroupDescribe: 69,
 } as const;
@@ -367,6 +376,16 @@ export const API_INFO: { readonly [K in ApiKeyValue]: ApiInfo } = {
     deprecatedVersions: null,
     latestVersionUnstable: true,
   },
+  27: {
+    name: 'WriteTxnMarkers',
+    apiKey: 27,
+    requestSchema: WriteTxnMarkersRequestSchema,
+    responseSchema: WriteTxnMarkersResponseSchema,
+    validVersions: [0, 1],
+    flexibleFrom: 1,
+    deprecatedVersions: null,
+    latestVersionUnstable: false,
+  },
   28: {
     name: 'TxnOffsetCommit',
     apiKey: 28,
@@ -467,6 +486,26 @@ export const API_INFO: { readonly [K in ApiKeyValue]: ApiInfo } = {
     deprecatedVersions: null,
     latestVersionUnstable: false,
   },
+  65: {
+    name: 'DescribeTransactions',
+    apiKey: 65,
+    requestSchema: DescribeTransactionsRequestSchema,
+    responseSchema: DescribeTransactionsResponseSchema,
+    validVersions: [0, 0],
+    flexibleFrom: 0,
+    deprecatedVersions: null,
+    latestVersionUnstable: false,
+  },
+  66: {
+    name: 'ListTransactions',
+    apiKey: 66,
+    requestSchema: ListTransactionsRequestSchema,
+    responseSchema: ListTransactionsResponseSchema,
+    validVersions: [0, 1],
+    flexibleFrom: 0,
+    deprecatedVersions: null,
+    latestVersionUnstable: false,
+  },
   68: {
     name: 'ConsumerGroupHeartbeat',
     apiKey: 68,
@@ -513,6 +552,7 @@ export interface ApiRequestMap {
   24: AddPartitionsToTxnRequest;
   25: AddOffsetsToTxnRequest;
   26: EndTxnRequest;
+  27: WriteTxnMarkersRequest;
   28: TxnOffsetCommitRequest;
   32: DescribeConfigsRequest;
   33: AlterConfigsRequest;
@@ -523,6 +563,8 @@ export interface ApiRequestMap {
   47: OffsetDeleteRequest;
   60: DescribeClusterRequest;
   61: DescribeProducersRequest;
+  65: DescribeTransactionsRequest;
+  66: ListTransactionsRequest;
   68: ConsumerGroupHeartbeatRequest;
   69: ConsumerGroupDescribeRequest;
 }
@@ -551,6 +593,7 @@ export interface ApiResponseMap {
   24: AddPartitionsToTxnResponse;
   25: AddOffsetsToTxnResponse;
   26: EndTxnResponse;
+  27: WriteTxnMarkersResponse;
   28: TxnOffsetCommitResponse;
   32: DescribeConfigsResponse;
   33: AlterConfigsResponse;
@@ -561,6 +604,8 @@ export interface ApiResponseMap {
   47: OffsetDeleteResponse;
   60: DescribeClusterResponse;
   61: DescribeProducersResponse;
+  65: DescribeTransactionsResponse;
+  66: ListTransactionsResponse;
   68: ConsumerGroupHeartbeatResponse;
   69: ConsumerGroupDescribeResponse;
 }

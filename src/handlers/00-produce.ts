@@ -19,7 +19,7 @@ import {
   type ProduceResponsePartitionProduceResponse,
 } from '../../protocol/index.js';
 import {
-  ATTRIBUTES_OFFSET, BatchAttributes, RECORDS_COUNT_OFFSET, setLogAppendTime, setMaxTimestamp, validateProduceBatch, type BatchValidationFailure, type RecordError,
+  ATTRIBUTES_OFFSET, BatchAttributes, PRODUCER_EPOCH_OFFSET, PRODUCER_ID_OFFSET, RECORDS_COUNT_OFFSET, setLogAppendTime, setMaxTimestamp, validateProduceBatch, type BatchValidationFailure, type RecordError,
 } from '../../protocol/record-batch.js';
 import { performance } from 'node:perf_hooks';
 import type { TopicRecord } from '../../metadata/types.js';
@@ -98,6 +98,13 @@ async function preparePartition(topic: TopicRecord, p: ProduceRequestPartitionPr
   if (!checked.ok) return partitionError(p.index, checked.errorCode, checked.message, checked.recordErrors);
   try {
     await ctx.broker.partitions.lead(topic.name, p.index, checked.batch);
+    // A transactional batch: its producer must have added the partition to its open transaction.
+    if ((checked.batch.readInt16BE(ATTRIBUTES_OFFSET) & BatchAttributes.transactional) !== 0) {
+      const txns = ctx.broker.transactions;
+      if (txns === undefined) return partitionError(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      const code = await txns.partitions.checkTransactionalBatch(topic.name, p.index, Number(checked.batch.readBigInt64BE(PRODUCER_ID_OFFSET)), checked.batch.readInt16BE(PRODUCER_EPOCH_OFFSET));
+      if (code !== ErrorCode.NONE) return partitionError(p.index, code);
+    }
   } catch (err) {
     const { code, message } = errorOf(err, ctx);
     return partitionError(p.index, code, message);
@@ -163,7 +170,7 @@ export const handler = defineHandler({
   minImplementedVersion: 3,
   handle(req, ctx) {
     if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) return errorResponse(req, ErrorCode.INVALID_REQUIRED_ACKS);
-    if (req.transactionalId != null) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    if (req.transactionalId != null && ctx.broker.transactions === undefined) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     if (req.acks !== 0) return produce(req, ctx);
     // Written all the same; nobody is told the outcome (Kafka's acks=0 contract). The request frame
     // is recycled once this returns, but these appends outlive it: they work on their own copy.

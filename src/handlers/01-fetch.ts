@@ -28,7 +28,7 @@ interface PartitionResult {
   highWatermark: number;
   lastStableOffset: number;
   logStartOffset: number;
-  abortedTransactions: [] | null;
+  abortedTransactions: Array<{ producerId: number; firstOffset: number }> | null;
   preferredReadReplica: number;
   records: Buffer[];
   currentLeader?: { leaderId: number; leaderEpoch: number };
@@ -64,20 +64,23 @@ async function readPartition(
   p: FetchRequestFetchPartition,
   budget: { bytes: number; first: boolean },
   ctx: RequestContext,
+  readCommitted: boolean,
 ): Promise<PartitionResult> {
   if (t.topic === undefined) return empty(p.partition, ctx.apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   if (p.partition < 0 || p.partition >= t.topic.partitionCount) return empty(p.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const name = t.topic.name;
   try {
-    const st = await ctx.broker.partitions.state(name, p.partition);
-    const base = { ...empty(p.partition, ErrorCode.NONE), highWatermark: st.highWatermark, lastStableOffset: st.lastStableOffset, logStartOffset: st.logStartOffset, abortedTransactions: [] as [] };
+    const st = await ctx.broker.partitions.state(name, p.partition, { stable: readCommitted });
+    const base: PartitionResult = { ...empty(p.partition, ErrorCode.NONE), highWatermark: st.highWatermark, lastStableOffset: st.lastStableOffset, logStartOffset: st.logStartOffset, abortedTransactions: readCommitted ? [] : null };
     const current = p.currentLeaderEpoch ?? -1;
     if (current >= 0 && current < st.leaderEpoch) return { ...base, errorCode: ErrorCode.FENCED_LEADER_EPOCH };
     if (current > st.leaderEpoch) return { ...base, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
     if (p.fetchOffset < st.logStartOffset || p.fetchOffset > st.highWatermark) return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
-    if (p.fetchOffset === st.highWatermark || (!budget.first && budget.bytes <= 0)) return base;
+    // read_committed: up to the last stable offset, with the aborted transactions in that range.
+    const upTo = readCommitted ? st.lastStableOffset : st.highWatermark;
+    if (p.fetchOffset >= upTo || (!budget.first && budget.bytes <= 0)) return base;
     const limit = budget.first ? Math.min(p.partitionMaxBytes, Math.max(budget.bytes, 1)) : Math.min(p.partitionMaxBytes, budget.bytes);
-    let records = await ctx.broker.partitions.read(name, p.partition, p.fetchOffset, limit);
+    let records = await ctx.broker.partitions.read(name, p.partition, p.fetchOffset, limit, upTo);
     // The reader returns the first batch whole whatever the limit; that is only allowed for the
     // response's first batch.
     if (!budget.first && records.length > 0 && records[0].length > limit) records = [];
@@ -87,6 +90,11 @@ async function readPartition(
     const n = bytesOf(records);
     if (n > 0) budget.first = false;
     budget.bytes -= n;
+    if (readCommitted && records.length > 0 && ctx.broker.transactions !== undefined) {
+      const last = records[records.length - 1]!;
+      const end = Number(last.readBigInt64BE(0)) + last.readInt32BE(23) + 1;
+      base.abortedTransactions = await ctx.broker.transactions.partitions.abortedBetween(name, p.partition, st.leaderEpoch, p.fetchOffset, end);
+    }
     return { ...base, records };
   } catch (err) {
     if (err instanceof KafkaError) return empty(p.partition, err.code);
@@ -95,7 +103,7 @@ async function readPartition(
   }
 }
 
-async function readAll(topics: TopicRequest[], maxBytes: number, ctx: RequestContext): Promise<{ results: PartitionResult[][]; bytes: number }> {
+async function readAll(topics: TopicRequest[], maxBytes: number, ctx: RequestContext, readCommitted: boolean): Promise<{ results: PartitionResult[][]; bytes: number }> {
   const budget = { bytes: maxBytes, first: true };
   const results: PartitionResult[][] = [];
   let bytes = 0;
@@ -103,7 +111,7 @@ async function readAll(topics: TopicRequest[], maxBytes: number, ctx: RequestCon
   for (const t of topics) {
     const out: PartitionResult[] = [];
     for (const p of t.partitions) {
-      const r = await readPartition(t, p, budget, ctx);
+      const r = await readPartition(t, p, budget, ctx, readCommitted);
       bytes += bytesOf(r.records);
       out.push(r);
     }
@@ -137,7 +145,8 @@ async function fetch(req: FetchRequest, ctx: RequestContext) {
   }
   const maxBytes = Math.min(requested, cap);
   const deadline = ctx.broker.clock.now() + Math.max(0, req.maxWaitMs);
-  let { results, bytes } = await readAll(topics, maxBytes, ctx);
+  const readCommitted = ctx.apiVersion >= 4 && req.isolationLevel === 1;
+  let { results, bytes } = await readAll(topics, maxBytes, ctx, readCommitted);
   for (;;) {
     const hasError = results.some((ps) => ps.some((p) => p.errorCode !== ErrorCode.NONE));
     const remaining = deadline - ctx.broker.clock.now();
@@ -153,7 +162,7 @@ async function fetch(req: FetchRequest, ctx: RequestContext) {
     }
     if (waitOn.length === 0) break;
     await ctx.broker.partitions.waitForData(waitOn, remaining);
-    ({ results, bytes } = await readAll(topics, maxBytes, ctx));
+    ({ results, bytes } = await readAll(topics, maxBytes, ctx, readCommitted));
   }
   // Kafka's BytesOutPerSec: the record bytes of the response, per topic.
   const metrics = ctx.broker.metrics;

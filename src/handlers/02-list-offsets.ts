@@ -27,13 +27,13 @@ function failed(partitionIndex: number, errorCode: ErrorCodeValue): PartitionAns
   return { partitionIndex, errorCode, oldStyleOffsets: [], timestamp: -1, offset: -1, leaderEpoch: -1 };
 }
 
-async function answer(topic: TopicRecord | undefined, p: ListOffsetsRequestListOffsetsPartition, ctx: RequestContext): Promise<PartitionAnswer> {
+async function answer(topic: TopicRecord | undefined, p: ListOffsetsRequestListOffsetsPartition, ctx: RequestContext, readCommitted: boolean): Promise<PartitionAnswer> {
   if (topic === undefined || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) {
     return failed(p.partitionIndex, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   }
   const log = ctx.broker.partitions;
   try {
-    const st = await log.state(topic.name, p.partitionIndex);
+    const st = await log.state(topic.name, p.partitionIndex, { stable: readCommitted });
     const current = p.currentLeaderEpoch ?? -1;
     if (current >= 0 && current < st.leaderEpoch) return failed(p.partitionIndex, ErrorCode.FENCED_LEADER_EPOCH);
     if (current > st.leaderEpoch) return failed(p.partitionIndex, ErrorCode.UNKNOWN_LEADER_EPOCH);
@@ -48,7 +48,8 @@ async function answer(topic: TopicRecord | undefined, p: ListOffsetsRequestListO
     switch (p.timestamp) {
       case ListOffsetsTimestamp.LATEST:
       case ListOffsetsTimestamp.LATEST_TIERED:
-        return found(st.highWatermark);
+        // read_committed: the last stable offset (Kafka's isolation level rule).
+        return found(readCommitted ? st.lastStableOffset : st.highWatermark);
       case ListOffsetsTimestamp.EARLIEST:
       case ListOffsetsTimestamp.EARLIEST_LOCAL:
         return found(st.logStartOffset);
@@ -77,7 +78,7 @@ export const handler = defineHandler({
     const topics = await Promise.all(
       req.topics.map(async (t) => {
         const topic = await ctx.broker.metadata.getTopic(t.name);
-        return { name: t.name, partitions: await Promise.all(t.partitions.map((p) => answer(topic, p, ctx))) };
+        return { name: t.name, partitions: await Promise.all(t.partitions.map((p) => answer(topic, p, ctx, ctx.apiVersion >= 2 && req.isolationLevel === 1))) };
       }),
     );
     return { throttleTimeMs: 0, topics };

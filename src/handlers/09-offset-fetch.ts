@@ -1,6 +1,7 @@
 // OffsetFetch: committed offsets of a group (offset -1 where none). v2+ may ask for every partition
 // (topics null) and carry a top-level error; v0–1 report group errors per partition; v7+ require_stable
-// (always stable: no transactions); v8+ ask for several groups at once.
+// (KIP-447: a partition with offsets waiting for an open transaction is UNSTABLE_OFFSET_COMMIT, which
+// the client retries); v8+ ask for several groups at once.
 import { ApiKey, ErrorCode, type ErrorCodeValue, type OffsetFetchRequest, type OffsetFetchResponse } from '../../protocol/index.js';
 import type { FetchOffsetsResult } from '../coordinator/index.js';
 import { defineHandler, type RequestContext } from './types.js';
@@ -32,6 +33,24 @@ export const handler = defineHandler({
   async handle(req, ctx) {
     const groups = groupsOf(req, ctx.apiVersion);
     const results = await Promise.all(groups.map((g) => ctx.broker.groups.fetchOffsets(g.groupId, g.topics)));
+    const txns = ctx.broker.transactions;
+    if (ctx.apiVersion >= 7 && req.requireStable === true && txns !== undefined) {
+      await Promise.all(
+        results.map(async (r, i) => {
+          if (r.errorCode !== ErrorCode.NONE) return;
+          const pending = await txns.coordinator.pendingOffsets(groups[i]!.groupId);
+          if (pending.length === 0) return;
+          const unstable = new Set(pending.map((p) => `${p.topic}\u0000${p.partitionId}`));
+          for (const t of r.topics) {
+            for (const p of t.partitions) {
+              if (!unstable.has(`${t.name}\u0000${p.partitionIndex}`)) continue;
+              p.errorCode = ErrorCode.UNSTABLE_OFFSET_COMMIT;
+              p.committedOffset = -1;
+            }
+          }
+        }),
+      );
+    }
     if (ctx.apiVersion >= 8) {
       return { throttleTimeMs: 0, groups: results.map((r, i) => ({ groupId: groups[i].groupId, errorCode: r.errorCode, topics: r.topics })) };
     }

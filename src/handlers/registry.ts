@@ -27,6 +27,13 @@ import { handler as describeGroups } from './15-describe-groups.js';
 import { handler as listGroups } from './16-list-groups.js';
 import { handler as deleteGroups } from './42-delete-groups.js';
 import { handler as offsetDelete } from './47-offset-delete.js';
+import { handler as addPartitionsToTxn } from './24-add-partitions-to-txn.js';
+import { handler as addOffsetsToTxn } from './25-add-offsets-to-txn.js';
+import { handler as endTxn } from './26-end-txn.js';
+import { handler as writeTxnMarkers } from './27-write-txn-markers.js';
+import { handler as txnOffsetCommit } from './28-txn-offset-commit.js';
+import { handler as describeTransactions } from './65-describe-transactions.js';
+import { handler as listTransactions } from './66-list-transactions.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
@@ -59,6 +66,13 @@ handlers.push(
     listGroups,
     deleteGroups,
     offsetDelete,
+    addPartitionsToTxn,
+    addOffsetsToTxn,
+    endTxn,
+    writeTxnMarkers,
+    txnOffsetCommit,
+    describeTransactions,
+    listTransactions,
   ] as Handler[]),
 );
 

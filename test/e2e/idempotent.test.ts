@@ -2,8 +2,8 @@
 // kafkajs and @platformatic/kafka with idempotence on get a producer id from InitProducerId, and
 // every record lands once, in order, in batches that carry that id and consecutive sequences. Over
 // the wire: a resent batch is answered with its original offsets and stored once, a sequence gap is
-// OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, a transactional id is
-// refused, and all of this still holds after the agent restarts (state read back from the log).
+// OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, a transactional id gets its
+// own producer id, and all of this still holds after the agent restarts (state read back from the log).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnTracked } from '../helpers/reaper.js';
@@ -180,7 +180,10 @@ for (const backendName of BACKENDS) {
       const ids = [await init(0), await init(2), await init(4), await init(5)];
       assert.equal(new Set(ids).size, 4, `distinct ids: ${ids.join(', ')}`);
       const transactional = await c.request(ApiKey.InitProducerId, 4, { transactionalId: 'txn-1', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
-      assert.equal(transactional.errorCode, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      // Transactions exist (issue 16): a transactional id gets its own producer id at epoch 0.
+      assert.equal(transactional.errorCode, ErrorCode.NONE);
+      assert.equal(transactional.producerEpoch, 0);
+      assert.ok(!ids.includes(transactional.producerId));
 
       const pid = ids[0]!;
       const produce = async (producerEpoch: number, baseSequence: number, values: string[]) => {
