@@ -7,12 +7,15 @@ import type { Logger } from './logger.js';
 import type { Clock } from './cluster/leases.js';
 import type { GroupCoordinator } from './coordinator/index.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
+import type { CredentialStore } from './security/credentials.js';
 
 export interface BrokerInfo {
   nodeId: number;
   host: string;
   port: number;
   rack: string | null;
+  /** Advertised listeners, `NAME://host:port,...` (absent: host:port only). */
+  listeners?: string | null;
 }
 
 /** A partition as its leader sees it. */
@@ -88,6 +91,8 @@ export interface BrokerContext {
    * immediate with one agent.
    */
   topicChangeApplied?(topic: string): Promise<void>;
+  /** SASL credentials (user_credentials table); absent in tests without a database. */
+  readonly credentials?: CredentialStore;
   /** The agent's metrics; absent when they are off (--http-port 0). */
   readonly metrics?: Pick<AgentMetrics, 'produced' | 'fetched'>;
 }

@@ -27,6 +27,10 @@ import { handler as describeGroups } from './15-describe-groups.js';
 import { handler as listGroups } from './16-list-groups.js';
 import { handler as deleteGroups } from './42-delete-groups.js';
 import { handler as offsetDelete } from './47-offset-delete.js';
+import { handler as saslHandshake } from './17-sasl-handshake.js';
+import { handler as saslAuthenticate } from './36-sasl-authenticate.js';
+import { handler as describeUserScramCredentials } from './50-describe-user-scram-credentials.js';
+import { handler as alterUserScramCredentials } from './51-alter-user-scram-credentials.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
@@ -59,6 +63,10 @@ handlers.push(
     listGroups,
     deleteGroups,
     offsetDelete,
+    saslHandshake,
+    saslAuthenticate,
+    describeUserScramCredentials,
+    alterUserScramCredentials,
   ] as Handler[]),
 );
 
