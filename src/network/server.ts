@@ -436,7 +436,7 @@ export class KafkaServer {
       server = createServer({ noDelay: true }, (socket) => this.accept(socket, listener));
     } else {
       const tlsServer = createTlsServer({ ...tls.serverOptions(), noDelay: true }, (socket) => this.acceptTls(socket, listener, tls));
-      tls.onReload((ctx) => tlsServer.setSecureContext({ ...tls.serverOptions(), secureContext: ctx } as never));
+      tls.onReload(() => tlsServer.setSecureContext(tls.serverOptions()));
       tlsServer.on('tlsClientError', (err, socket) => {
         this.log.info({ listener: listener.name, remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
       });

@@ -5,7 +5,7 @@
 // subject becomes the connection's principal, `User:CN=...,O=...` as Kafka's default mapping.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { Logger } from '../logger.js';
 
 export type ClientAuth = 'required' | 'requested' | 'none';
@@ -26,9 +26,10 @@ function stamp(file: string): string {
 
 export class TlsContextSource {
   private current: SecureContext;
+  private currentOptions: SecureContextOptions;
   private stamps: string;
   private timer: NodeJS.Timeout | undefined;
-  private readonly listeners: Array<(ctx: SecureContext) => void> = [];
+  private readonly listeners: Array<(options: SecureContextOptions) => void> = [];
   /** How many times the files were loaded (1 at start). */
   loads = 1;
 
@@ -39,19 +40,20 @@ export class TlsContextSource {
     if (files.certFile === '' || files.keyFile === '') throw new Error('an SSL or SASL_SSL listener needs ssl-cert-file and ssl-key-file');
     if (files.clientAuth !== 'none' && files.caFile === '') throw new Error(`ssl-client-auth ${files.clientAuth} needs ssl-ca-file`);
     this.stamps = this.readStamps();
-    this.current = this.load();
+    this.currentOptions = this.read();
+    this.current = createSecureContext(this.currentOptions);
   }
 
   get context(): SecureContext {
     return this.current;
   }
 
-  /** Options of tls.createServer for these files. */
-  serverOptions(): { secureContext: SecureContext; requestCert: boolean; rejectUnauthorized: boolean } {
-    return { secureContext: this.current, requestCert: this.files.clientAuth !== 'none', rejectUnauthorized: this.files.clientAuth === 'required' };
+  /** Options of tls.createServer (and of setSecureContext on a reload) for these files. */
+  serverOptions(): SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean } {
+    return { ...this.currentOptions, requestCert: this.files.clientAuth !== 'none', rejectUnauthorized: this.files.clientAuth === 'required' };
   }
 
-  onReload(fn: (ctx: SecureContext) => void): void {
+  onReload(fn: (options: SecureContextOptions) => void): void {
     this.listeners.push(fn);
   }
 
@@ -60,14 +62,14 @@ export class TlsContextSource {
     return [stamp(f.certFile), stamp(f.keyFile), stamp(f.caFile)].join('|');
   }
 
-  private load(): SecureContext {
+  private read(): SecureContextOptions {
     const f = this.files;
-    return createSecureContext({
+    return {
       cert: readFileSync(f.certFile),
       key: readFileSync(f.keyFile),
       ca: f.caFile === '' ? undefined : readFileSync(f.caFile),
       minVersion: 'TLSv1.2',
-    });
+    };
   }
 
   /** Loads the files again when they changed; true when a new context was made. */
@@ -81,11 +83,14 @@ export class TlsContextSource {
     }
     if (stamps === this.stamps) return false;
     try {
-      const ctx = this.load();
+      const options = this.read();
+      // Fails here, not in the server, when the key does not match the certificate.
+      const ctx = createSecureContext(options);
       this.stamps = stamps;
       this.current = ctx;
+      this.currentOptions = options;
       this.loads++;
-      for (const fn of this.listeners) fn(ctx);
+      for (const fn of this.listeners) fn(options);
       this.log.info({ cert: this.files.certFile }, 'TLS certificate reloaded; new connections use it');
       return true;
     } catch (err) {
