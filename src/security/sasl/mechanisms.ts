@@ -31,8 +31,9 @@ export interface SaslExchange {
 /** Longest token accepted: user name, password and nonces are short; a bigger token is an attack. */
 export const MAX_TOKEN_BYTES = 16 * 1024;
 
-export function startExchange(mechanism: SaslMechanism, lookup: CredentialLookup): SaslExchange {
-  return mechanism === 'PLAIN' ? new PlainExchange(lookup) : new ScramExchange(mechanism, lookup);
+/** `serverNonce`: injected by tests (RFC 7677's example); printable, without ','. */
+export function startExchange(mechanism: SaslMechanism, lookup: CredentialLookup, serverNonce = () => randomBytes(24).toString('base64')): SaslExchange {
+  return mechanism === 'PLAIN' ? new PlainExchange(lookup) : new ScramExchange(mechanism, lookup, serverNonce);
 }
 
 const INVALID_PLAIN = 'Authentication failed: Invalid username or password';
@@ -72,7 +73,7 @@ function decodeSaslName(s: string): string | undefined {
 function attributes(msg: string): Array<[string, string]> {
   return msg.split(',').map((p) => {
     const i = p.indexOf('=');
-    return i === 1 ? [p[0]!, p.slice(2)] : ['', p];
+    return i > 0 ? [p.slice(0, i), p.slice(i + 1)] : ['', p];
   });
 }
 
@@ -85,6 +86,7 @@ class ScramExchange implements SaslExchange {
   constructor(
     readonly mechanism: ScramMechanism,
     private readonly lookup: CredentialLookup,
+    private readonly serverNonce: () => string,
   ) {}
 
   private invalid(user?: string): AuthenticationFailure {
@@ -113,7 +115,7 @@ class ScramExchange implements SaslExchange {
       }
       const credential = (await this.lookup.credentials(user)).find((c) => c.mechanism === this.mechanism);
       if (credential === undefined) throw this.invalid(user);
-      const nonce = attrs[1]![1] + randomBytes(24).toString('base64');
+      const nonce = attrs[1]![1] + this.serverNonce();
       const serverFirst = `r=${nonce},s=${credential.salt.toString('base64')},i=${credential.iterations}`;
       this.state = { kind: 'final', user, credential, nonce, gs2Header, clientFirstBare, serverFirst };
       return { done: false, challenge: Buffer.from(serverFirst, 'utf8') };
