@@ -3,7 +3,8 @@
 // keeps its connection (over the wire, and kafkajs producing across several lifetimes); the first
 // request after an expired session that is not a re-authentication closes the connection. On
 // PostgreSQL, a user created through one agent logs in at a second agent at once, and is refused there
-// once deleted through the first (credentials are read from the database at each login).
+// once deleted through the first (credentials are read from the database at each login); that second
+// agent's Metadata names both agents by the addresses of their SASL listeners.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import '../helpers/node22-shims.js';
@@ -116,6 +117,9 @@ for (const backendName of BACKENDS) {
         await createUser(ports.plain, 'roaming', 'roaming-pw');
         const { c, auth } = await plainLogin(ports.sasl2, 'roaming', 'roaming-pw');
         assert.equal(auth.errorCode, ErrorCode.NONE);
+        // Both agents, each with the address of its SASL listener (the listener this client came in on).
+        const md = await c.request(ApiKey.Metadata, 9, METADATA);
+        assert.deepEqual(md.brokers.map((b) => b.port).sort(), [ports.sasl, ports.sasl2].sort());
         c.close();
         const admin = await RawClient.connect(ports.plain);
         const del = await admin.request(ApiKey.AlterUserScramCredentials, 0, { deletions: [{ name: 'roaming', mechanism: 2 }], upsertions: [] });
