@@ -274,6 +274,7 @@ export class Agent {
       failures,
       now: Date.now,
       log: this.log,
+      onAuthentication: metrics && ((listener, mechanism, ok) => metrics.authentication(listener, mechanism, ok)),
     });
 
     this.server = new KafkaServer(

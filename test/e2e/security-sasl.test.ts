@@ -20,6 +20,7 @@ import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { kcat, parseJsonLines } from '../helpers/kcat.js';
 import { freePort } from '../helpers/ports.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { scrape, value } from '../helpers/metrics.js';
 import { runClient } from '../helpers/run-client.js';
 import { spawnTracked } from '../helpers/reaper.js';
 import { RdProducer, connectConsumer, consumeRecords, disconnect } from '../helpers/rdkafka.js';
@@ -196,6 +197,9 @@ for (const backendName of BACKENDS) {
       const md = await v0.request(ApiKey.Metadata, 9, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
       assert.ok(md.brokers.length >= 1);
       for (const x of [c, u, m, v0]) x.close();
+      const samples = await scrape(agent.httpUrl!);
+      assert.ok(value(samples, 'streamhouse_authentications_total', { listener: 'SASL_PLAINTEXT', mechanism: 'PLAIN', result: 'failure' }) >= 1);
+      assert.ok(value(samples, 'streamhouse_authentications_total', { listener: 'SASL_PLAINTEXT', mechanism: 'PLAIN', result: 'success' }) >= 1);
     });
 
     test('each listener advertises its own address in Metadata, FindCoordinator and DescribeCluster', async () => {

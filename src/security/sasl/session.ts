@@ -24,6 +24,8 @@ export interface SaslServerSettings {
   readonly failures: FailedAuthentications;
   readonly now: () => number;
   readonly log: Logger;
+  /** Each finished authentication (metrics). */
+  readonly onAuthentication?: (listener: string, mechanism: string, ok: boolean) => void;
 }
 
 export type SaslState =
@@ -99,9 +101,11 @@ export class SaslSession {
       const reauthMs = this.settings.reauthMs;
       this.state = { kind: 'authenticated', principal, mechanism: st.exchange.mechanism, expiresAt: reauthMs > 0 ? now + reauthMs : undefined };
       conn.principal = principal;
+      this.settings.onAuthentication?.(conn.listener?.name ?? '', st.exchange.mechanism, true);
       return { ok: true, done: true, response: r.response, sessionLifetimeMs: reauthMs };
     } catch (err) {
       this.state = { kind: 'failed' };
+      this.settings.onAuthentication?.(conn.listener?.name ?? '', st.exchange.mechanism, false);
       if (!(err instanceof AuthenticationFailure)) {
         this.settings.log.error({ err, conn: conn.id }, 'authentication failed unexpectedly');
         return { ok: false, errorCode: ErrorCode.SASL_AUTHENTICATION_FAILED, errorMessage: 'Authentication failed: internal error' };
