@@ -18,7 +18,10 @@ import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { SaslSession } from '../security/sasl/session.js';
-import { DEFAULT_LISTENER, type ListenerInfo } from './listeners.js';
+import { DEFAULT_LISTENER, usesSasl, type ListenerInfo } from './listeners.js';
+
+/** Kafka's sasl.server.max.receive.size default: the largest frame before authentication. */
+export const SASL_SERVER_MAX_RECEIVE_SIZE = 524_288;
 import { peerCertificateName, type TlsContextSource } from './tls.js';
 import { FrameDecoder, peekClientId } from '../../protocol/framing.js';
 import { DecodeError } from '../../protocol/varint.js';
@@ -155,6 +158,12 @@ class Connection implements ConnectionInfo {
     socket.on('close', () => this.close());
   }
 
+  /** Authenticated (or re-authenticating an authenticated session). */
+  private mayReceiveLargeFrames(): boolean {
+    const st = this.sasl?.state;
+    return st !== undefined && (st.kind === 'authenticated' || (st.kind === 'authenticating' && st.previous !== undefined));
+  }
+
   closeAfterResponses(): void {
     this.ending = true;
     this.socket.pause();
@@ -183,6 +192,14 @@ class Connection implements ConnectionInfo {
 
   /** The decoder reached a frame's size prefix: reserve its memory, or hold it and mute the connection. */
   private admit(size: number): boolean {
+    if (size > SASL_SERVER_MAX_RECEIVE_SIZE && usesSasl(this.listener.securityProtocol) && !this.mayReceiveLargeFrames()) {
+      // As Kafka (sasl.server.max.receive.size): before authentication a frame is a SASL token or a
+      // small request, so an unauthenticated client cannot make us hold big frames. Closed once the
+      // decoder has held the frame (nothing was reserved for it).
+      this.reportLimit('sasl.server.max.receive.size', { frameBytes: size, max: SASL_SERVER_MAX_RECEIVE_SIZE }, 'frame too large before authentication, closing connection');
+      queueMicrotask(() => this.close('frame too large before authentication'));
+      return false;
+    }
     const pool = this.s.pool;
     if (pool.tryReserve(size)) return true;
     this.reportLimit(
@@ -435,7 +452,11 @@ export class KafkaServer {
     if (tls === undefined) {
       server = createServer({ noDelay: true }, (socket) => this.accept(socket, listener));
     } else {
-      const tlsServer = createTlsServer({ ...tls.serverOptions(), noDelay: true }, (socket) => this.acceptTls(socket, listener, tls));
+      // A TLS handshake must finish within the request receive deadline (Node's default is 120 s).
+      const tlsServer = createTlsServer(
+        { ...tls.serverOptions(), noDelay: true, handshakeTimeout: Math.min(this.limits.requestReceiveTimeoutMs, 30_000) },
+        (socket) => this.acceptTls(socket, listener, tls),
+      );
       tls.onReload(() => tlsServer.setSecureContext(tls.serverOptions()));
       tlsServer.on('tlsClientError', (err, socket) => {
         this.log.info({ listener: listener.name, remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');

@@ -4,7 +4,7 @@
 // (Debian's librdkafka 2.0.2) and node-rdkafka over SASL_SSL with SCRAM-SHA-512 and SASL_PLAINTEXT
 // with PLAIN, and @platformatic/kafka with SASL, write records and read them back. A wrong password is
 // SASL_AUTHENTICATION_FAILED with Kafka's message and the connection closes; a request before
-// authentication on a SASL listener closes the connection unanswered; each listener advertises its
+// authentication on a SASL listener (or a frame over 512 KiB before it) closes the connection unanswered; each listener advertises its
 // own address; AlterUserScramCredentials creates a user who can then log in; a replaced certificate
 // is served to new connections without a restart.
 import { after, before, describe, test } from 'node:test';
@@ -196,7 +196,13 @@ for (const backendName of BACKENDS) {
       assert.deepEqual(await v0.nextFrame(), Buffer.alloc(0));
       const md = await v0.request(ApiKey.Metadata, 9, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
       assert.ok(md.brokers.length >= 1);
-      for (const x of [c, u, m, v0]) x.close();
+      // Before authentication no frame above Kafka's sasl.server.max.receive.size (512 KiB) is taken.
+      const big = await RawClient.connect(port.saslPlain);
+      const prefix = Buffer.alloc(4);
+      prefix.writeInt32BE(1024 * 1024);
+      big.writeRaw(Buffer.concat([prefix, Buffer.alloc(1024)]));
+      assert.equal(await big.nextFrame(), undefined, 'closed');
+      for (const x of [c, u, m, v0, big]) x.close();
       const samples = await scrape(agent.httpUrl!);
       assert.ok(value(samples, 'streamhouse_authentications_total', { listener: 'SASL_PLAINTEXT', mechanism: 'PLAIN', result: 'failure' }) >= 1);
       assert.ok(value(samples, 'streamhouse_authentications_total', { listener: 'SASL_PLAINTEXT', mechanism: 'PLAIN', result: 'success' }) >= 1);
