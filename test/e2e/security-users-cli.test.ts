@@ -1,12 +1,14 @@
 // `streamhouse users` on both configurations, before any agent started (the database is created and
 // migrated by the command): create with several mechanisms, list (table and JSON: no secrets), delete
 // one mechanism then the user; usage errors exit 2, deleting a user without credentials exits 1.
+// And the start-up warning for a listener without authentication bound beyond loopback.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cliPath } from '../helpers/agent.js';
+import { cliPath, startAgent } from '../helpers/agent.js';
+import { freePort } from '../helpers/ports.js';
 import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
 import { runClient } from '../helpers/run-client.js';
 
@@ -61,3 +63,20 @@ for (const backendName of BACKENDS) {
     });
   });
 }
+
+test('a listener without authentication bound beyond loopback is warned about at start, a SASL one is not', async () => {
+  const [plain, sasl] = [await freePort(), await freePort()];
+  const agent = await startAgent({ port: plain, args: ['--listeners', `PLAINTEXT://0.0.0.0:${plain},SASL_PLAINTEXT://0.0.0.0:${sasl}`] });
+  try {
+    // The warnings come once every listener is open, before the "listening" line.
+    for (let i = 0; i < 100 && !agent.output().includes('"msg":"listening"'); i++) await new Promise((r) => setTimeout(r, 100));
+    const warnings = agent
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('listener without authentication bound beyond loopback'))
+      .map((l) => (JSON.parse(l) as { listener: string }).listener);
+    assert.deepEqual(warnings, ['PLAINTEXT']);
+  } finally {
+    await agent.stop();
+  }
+});
