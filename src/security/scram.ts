@@ -1,7 +1,10 @@
 // SCRAM (RFC 5802, RFC 7677) credential arithmetic with node:crypto, and the salted hash of PLAIN-only
 // users. A stored SCRAM credential is salt, iterations, StoredKey and ServerKey: the password cannot be
 // read back from it, yet it checks both a SCRAM proof and (recomputed) a PLAIN password.
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const pbkdf2Async = promisify(pbkdf2);
 
 export const SCRAM_MECHANISMS = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 export type ScramMechanism = (typeof SCRAM_MECHANISMS)[number];
@@ -65,9 +68,13 @@ export function equalBytes(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Whether `password` matches a stored credential of any mechanism (PLAIN logins). */
-export function passwordMatches(c: StoredCredential, password: string): boolean {
-  if (c.mechanism === 'PLAIN') return equalBytes(plainCredential(c.user, password, c.salt).storedKey, c.storedKey);
-  const { storedKey } = keysFromSalted(c.mechanism, saltedPassword(c.mechanism, password, c.salt, c.iterations));
-  return equalBytes(storedKey, c.storedKey);
+/**
+ * Whether `password` matches a stored credential of any mechanism (PLAIN logins). PBKDF2 runs on the
+ * thread pool: thousands of iterations per login must not stall the event loop serving everyone else.
+ */
+export async function passwordMatches(c: StoredCredential, password: string): Promise<boolean> {
+  const pw = Buffer.from(password, 'utf8');
+  if (c.mechanism === 'PLAIN') return equalBytes(await pbkdf2Async(pw, c.salt, c.iterations, 64, 'sha512'), c.storedKey);
+  const salted = await pbkdf2Async(pw, c.salt, c.iterations, lengthOf(c.mechanism), hashOf(c.mechanism));
+  return equalBytes(keysFromSalted(c.mechanism, salted).storedKey, c.storedKey);
 }

@@ -58,7 +58,7 @@ class PlainExchange implements SaslExchange {
     // A PLAIN row first (its own hash), else any SCRAM row, recomputed from the password.
     const ordered = [...creds.filter((c) => c.mechanism === 'PLAIN'), ...creds.filter((c) => c.mechanism !== 'PLAIN')];
     const c = ordered[0];
-    if (c === undefined || !passwordMatches(c, password)) throw new AuthenticationFailure(INVALID_PLAIN, user);
+    if (c === undefined || !(await passwordMatches(c, password))) throw new AuthenticationFailure(INVALID_PLAIN, user);
     return { done: true, user, response: Buffer.alloc(0) };
   }
 }
