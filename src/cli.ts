@@ -107,7 +107,12 @@ function admin(name: string, description: string): Command {
     .option('--database-url <url>', 'read the PostgreSQL metadata database (default: env DATABASE_URL)')
     .option('--data-dir <dir>', 'read the embedded (PGlite) database of a stopped agent\'s data directory (default: env STREAMHOUSE_DATA_DIR)')
     .option('--json', 'machine-readable JSON instead of a table')
-    .option('--timeout-ms <ms>', 'connect and request timeout', positiveInt, 10_000);
+    .option('--timeout-ms <ms>', 'connect and request timeout', positiveInt, 10_000)
+    .option('--security-protocol <protocol>', 'with --bootstrap-server: PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL')
+    .option('--sasl-mechanism <mechanism>', 'SCRAM-SHA-512 (default), SCRAM-SHA-256 or PLAIN')
+    .option('--sasl-username <user>', 'SASL user')
+    .option('--sasl-password <password>', 'SASL password (default: env STREAMHOUSE_SASL_PASSWORD)')
+    .option('--ssl-ca-file <file>', 'PEM CA bundle for the broker certificate (default: the system CAs)');
 }
 
 type Opts = AdminOptions & Record<string, unknown>;

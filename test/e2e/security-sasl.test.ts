@@ -322,6 +322,17 @@ for (const backendName of BACKENDS) {
       c.close();
     });
 
+    test('the admin commands log in over SASL_SSL (--bootstrap-server with --security-protocol); a wrong password exits 1', async () => {
+      const admin = (password: string) =>
+        runClient('node', [cliPath(), 'topics', '--bootstrap-server', saslSsl(), '--security-protocol', 'SASL_SSL', '--sasl-username', 'admin', '--sasl-password', password, '--ssl-ca-file', certs.caFile], { timeoutMs: 60_000 });
+      const ok = await admin(PASSWORD);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /^kjs-ssl-scram512 /m);
+      const bad = await admin('wrong');
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /SASL authentication failed: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512/);
+    });
+
     test('a replaced certificate is served to new connections without a restart', async () => {
       const serialOf = () =>
         new Promise<string>((resolve, reject) => {
