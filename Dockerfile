@@ -16,5 +16,5 @@ ENV STREAMHOUSE_DATA_DIR=/data
 # /metrics, /healthz, /readyz reachable from outside the container (the embedded default binds loopback).
 ENV STREAMHOUSE_HTTP_HOST=0.0.0.0
 VOLUME /data
-EXPOSE 9092 9644
+EXPOSE 9092 9094 9644
 ENTRYPOINT ["node", "dist/src/cli.js", "start"]

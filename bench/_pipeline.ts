@@ -3,13 +3,26 @@
 // (performance.now()) its request was sent. Shared by the
 // benchmarks' load generators.
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { FrameDecoder } from '../protocol/index.js';
 
-export async function pipelined(port: number, frames: readonly Buffer[], first: number, deadline: number, depth: number, onResponse: (frame: Buffer, sentAt: number) => void): Promise<void> {
-  const socket = connect(port, '127.0.0.1');
+/** `open`: another way to connect (TLS, an authenticated connection); default plain TCP to 127.0.0.1:port. */
+export async function pipelined(
+  port: number,
+  frames: readonly Buffer[],
+  first: number,
+  deadline: number,
+  depth: number,
+  onResponse: (frame: Buffer, sentAt: number) => void,
+  open?: () => Promise<Socket>,
+): Promise<void> {
+  let socket: Socket;
+  if (open !== undefined) socket = await open();
+  else {
+    socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+  }
   socket.setNoDelay(true);
-  await once(socket, 'connect');
   const decoder = new FrameDecoder();
   const sentAt: number[] = [];
   let inflight = 0;

@@ -128,6 +128,8 @@ export const agents = pgTable(
     host: text('host').notNull(),
     port: integer('port').notNull(),
     rack: text('rack'),
+    /** Advertised listeners, Kafka's form `NAME://host:port,...` (null: only host:port, PLAINTEXT). */
+    listeners: text('listeners'),
     lastHeartbeat: ms('last_heartbeat').notNull(),
     startedAt: ms('started_at').notNull(),
   },
@@ -314,5 +316,29 @@ export const abortedTxns = pgTable(
   (t) => [
     primaryKey({ columns: [t.topic, t.partitionId, t.producerId, t.firstOffset] }),
     foreignKey({ columns: [t.topic, t.partitionId], foreignColumns: [partitions.topic, partitions.partitionId] }).onDelete('cascade'),
+  ],
+);
+
+/**
+ * SASL credentials, one row per user and mechanism. SCRAM-SHA-256/512 (RFC 5802): salt, iterations,
+ * StoredKey and ServerKey, never the password; a PLAIN login is checked against any of the user's
+ * rows (a SCRAM row is recomputed from the password), a PLAIN row holds a PBKDF2-HMAC-SHA-512 hash in
+ * stored_key and an empty server_key. Read by every agent at each authentication (no cache to expire).
+ */
+export const userCredentials = pgTable(
+  'user_credentials',
+  {
+    userName: text('user_name').notNull(),
+    mechanism: text('mechanism').notNull(),
+    salt: bytea('salt').notNull(),
+    iterations: integer('iterations').notNull(),
+    storedKey: bytea('stored_key').notNull(),
+    serverKey: bytea('server_key').notNull(),
+    /** Database clock, epoch ms. */
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userName, t.mechanism] }),
+    check('user_credentials_mechanism_check', sql`${t.mechanism} IN ('SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN')`),
   ],
 );

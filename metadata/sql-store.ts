@@ -57,7 +57,7 @@ const SEGMENT_COLS = `id, topic, partition_id AS "partitionId", base_offset AS "
   byte_position AS "bytePosition", byte_length AS "byteLength", max_timestamp AS "maxTimestamp", created_at AS "createdAt"`;
 const LEASE_COLS = `topic, partition_id AS "partitionId", leader_agent_id AS "leaderAgentId",
   lease_expires_at AS "leaseExpiresAt", epoch`;
-const AGENT_COLS = `agent_id AS "agentId", node_id AS "nodeId", host, port, rack, last_heartbeat AS "lastHeartbeat",
+const AGENT_COLS = `agent_id AS "agentId", node_id AS "nodeId", host, port, rack, listeners, last_heartbeat AS "lastHeartbeat",
   started_at AS "startedAt"`;
 const OFFSET_COLS = `group_id AS "groupId", topic, partition_id AS "partitionId", committed_offset AS "offset",
   leader_epoch AS "leaderEpoch", metadata, committed_at AS "commitTimestamp"`;
@@ -385,13 +385,13 @@ const S = {
   // unless $7 says a row at our own address is our dead predecessor's.
   registerAgent: statement(
     'sh_register_agent',
-    `INSERT INTO agents AS a (agent_id, node_id, host, port, rack, last_heartbeat, started_at)
+    `INSERT INTO agents AS a (agent_id, node_id, host, port, rack, listeners, last_heartbeat, started_at)
      VALUES ($1,
        COALESCE($5::int, (SELECT min(g.n) FROM generate_series(0, (SELECT count(*)::int FROM agents)) AS g(n)
                           WHERE NOT EXISTS (SELECT 1 FROM agents x WHERE x.node_id = g.n))),
-       $2, $3, $4, ${NOW_MS}, ${NOW_MS})
+       $2, $3, $4, $8::text, ${NOW_MS}, ${NOW_MS})
      ON CONFLICT (agent_id) DO UPDATE SET node_id = COALESCE($5::int, a.node_id), host = EXCLUDED.host,
-       port = EXCLUDED.port, rack = EXCLUDED.rack, last_heartbeat = EXCLUDED.last_heartbeat, started_at = EXCLUDED.started_at
+       port = EXCLUDED.port, rack = EXCLUDED.rack, listeners = EXCLUDED.listeners, last_heartbeat = EXCLUDED.last_heartbeat, started_at = EXCLUDED.started_at
        WHERE $6::bigint IS NULL OR a.last_heartbeat < ${NOW_MS} - $6::bigint
          OR ($7::boolean AND a.host = EXCLUDED.host AND a.port = EXCLUDED.port)
      RETURNING ${AGENT_COLS}`,
@@ -1113,8 +1113,10 @@ export class SqlMetadataStore implements MetadataStore {
     staleAfterMs?: number;
     liveWithinMs?: number;
     takeOverSameAddress?: boolean;
+    listeners?: string | null;
   }): Promise<AgentRecord> {
     checkAgentId(input.agentId);
+    if (input.listeners != null && (typeof input.listeners !== 'string' || input.listeners.length > 4096)) throw invalid('agent listeners must be at most 4096 characters');
     if (typeof input.host !== 'string' || input.host.length === 0) throw invalid('agent host must be set');
     assertInt32(input.port, 'agent port', 1);
     if (input.port > 65535) throw invalid(`agent port must be at most 65535, got ${input.port}`);
@@ -1122,7 +1124,7 @@ export class SqlMetadataStore implements MetadataStore {
     const staleAfterMs = input.staleAfterMs ?? 30_000;
     assertPositiveMs(staleAfterMs, 'staleAfterMs');
     if (input.liveWithinMs !== undefined) assertPositiveMs(input.liveWithinMs, 'liveWithinMs');
-    const params = [input.agentId, input.host, input.port, input.rack ?? null, input.nodeId ?? null, input.liveWithinMs ?? null, input.takeOverSameAddress === true];
+    const params = [input.agentId, input.host, input.port, input.rack ?? null, input.nodeId ?? null, input.liveWithinMs ?? null, input.takeOverSameAddress === true, input.listeners ?? null];
     for (let attempt = 0; ; attempt++) {
       try {
         const [row] = await this.q<AgentRecord>(S.registerAgent, params);

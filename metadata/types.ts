@@ -111,6 +111,8 @@ export interface AgentRecord {
   host: string;
   port: number;
   rack: string | null;
+  /** Advertised listeners, Kafka's `NAME://host:port,...` (null: host:port only). */
+  listeners?: string | null;
   lastHeartbeat: number;
   startedAt: number;
 }
@@ -225,6 +227,8 @@ export interface MetadataStore {
     staleAfterMs?: number;
     liveWithinMs?: number;
     takeOverSameAddress?: boolean;
+    /** Advertised listeners, `NAME://host:port,...`. */
+    listeners?: string | null;
   }): Promise<AgentRecord>;
   heartbeatAgent(agentId: string): Promise<void>;
   listLiveAgents(maxAgeMs: number): Promise<AgentRecord[]>;

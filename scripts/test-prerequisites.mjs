@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes sure the programs the tests drive are installed (`npm test` runs this before the build):
-// PostgreSQL server binaries, kcat, confluent-kafka and kafka-python for /usr/bin/python3, Go with
+// PostgreSQL server binaries, kcat, openssl (test certificates), confluent-kafka and kafka-python for /usr/bin/python3, Go with
 // sarama, Chromium for the web console's browser test. Missing ones are installed from Debian
 // (apt-get update once, then apt-get install), as root or through password-less sudo; otherwise this
 // stops at once and prints the command that installs them. When everything is there it only looks
@@ -61,6 +61,7 @@ async function missingPackages() {
   const missing = [];
   if (!postgresBinaries() || !postgresUser()) missing.push('postgresql');
   if (!onPath('kcat')) missing.push('kcat');
+  if (!onPath('openssl')) missing.push('openssl');
   const { confluent_kafka, kafka } = await py;
   if (!confluent_kafka) missing.push('python3-confluent-kafka');
   if (!kafka) missing.push('python3-kafka');

@@ -41,6 +41,12 @@ import type { ConsoleHistory } from './console/history.js';
 import { consumerLag, countingLeaseListener, instrumentMetadataStore, InstrumentedObjectStore, metricsFor, type AgentMetrics } from './metrics/index.js';
 import { PgDriver } from '../metadata/driver.js';
 import { ClusterMarkerWriter, PartitionTransactions, TransactionCoordinator, TxnStore, type Transactions } from './transactions/index.js';
+import { bindsBeyondLoopback, formatEndpoints, resolveListeners, usesSasl, usesTls, type ListenerSpec } from './network/listeners.js';
+import { TlsContextSource, type ClientAuth } from './network/tls.js';
+import { saslMechanismsOf } from './config.js';
+import { CredentialStore } from './security/credentials.js';
+import { SaslGate } from './security/sasl/gate.js';
+import { FailedAuthentications } from './security/sasl/session.js';
 
 const ORPHAN_SWEEP_MS = 5 * 60_000;
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -84,8 +90,14 @@ export class Agent {
   private registered = false;
   /** This agent's id: --agent-id, else the data directory's own (resolved by start()). */
   agentId = '';
-  /** The address the listener is bound to (after start). */
+  /** The address the first listener is bound to (after start). */
   address: { host: string; port: number } | undefined;
+  /** Every listener's bound address, by listener name (after start). */
+  listenerAddresses = new Map<string, { host: string; port: number }>();
+  /** TLS files of SSL / SASL_SSL listeners (reloaded when they change). */
+  private tls: TlsContextSource | undefined;
+  /** Failed authentications (count read by tests). */
+  failedAuthentications: FailedAuthentications | undefined;
   /** The address of the HTTP endpoint (after start; undefined when --http-port is 0). */
   httpAddress: { host: string; port: number } | undefined;
   nodeId = -1;
@@ -103,6 +115,11 @@ export class Agent {
     if (metrics !== undefined) {
       this.http = new HttpServer(this.log).mount(healthRoute(), readyRoute(this.readinessChecks(), READINESS_TIMEOUT_MS), metricsRoute(() => metrics.scrape()));
       this.httpAddress = await this.http.listen(cfg.httpPort, cfg.httpHost);
+    }
+    const listeners = resolveListeners(cfg);
+    const advertised = formatEndpoints(listeners.map((l) => ({ name: l.name, host: l.advertisedHost, port: l.advertisedPort })));
+    if (listeners.some((l) => usesTls(l.securityProtocol))) {
+      this.tls = new TlsContextSource({ certFile: cfg.sslCertFile, keyFile: cfg.sslKeyFile, caFile: cfg.sslCaFile, clientAuth: cfg.sslClientAuth as ClientAuth }, this.log);
     }
     const dataDir = resolve(cfg.dataDir);
     await mkdir(dataDir, { recursive: true });
@@ -191,7 +208,7 @@ export class Agent {
       // back at most about that much of each partition's log.
       intervalMs: cfg.leaseRenewIntervalMs,
     }));
-    const self = { agentId, nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null };
+    const self = { agentId, nodeId: me.nodeId, host: listeners[0]!.advertisedHost, port: listeners[0]!.advertisedPort, rack: cfg.rack || null, listeners: advertised };
     const membership = (this.membership = new Membership({ metadata, self, heartbeatMs: cfg.agentHeartbeatMs, liveWithinMs: 3 * cfg.agentHeartbeatMs, clock: monotonicClock, log: this.log }));
     let balancer: Balancer | undefined;
     let shards: CoordinatorShards | undefined;
@@ -230,7 +247,7 @@ export class Agent {
     // listener opens, and handed off again by stop() (SIGTERM).
     shards = new CoordinatorShards({
       agentId: agentId,
-      self: { nodeId: me.nodeId, host: cfg.advertisedHost, port: cfg.advertisedPort, rack: cfg.rack || null },
+      self: { nodeId: me.nodeId, host: self.host, port: self.port, rack: self.rack, listeners: advertised },
       shardCount: cfg.coordinatorShards,
       ttlMs: cfg.leaseTtlMs,
       store: metadata,
@@ -276,6 +293,7 @@ export class Agent {
       transactions = { coordinator, partitions: partitionTxns };
     }
 
+    const credentials = sql instanceof SqlMetadataStore ? new CredentialStore(sql.driver) : undefined;
     const ctx: BrokerContext = {
       config: cfg,
       log: this.log,
@@ -289,11 +307,22 @@ export class Agent {
       groups,
       transactions,
       topicChangeApplied: (topic) => this.topicChangeApplied(topic),
+      credentials,
       metrics,
     };
+    const failures = (this.failedAuthentications = new FailedAuthentications(this.log, cfg.connectionFailedAuthenticationDelayMs));
+    const gate = new SaslGate(new Dispatcher(HANDLERS, ctx, metrics), {
+      mechanisms: saslMechanismsOf(cfg.saslEnabledMechanisms),
+      credentials: credentials ?? { credentials: async () => [] },
+      reauthMs: cfg.connectionsMaxReauthMs,
+      failures,
+      now: Date.now,
+      log: this.log,
+      onAuthentication: metrics && ((listener, mechanism, ok) => metrics.authentication(listener, mechanism, ok)),
+    });
 
     this.server = new KafkaServer(
-      new Dispatcher(HANDLERS, ctx, metrics),
+      gate,
       {
         maxFrameBytes: cfg.maxFrameBytes,
         maxConnections: cfg.maxConnections,
@@ -336,7 +365,13 @@ export class Agent {
     await groups.start();
     this.txnCoordinator?.start();
     balancer.start();
-    this.address = await this.server.listen(cfg.port, cfg.host);
+    for (const l of listeners) {
+      const bound = await this.server.listen(l.port, l.host, l, usesTls(l.securityProtocol) ? this.tls : undefined);
+      this.listenerAddresses.set(l.name, bound);
+      this.address ??= bound;
+    }
+    this.tls?.startPolling(cfg.sslReloadIntervalMs);
+    this.warnUnauthenticated(listeners);
     if (this.http !== undefined && inner instanceof SqlMetadataStore) {
       this.consoleHistory = mountConsole(
         this.http,
@@ -429,9 +464,10 @@ export class Agent {
 
     this.log.info(
       {
-        host: this.address.host,
-        port: this.address.port,
-        advertised: `${cfg.advertisedHost}:${cfg.advertisedPort}`,
+        host: this.address!.host,
+        port: this.address!.port,
+        listeners: formatEndpoints([...this.listenerAddresses].map(([name, a]) => ({ name, ...a }))),
+        advertised,
         nodeId: me.nodeId,
         agentId,
         metadata: metadata.kind,
@@ -440,6 +476,19 @@ export class Agent {
       },
       'listening',
     );
+  }
+
+  /** Anyone who reaches such a listener may do anything: say so when it is reachable beyond this machine. */
+  private warnUnauthenticated(listeners: ListenerSpec[]): void {
+    for (const l of listeners) {
+      const authenticated = usesSasl(l.securityProtocol) || (l.securityProtocol === 'SSL' && this.config.sslClientAuth === 'required');
+      if (!authenticated && bindsBeyondLoopback(l.host)) {
+        this.log.warn(
+          { listener: l.name, host: l.host, port: l.port },
+          'listener without authentication bound beyond loopback: any client that reaches it can read, write and delete everything (use a SASL_SSL listener, see README "Security")',
+        );
+      }
+    }
   }
 
   /**
@@ -504,10 +553,12 @@ export class Agent {
     const cfg = this.config;
     const liveWithinMs = 3 * cfg.agentHeartbeatMs;
     try {
+      const first = resolveListeners(cfg)[0]!;
       const me = await metadata.registerAgent({
         agentId,
-        host: cfg.advertisedHost,
-        port: cfg.advertisedPort,
+        host: first.advertisedHost,
+        port: first.advertisedPort,
+        listeners: formatEndpoints(resolveListeners(cfg).map((l) => ({ name: l.name, host: l.advertisedHost, port: l.advertisedPort }))),
         rack: cfg.rack || null,
         nodeId: cfg.nodeId >= 0 ? cfg.nodeId : undefined,
         liveWithinMs,
@@ -602,6 +653,7 @@ export class Agent {
     this.log.info({ ms: Math.round(performance.now() - handoffStarted) }, 'partitions handed off');
     await step('offset expiry', () => this.offsetExpiry?.running);
     await step('closing connections', () => this.server?.shutdown(SHUTDOWN_GRACE_MS));
+    this.tls?.stop();
     this.partitions?.stop();
     if (this.statsTimer) clearInterval(this.statsTimer);
     await step('merger', () => this.merger?.stop());

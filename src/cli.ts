@@ -107,7 +107,12 @@ function admin(name: string, description: string): Command {
     .option('--database-url <url>', 'read the PostgreSQL metadata database (default: env DATABASE_URL)')
     .option('--data-dir <dir>', 'read the embedded (PGlite) database of a stopped agent\'s data directory (default: env STREAMHOUSE_DATA_DIR)')
     .option('--json', 'machine-readable JSON instead of a table')
-    .option('--timeout-ms <ms>', 'connect and request timeout', positiveInt, 10_000);
+    .option('--timeout-ms <ms>', 'connect and request timeout', positiveInt, 10_000)
+    .option('--security-protocol <protocol>', 'with --bootstrap-server: PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL')
+    .option('--sasl-mechanism <mechanism>', 'SCRAM-SHA-512 (default), SCRAM-SHA-256 or PLAIN')
+    .option('--sasl-username <user>', 'SASL user')
+    .option('--sasl-password <password>', 'SASL password (default: env STREAMHOUSE_SASL_PASSWORD)')
+    .option('--ssl-ca-file <file>', 'PEM CA bundle for the broker certificate (default: the system CAs)');
 }
 
 type Opts = AdminOptions & Record<string, unknown>;
@@ -192,6 +197,63 @@ admin('configs', 'Broker settings and defaults with every topic override, or all
   .action(async (topic: string | undefined, opts: Opts) => {
     if (topic === undefined) await runAdmin(opts, configOverview, renderConfigOverview);
     else await runAdmin(opts, (t) => topicConfigs(t, topic), renderTopicConfigs);
+  });
+
+// ---- users (SASL credentials) -----------------------------------------------------------------------
+
+program
+  .command('users')
+  .description('SASL users in the metadata database: `users create NAME`, `users list`, `users delete NAME`. Works before any agent started (the first administrator).')
+  .argument('<action>', 'create, list or delete')
+  .argument('[name]', 'user name (create, delete)')
+  .option('--database-url <url>', 'the PostgreSQL metadata database (default: env DATABASE_URL)')
+  .option('--data-dir <dir>', "a stopped embedded agent's data directory (default: env STREAMHOUSE_DATA_DIR)")
+  .option('--mechanism <list>', 'create: SCRAM-SHA-256, SCRAM-SHA-512 and/or PLAIN, comma separated (a PLAIN login also checks SCRAM credentials); delete: only these', 'SCRAM-SHA-256,SCRAM-SHA-512')
+  .option('--password <password>', 'create: the password (else env STREAMHOUSE_USER_PASSWORD, or --password-stdin)')
+  .option('--password-stdin', 'create: read the password from standard input')
+  .option('--iterations <n>', 'create: SCRAM iterations (4096-16384)', positiveInt, 4096)
+  .option('--json', 'machine-readable JSON')
+  .action(async (act: string, name: string | undefined, opts: Record<string, unknown>) => {
+    const users = await import('./security/users.js');
+    const { describeFailure } = await import('./admin/errors.js');
+    try {
+      const where = { databaseUrl: opts.databaseUrl as string | undefined, dataDir: opts.dataDir as string | undefined };
+      let out: unknown;
+      let text: string;
+      if (act === 'list') {
+        if (name !== undefined) throw new AdminError('users list takes no name', 2);
+        const rows = await users.withCredentialStore(where, (store) => users.listUsers(store));
+        out = rows;
+        text = users.renderUsers(rows);
+      } else if (act === 'create') {
+        if (name === undefined) throw new AdminError('users create needs a user name', 2);
+        const mechanisms = users.parseMechanisms(String(opts.mechanism));
+        const password = opts.passwordStdin ? await users.readStdin() : ((opts.password as string | undefined) ?? process.env.STREAMHOUSE_USER_PASSWORD);
+        if (password === undefined) throw new AdminError('users create needs --password, STREAMHOUSE_USER_PASSWORD or --password-stdin', 2);
+        out = await users.withCredentialStore(where, (store) => users.createUser(store, name, password, mechanisms, Number(opts.iterations)));
+        text = `created ${name} (${mechanisms.join(', ')})`;
+      } else if (act === 'delete') {
+        if (name === undefined) throw new AdminError('users delete needs a user name', 2);
+        const explicit = process.argv.some((a) => a === '--mechanism' || a.startsWith('--mechanism='));
+        const deleted = await users.withCredentialStore(where, async (store) => {
+          if (!explicit) return store.deleteUser(name);
+          const done: string[] = [];
+          for (const m of users.parseMechanisms(String(opts.mechanism))) if (await store.delete(name, m)) done.push(m);
+          return done;
+        });
+        if (deleted.length === 0) throw new AdminError(`no credentials of user ${name}`, 1);
+        out = { user: name, deleted };
+        text = `deleted ${name} (${deleted.join(', ')})`;
+      } else {
+        throw new AdminError(`unknown action "${act}": users create NAME | users list | users delete NAME`, 2);
+      }
+      process.stdout.write(opts.json ? `${JSON.stringify(out, null, 2)}\n` : `${text}\n`);
+      process.exit(0);
+    } catch (err) {
+      const { message, exitCode } = describeFailure(err);
+      process.stderr.write(`streamhouse: ${message}\n`);
+      process.exit(exitCode);
+    }
   });
 
 await program.parseAsync(process.argv);

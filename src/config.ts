@@ -21,6 +21,16 @@ export interface SettingSpec<T> {
 
 import { parseConnectionOverrides, UNLIMITED_CONNECTIONS } from './network/connection-quotas.js';
 import { largestFrameFor } from './network/memory-pool.js';
+import { resolveListeners, usesTls } from './network/listeners.js';
+import { isSaslMechanism, type SaslMechanism } from './security/sasl/mechanisms.js';
+
+/** sasl.enabled.mechanisms as a list (at least one, each known). */
+export function saslMechanismsOf(text: string): SaslMechanism[] {
+  const list = text.split(',').map((m) => m.trim().toUpperCase()).filter((m) => m !== '');
+  if (list.length === 0) throw new Error('at least one mechanism is needed');
+  for (const m of list) if (!isSaslMechanism(m)) throw new Error(`"${m}" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`);
+  return [...new Set(list)] as SaslMechanism[];
+}
 
 const MiB = 1024 * 1024;
 
@@ -43,6 +53,17 @@ export const SETTINGS = {
   port: int('port', 'STREAMHOUSE_PORT', 9092, 'Kafka listener port.', { min: 0, max: 65535 }),
   advertisedHost: str('advertised-host', 'STREAMHOUSE_ADVERTISED_HOST', '', 'Host name clients are told to connect to.', '`localhost` when host is 0.0.0.0, else host'),
   advertisedPort: int('advertised-port', 'STREAMHOUSE_ADVERTISED_PORT', -1, 'Port clients are told to connect to.', { min: -1, max: 65535, defaultText: 'port' }),
+  listeners: str('listeners', 'STREAMHOUSE_LISTENERS', '', 'Kafka listeners, Kafka\'s syntax: `NAME://host:port,...` (e.g. `PLAINTEXT://:9092,SASL_SSL://:9094`); a name is a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) or mapped to one by listener-security-protocol-map; an empty host binds every interface (listeners).', 'one PLAINTEXT listener on host:port'),
+  advertisedListeners: str('advertised-listeners', 'STREAMHOUSE_ADVERTISED_LISTENERS', '', 'Per listener name, the address clients are told (Metadata, FindCoordinator, DescribeCluster answer each client with the addresses of the listener it connected to): `NAME://host:port,...` (advertised.listeners).', 'each listener\'s host (`localhost` when it binds every interface) and port'),
+  listenerSecurityProtocolMap: str('listener-security-protocol-map', 'STREAMHOUSE_LISTENER_SECURITY_PROTOCOL_MAP', '', 'Security protocol of listener names that are not protocol names: `NAME:PROTOCOL,...` (listener.security.protocol.map).'),
+  sslCertFile: str('ssl-cert-file', 'STREAMHOUSE_SSL_CERT_FILE', '', 'PEM certificate (chain) of SSL and SASL_SSL listeners. Polled: a changed file is loaded for new connections without a restart.'),
+  sslKeyFile: str('ssl-key-file', 'STREAMHOUSE_SSL_KEY_FILE', '', 'PEM private key of ssl-cert-file (unencrypted).'),
+  sslCaFile: str('ssl-ca-file', 'STREAMHOUSE_SSL_CA_FILE', '', 'PEM CA bundle that client certificates must chain to (needed by ssl-client-auth required or requested).'),
+  sslClientAuth: str('ssl-client-auth', 'STREAMHOUSE_SSL_CLIENT_AUTH', 'none', 'Client certificates on SSL listeners: `required`, `requested` (verified when presented) or `none`. A verified certificate\'s subject is the principal, `User:CN=...,OU=...` (ssl.client.auth); SASL replaces it on SASL_SSL.'),
+  sslReloadIntervalMs: int('ssl-reload-interval-ms', 'STREAMHOUSE_SSL_RELOAD_INTERVAL_MS', 10_000, 'How often the TLS files are checked for changes.', { min: 100 }),
+  saslEnabledMechanisms: str('sasl-enabled-mechanisms', 'STREAMHOUSE_SASL_ENABLED_MECHANISMS', 'SCRAM-SHA-512,SCRAM-SHA-256,PLAIN', 'SASL mechanisms of SASL listeners, among PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (sasl.enabled.mechanisms). Users: `streamhouse users create`.'),
+  connectionsMaxReauthMs: int('connections-max-reauth-ms', 'STREAMHOUSE_CONNECTIONS_MAX_REAUTH_MS', 0, 'SASL session lifetime (KIP-368): clients re-authenticate within it, and the first request after it that does not re-authenticate closes the connection. 0: sessions do not expire (connections.max.reauth.ms).', { min: 0, max: 2 ** 31 - 1 }),
+  connectionFailedAuthenticationDelayMs: int('connection-failed-authentication-delay-ms', 'STREAMHOUSE_CONNECTION_FAILED_AUTHENTICATION_DELAY_MS', 100, 'A failed authentication is answered (and its connection closed) only after this, to slow down password guessing; at most 1,000 failures wait at once (connection.failed.authentication.delay.ms).', { min: 0, max: 10_000 }),
   nodeId: int('node-id', 'STREAMHOUSE_NODE_ID', -1, 'Kafka broker id of this agent.', { min: -1, max: 2 ** 31 - 1, defaultText: 'assigned once per agent id, stable across restarts' }),
   agentId: str('agent-id', 'STREAMHOUSE_AGENT_ID', '', 'Identity of this agent in the agents and partition_leases tables; unique per live agent (a second agent starting with the id of a live one is refused).', 'a random id created once in the data directory (`<data-dir>/agent-id`), stable across restarts'),
   rack: str('rack', 'STREAMHOUSE_RACK', '', 'Rack reported in Metadata (empty = none).'),
@@ -205,6 +226,22 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
   }
   if (cfg.httpPort !== 0 && cfg.httpPort === cfg.port) {
     throw new ConfigError(`setting http-port (${cfg.httpPort}) must differ from port, the Kafka listener's (0 turns the HTTP endpoint off)`);
+  }
+  try {
+    const listeners = resolveListeners(cfg);
+    if (listeners.some((l) => usesTls(l.securityProtocol)) && (cfg.sslCertFile === '' || cfg.sslKeyFile === '')) {
+      throw new Error('an SSL or SASL_SSL listener needs ssl-cert-file and ssl-key-file');
+    }
+    if (cfg.httpPort !== 0 && listeners.some((l) => l.port === cfg.httpPort)) throw new Error(`http-port (${cfg.httpPort}) must differ from every listener's port`);
+  } catch (err) {
+    throw new ConfigError(`setting listeners (--listeners / STREAMHOUSE_LISTENERS): ${(err as Error).message}`);
+  }
+  if (!['required', 'requested', 'none'].includes(cfg.sslClientAuth)) throw new ConfigError(`setting ssl-client-auth: "${cfg.sslClientAuth}" is not required, requested or none`);
+  if (cfg.sslClientAuth !== 'none' && cfg.sslCaFile === '') throw new ConfigError(`setting ssl-client-auth ${cfg.sslClientAuth} needs ssl-ca-file`);
+  try {
+    saslMechanismsOf(cfg.saslEnabledMechanisms);
+  } catch (err) {
+    throw new ConfigError(`setting sasl-enabled-mechanisms: ${(err as Error).message}`);
   }
   if (cfg.dbPoolMin > cfg.dbPoolMax) throw new ConfigError(`setting db-pool-min (${cfg.dbPoolMin}) exceeds db-pool-max (${cfg.dbPoolMax})`);
   if (cfg.groupMinSessionTimeoutMs > cfg.groupMaxSessionTimeoutMs) {

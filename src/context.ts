@@ -8,12 +8,15 @@ import type { Logger } from './logger.js';
 import type { Clock } from './cluster/leases.js';
 import type { GroupCoordinator } from './coordinator/index.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
+import type { CredentialStore } from './security/credentials.js';
 
 export interface BrokerInfo {
   nodeId: number;
   host: string;
   port: number;
   rack: string | null;
+  /** Advertised listeners, `NAME://host:port,...` (absent: host:port only). */
+  listeners?: string | null;
 }
 
 /** A partition as its leader sees it. */
@@ -92,6 +95,8 @@ export interface BrokerContext {
   topicChangeApplied?(topic: string): Promise<void>;
   /** Transactions (coordinator and leader side); absent: transactional ids are refused. */
   readonly transactions?: Transactions;
+  /** SASL credentials (user_credentials table); absent in tests without a database. */
+  readonly credentials?: CredentialStore;
   /** The agent's metrics; absent when they are off (--http-port 0). */
   readonly metrics?: Pick<AgentMetrics, 'produced' | 'fetched'>;
 }

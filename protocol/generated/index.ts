@@ -33,6 +33,8 @@ import { CreatePartitionsRequestSchema, CreatePartitionsResponseSchema, type Cre
 import { DeleteGroupsRequestSchema, DeleteGroupsResponseSchema, type DeleteGroupsRequest, type DeleteGroupsResponse } from './messages/delete-groups.js';
 import { IncrementalAlterConfigsRequestSchema, IncrementalAlterConfigsResponseSchema, type IncrementalAlterConfigsRequest, type IncrementalAlterConfigsResponse } from './messages/incremental-alter-configs.js';
 import { OffsetDeleteRequestSchema, OffsetDeleteResponseSchema, type OffsetDeleteRequest, type OffsetDeleteResponse } from './messages/offset-delete.js';
+import { DescribeUserScramCredentialsRequestSchema, DescribeUserScramCredentialsResponseSchema, type DescribeUserScramCredentialsRequest, type DescribeUserScramCredentialsResponse } from './messages/describe-user-scram-credentials.js';
+import { AlterUserScramCredentialsRequestSchema, AlterUserScramCredentialsResponseSchema, type AlterUserScramCredentialsRequest, type AlterUserScramCredentialsResponse } from './messages/alter-user-scram-credentials.js';
 import { DescribeClusterRequestSchema, DescribeClusterResponseSchema, type DescribeClusterRequest, type DescribeClusterResponse } from './messages/describe-cluster.js';
 import { DescribeProducersRequestSchema, DescribeProducersResponseSchema, type DescribeProducersRequest, type DescribeProducersResponse } from './messages/describe-producers.js';
 import { DescribeTransactionsRequestSchema, DescribeTransactionsResponseSchema, type DescribeTransactionsRequest, type DescribeTransactionsResponse } from './messages/describe-transactions.js';
@@ -76,6 +78,8 @@ export * from './messages/create-partitions.js';
 export * from './messages/delete-groups.js';
 export * from './messages/incremental-alter-configs.js';
 export * from './messages/offset-delete.js';
+export * from './messages/describe-user-scram-credentials.js';
+export * from './messages/alter-user-scram-credentials.js';
 export * from './messages/describe-cluster.js';
 export * from './messages/describe-producers.js';
 export * from './messages/describe-transactions.js';
@@ -120,6 +124,8 @@ export const ApiKey = {
   DeleteGroups: 42,
   IncrementalAlterConfigs: 44,
   OffsetDelete: 47,
+  DescribeUserScramCredentials: 50,
+  AlterUserScramCredentials: 51,
   DescribeCluster: 60,
   DescribeProducers: 61,
   DescribeTransactions: 65,
@@ -466,6 +472,26 @@ export const API_INFO: { readonly [K in ApiKeyValue]: ApiInfo } = {
     deprecatedVersions: null,
     latestVersionUnstable: false,
   },
+  50: {
+    name: 'DescribeUserScramCredentials',
+    apiKey: 50,
+    requestSchema: DescribeUserScramCredentialsRequestSchema,
+    responseSchema: DescribeUserScramCredentialsResponseSchema,
+    validVersions: [0, 0],
+    flexibleFrom: 0,
+    deprecatedVersions: null,
+    latestVersionUnstable: false,
+  },
+  51: {
+    name: 'AlterUserScramCredentials',
+    apiKey: 51,
+    requestSchema: AlterUserScramCredentialsRequestSchema,
+    responseSchema: AlterUserScramCredentialsResponseSchema,
+    validVersions: [0, 0],
+    flexibleFrom: 0,
+    deprecatedVersions: null,
+    latestVersionUnstable: false,
+  },
   60: {
     name: 'DescribeCluster',
     apiKey: 60,
@@ -561,6 +587,8 @@ export interface ApiRequestMap {
   42: DeleteGroupsRequest;
   44: IncrementalAlterConfigsRequest;
   47: OffsetDeleteRequest;
+  50: DescribeUserScramCredentialsRequest;
+  51: AlterUserScramCredentialsRequest;
   60: DescribeClusterRequest;
   61: DescribeProducersRequest;
   65: DescribeTransactionsRequest;
@@ -602,6 +630,8 @@ export interface ApiResponseMap {
   42: DeleteGroupsResponse;
   44: IncrementalAlterConfigsResponse;
   47: OffsetDeleteResponse;
+  50: DescribeUserScramCredentialsResponse;
+  51: AlterUserScramCredentialsResponse;
   60: DescribeClusterResponse;
   61: DescribeProducersResponse;
   65: DescribeTransactionsResponse;

@@ -20,6 +20,8 @@ export interface AgentRow {
   partitionLeases: number;
   /** Unexpired coordinator shard leases held (database only). */
   coordinatorShards: number | null;
+  /** Advertised listeners, `NAME://host:port,...` (database only). */
+  listeners: string | null;
 }
 
 export interface AgentList {
@@ -57,6 +59,7 @@ export async function listAgents(target: Target, opts: { liveWithinMs?: number }
           startedAt: a.startedAt,
           partitionLeases: count(leases, a.agentId),
           coordinatorShards: count(shards.filter((s) => s.shard >= 0), a.agentId),
+          listeners: a.listeners ?? null,
         };
       }),
     };
@@ -85,6 +88,7 @@ export async function listAgents(target: Target, opts: { liveWithinMs?: number }
         startedAt: null,
         partitionLeases: led.get(b.nodeId) ?? 0,
         coordinatorShards: null,
+        listeners: null,
       })),
   };
 }
@@ -105,6 +109,7 @@ export function renderAgents(list: AgentList): string {
             { header: 'STARTED', value: (a: AgentRow) => formatTime(a.startedAt) },
             { header: 'PARTITION-LEASES', value: (a: AgentRow) => a.partitionLeases },
             { header: 'COORDINATOR-SHARDS', value: (a: AgentRow) => a.coordinatorShards },
+            { header: 'LISTENERS', value: (a: AgentRow) => a.listeners },
           ]
         : [{ header: 'PARTITIONS-LED', value: (a: AgentRow) => a.partitionLeases }]),
     ],

@@ -3,6 +3,9 @@
 // negotiated with ApiVersions, so the commands work against any broker that speaks the APIs they use.
 // Only what the admin commands need: no retries beyond trying each bootstrap address in turn.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { usesSasl, usesTls } from '../network/listeners.js';
+import { authenticate, tlsOptions, type ClientSecurity } from '../security/sasl/client.js';
 import {
   ApiKey,
   ErrorCode,
@@ -56,16 +59,31 @@ export class BrokerConnection {
     socket.on('close', () => this.fail(new AdminError(`broker ${address} closed the connection`)));
   }
 
-  static open(host: string, port: number, timeoutMs: number): Promise<BrokerConnection> {
+  /** `security`: TLS and/or SASL (SASL completes before this resolves); absent = PLAINTEXT. */
+  static async open(host: string, port: number, timeoutMs: number, security?: ClientSecurity): Promise<BrokerConnection> {
+    const conn = await BrokerConnection.connect(host, port, timeoutMs, security);
+    if (security !== undefined && usesSasl(security.protocol)) {
+      try {
+        await authenticate(conn, security);
+      } catch (err) {
+        conn.close();
+        throw new AdminError(`broker ${host}:${port}: ${(err as Error).message}`);
+      }
+    }
+    return conn;
+  }
+
+  private static connect(host: string, port: number, timeoutMs: number, security?: ClientSecurity): Promise<BrokerConnection> {
     const address = `${host}:${port}`;
+    const tls = security !== undefined && usesTls(security.protocol);
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
+      const socket = tls ? tlsConnect({ host, port, ...tlsOptions(security, host) }) : connect({ host, port });
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new AdminError(`cannot connect to broker ${address}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      socket.once('connect', () => {
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(new BrokerConnection(socket, address, timeoutMs));
@@ -168,16 +186,17 @@ export class BrokerClient {
     private readonly bootstrap: BrokerConnection,
     readonly bootstrapAddress: string,
     private readonly timeoutMs: number,
+    private readonly security?: ClientSecurity,
   ) {}
 
-  static async connect(list: string, timeoutMs: number): Promise<BrokerClient> {
+  static async connect(list: string, timeoutMs: number, security?: ClientSecurity): Promise<BrokerClient> {
     const addresses = parseBootstrap(list);
     const failures: string[] = [];
     for (const a of addresses) {
       let conn: BrokerConnection | undefined;
       try {
-        conn = await BrokerConnection.open(a.host, a.port, timeoutMs);
-        const client = new BrokerClient(conn, `${a.host}:${a.port}`, timeoutMs);
+        conn = await BrokerConnection.open(a.host, a.port, timeoutMs, security);
+        const client = new BrokerClient(conn, `${a.host}:${a.port}`, timeoutMs, security);
         await client.negotiate();
         return client;
       } catch (err) {
@@ -237,7 +256,7 @@ export class BrokerClient {
       if (!this.brokers.has(nodeId)) await this.metadata([]);
       const b = this.brokers.get(nodeId);
       if (b === undefined) throw new AdminError(`broker ${nodeId} is not in the cluster's metadata`);
-      c = BrokerConnection.open(b.host, b.port, this.timeoutMs);
+      c = BrokerConnection.open(b.host, b.port, this.timeoutMs, this.security);
       c.catch(() => this.connections.delete(nodeId));
       this.connections.set(nodeId, c);
     }

@@ -10,6 +10,7 @@ import { rootCause } from '../../metadata/errors.js';
 import { SqlMetadataStore } from '../../metadata/sql-store.js';
 import { acquireDataDirLock, DataDirInUseError, type DataDirLock } from '../data-dir-lock.js';
 import { BrokerClient } from './broker-client.js';
+import { clientSecurity } from '../security/sasl/client.js';
 import { AdminError } from './errors.js';
 
 export interface TargetOptions {
@@ -18,6 +19,12 @@ export interface TargetOptions {
   dataDir?: string;
   /** Connect and request timeout (default 10 s). */
   timeoutMs?: number;
+  /** --bootstrap-server over TLS and/or SASL. */
+  securityProtocol?: string;
+  saslMechanism?: string;
+  saslUsername?: string;
+  saslPassword?: string;
+  sslCaFile?: string;
 }
 
 export interface DbTarget {
@@ -63,7 +70,13 @@ export async function openTarget(opts: TargetOptions): Promise<Target> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const where = chooseTarget(opts);
   if (where.kind === 'broker') {
-    const client = await BrokerClient.connect(where.value, timeoutMs);
+    let security;
+    try {
+      security = clientSecurity(opts);
+    } catch (err) {
+      throw new AdminError((err as Error).message, 2);
+    }
+    const client = await BrokerClient.connect(where.value, timeoutMs, security);
     return { kind: 'broker', client, label: `broker ${client.bootstrapAddress}`, close: async () => client.close() };
   }
   if (where.kind === 'postgres') return openPostgres(where.value, timeoutMs);

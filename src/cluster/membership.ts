@@ -11,7 +11,7 @@ import { monotonicClock, type Clock } from './leases.js';
 
 export interface MembershipOptions {
   metadata: Pick<MetadataStore, 'listLiveAgents' | 'heartbeatAgent' | 'registerAgent' | 'retireAgent' | 'announceClusterChange'>;
-  self: { agentId: string; nodeId: number; host: string; port: number; rack: string | null };
+  self: { agentId: string; nodeId: number; host: string; port: number; rack: string | null; listeners?: string | null };
   heartbeatMs: number;
   /** An agent is live while its last heartbeat is younger than this (database clock). */
   liveWithinMs: number;
@@ -99,7 +99,7 @@ export class Membership {
   async goLive(): Promise<void> {
     const started = this.clock.now();
     const s = this.opts.self;
-    await this.opts.metadata.registerAgent({ agentId: s.agentId, host: s.host, port: s.port, rack: s.rack, nodeId: s.nodeId });
+    await this.opts.metadata.registerAgent({ agentId: s.agentId, host: s.host, port: s.port, rack: s.rack, nodeId: s.nodeId, listeners: s.listeners ?? null });
     this.retired = false;
     this.lastBeat = started;
     this.cache = undefined;
@@ -118,7 +118,7 @@ export class Membership {
         if (!(err instanceof KafkaError && err.code === ErrorCode.INVALID_REQUEST)) throw err;
         // Unknown agent (its row was removed as stale): register again under the same node id.
         const s = this.opts.self;
-        await this.opts.metadata.registerAgent({ agentId: s.agentId, host: s.host, port: s.port, rack: s.rack, nodeId: s.nodeId });
+        await this.opts.metadata.registerAgent({ agentId: s.agentId, host: s.host, port: s.port, rack: s.rack, nodeId: s.nodeId, listeners: s.listeners ?? null });
         this.opts.log.info({ agentId: s.agentId }, 'agent registered again');
         void this.announce();
       }

@@ -34,10 +34,10 @@ export class ClusterView {
   }
 
   async brokers(): Promise<BrokerInfo[]> {
-    const value: BrokerInfo[] = (await this.placement.liveAgents()).map((a) => ({ nodeId: a.nodeId, host: a.host, port: a.port, rack: a.rack }));
+    const value: BrokerInfo[] = (await this.placement.liveAgents()).map((a) => ({ nodeId: a.nodeId, host: a.host, port: a.port, rack: a.rack, listeners: a.listeners }));
     // A client must be able to talk to the agent it asked, even while that agent is not live (it is
     // handing off or its heartbeat lapsed): it stays a broker, it is just nobody's intended leader.
-    if (!value.some((b) => b.nodeId === this.self.nodeId)) value.push({ nodeId: this.self.nodeId, host: this.self.host, port: this.self.port, rack: this.self.rack });
+    if (!value.some((b) => b.nodeId === this.self.nodeId)) value.push({ nodeId: this.self.nodeId, host: this.self.host, port: this.self.port, rack: this.self.rack, listeners: this.self.listeners });
     return value.sort((a, b) => a.nodeId - b.nodeId);
   }
 

@@ -251,7 +251,7 @@ export class CoordinatorShards {
   }
 
   private toBroker(a: AgentRecord): BrokerInfo {
-    return a.agentId === this.opts.agentId ? this.opts.self : { nodeId: a.nodeId, host: a.host, port: a.port, rack: a.rack };
+    return a.agentId === this.opts.agentId ? this.opts.self : { nodeId: a.nodeId, host: a.host, port: a.port, rack: a.rack, listeners: a.listeners };
   }
 
   /**

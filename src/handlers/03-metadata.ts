@@ -26,6 +26,7 @@ import {
   topicNameProblem,
 } from '../topics.js';
 import { defineHandler, type RequestContext } from './types.js';
+import { endpointFor } from '../network/listeners.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.Metadata].validVersions;
 
@@ -123,7 +124,7 @@ async function handle(req: MetadataRequest, ctx: RequestContext) {
   const [brokers, topicList] = await Promise.all([brokersP, topics]);
   return {
     throttleTimeMs: 0,
-    brokers: brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+    brokers: brokers.map((b) => ({ nodeId: b.nodeId, ...endpointFor(b, ctx.conn.listener?.name), rack: b.rack })),
     clusterId: ctx.broker.clusterId,
     controllerId: controllerIdOf(brokers, ctx.broker.nodeId),
     topics: topicList,

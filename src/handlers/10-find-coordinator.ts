@@ -2,6 +2,7 @@
 // v0–3 ask for one key; v4+ batch keys in coordinatorKeys and answer per key.
 import { ApiKey, ErrorCode, errorName, type ErrorCodeValue, type FindCoordinatorRequest } from '../../protocol/index.js';
 import { defineHandler } from './types.js';
+import { endpointFor } from '../network/listeners.js';
 
 const NO_NODE = { nodeId: -1, host: '', port: -1 };
 const message = (errorCode: ErrorCodeValue) => (errorCode === ErrorCode.NONE ? null : errorName(errorCode));
@@ -19,7 +20,7 @@ export const handler = defineHandler({
     const answers = await Promise.all(
       keysOf(req, ctx.apiVersion).map(async (key) => {
         const { errorCode, broker } = await ctx.broker.groups.findCoordinator(key, keyType);
-        const node = broker ? { nodeId: broker.nodeId, host: broker.host, port: broker.port } : NO_NODE;
+        const node = broker ? { nodeId: broker.nodeId, ...endpointFor(broker, ctx.conn.listener?.name) } : NO_NODE;
         return { key, ...node, errorCode, errorMessage: message(errorCode) };
       }),
     );

@@ -4,6 +4,7 @@
 import { ApiKey, API_INFO, ErrorCode, type DescribeClusterRequest, type ErrorCodeValue } from '../../protocol/index.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_AUTHORIZED_OPERATIONS, controllerIdOf } from '../topics.js';
 import { defineHandler, type RequestContext } from './types.js';
+import { endpointFor } from '../network/listeners.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.DescribeCluster].validVersions;
 
@@ -44,7 +45,7 @@ async function handle(req: DescribeClusterRequest, ctx: RequestContext) {
     endpointType: EndpointType.BROKER,
     clusterId: ctx.broker.clusterId,
     controllerId: controllerIdOf(brokers, ctx.broker.nodeId),
-    brokers: brokers.map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+    brokers: brokers.map((b) => ({ brokerId: b.nodeId, ...endpointFor(b, ctx.conn.listener?.name), rack: b.rack })),
     clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
   };
 }

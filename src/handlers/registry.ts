@@ -34,6 +34,10 @@ import { handler as writeTxnMarkers } from './27-write-txn-markers.js';
 import { handler as txnOffsetCommit } from './28-txn-offset-commit.js';
 import { handler as describeTransactions } from './65-describe-transactions.js';
 import { handler as listTransactions } from './66-list-transactions.js';
+import { handler as saslHandshake } from './17-sasl-handshake.js';
+import { handler as saslAuthenticate } from './36-sasl-authenticate.js';
+import { handler as describeUserScramCredentials } from './50-describe-user-scram-credentials.js';
+import { handler as alterUserScramCredentials } from './51-alter-user-scram-credentials.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
@@ -73,6 +77,10 @@ handlers.push(
     txnOffsetCommit,
     describeTransactions,
     listTransactions,
+    saslHandshake,
+    saslAuthenticate,
+    describeUserScramCredentials,
+    alterUserScramCredentials,
   ] as Handler[]),
 );
 

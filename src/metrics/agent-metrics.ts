@@ -101,6 +101,7 @@ export class AgentMetrics {
 
   private readonly leaseEvents: FastCounter;
   private readonly rebalances: CounterChild;
+  private readonly authentications: FastCounter;
 
   constructor(readonly prices: PriceTable) {
     const registers = [this.registry];
@@ -297,6 +298,12 @@ export class AgentMetrics {
         this.set(src().coordinatorShardsOwned?.() ?? 0);
       },
     });
+    this.authentications = new FastCounter(
+      'streamhouse_authentications_total',
+      'SASL authentications (re-authentications included) by listener, mechanism and result (success, failure), as Kafka\'s successful-/failed-authentication-total.',
+      ['listener', 'mechanism', 'result'],
+      reg,
+    );
     this.leaseEvents = new FastCounter(
       'streamhouse_lease_events_total',
       'Partition lease changes on this agent: acquired (a new epoch), handed_off (released gracefully), lost (expired, taken over, self-fenced or its topic deleted).',
@@ -430,6 +437,10 @@ export class AgentMetrics {
 
   leaseEvent(resource: 'partition', event: 'acquired' | 'handed_off' | 'lost'): void {
     this.leaseEvents.labels(resource, event).value++;
+  }
+
+  authentication(listener: string, mechanism: string, ok: boolean): void {
+    this.authentications.labels(listener, mechanism, ok ? 'success' : 'failure').value++;
   }
 
   groupTransition(to: string): void {

@@ -16,6 +16,13 @@
 // Hitting a limit is logged once per client (limit-log.ts).
 import { ANONYMOUS, type KafkaPrincipal } from '../security/principal.js';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { SaslSession } from '../security/sasl/session.js';
+import { DEFAULT_LISTENER, usesSasl, type ListenerInfo } from './listeners.js';
+
+/** Kafka's sasl.server.max.receive.size default: the largest frame before authentication. */
+export const SASL_SERVER_MAX_RECEIVE_SIZE = 524_288;
+import { peerCertificateName, type TlsContextSource } from './tls.js';
 import { FrameDecoder, peekClientId } from '../../protocol/framing.js';
 import { DecodeError } from '../../protocol/varint.js';
 import type { Logger } from '../logger.js';
@@ -31,6 +38,12 @@ export interface ConnectionInfo {
   readonly remotePort: number;
   /** Who the connection acts as; set by authentication. */
   principal: KafkaPrincipal;
+  /** The listener the connection was accepted on (its advertised addresses are the ones answered). */
+  readonly listener?: ListenerInfo;
+  /** SASL state on SASL listeners (src/security/sasl/). */
+  sasl?: SaslSession;
+  /** Sends the responses already queued, then closes (a failed authentication). */
+  closeAfterResponses?(): void;
   /** Appends of this connection's Produce requests happen in turn, in arrival order. */
   readonly appendTurns: Turns;
   /** The client id of the connection's first request (undefined before it arrives). */
@@ -102,7 +115,10 @@ class Connection implements ConnectionInfo {
   readonly remoteAddress: string;
   principal: KafkaPrincipal = ANONYMOUS;
   readonly remotePort: number;
+  sasl?: SaslSession;
   readonly appendTurns = new Turns();
+  /** Close once the queued responses are written. */
+  private ending = false;
   clientId: string | null | undefined;
   private readonly decoder: FrameDecoder;
   private readonly queue: Slot[] = [];
@@ -121,6 +137,7 @@ class Connection implements ConnectionInfo {
     private readonly socket: Socket,
     readonly id: number,
     private readonly s: Shared,
+    readonly listener: ListenerInfo = DEFAULT_LISTENER,
   ) {
     this.remoteAddress = normalizeAddress(socket.remoteAddress ?? '?');
     this.remotePort = socket.remotePort ?? 0;
@@ -139,6 +156,18 @@ class Connection implements ConnectionInfo {
     });
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
+  }
+
+  /** Authenticated (or re-authenticating an authenticated session). */
+  private mayReceiveLargeFrames(): boolean {
+    const st = this.sasl?.state;
+    return st !== undefined && (st.kind === 'authenticated' || (st.kind === 'authenticating' && st.previous !== undefined));
+  }
+
+  closeAfterResponses(): void {
+    this.ending = true;
+    this.socket.pause();
+    if (this.queue.every((q) => q.done)) this.writeReady();
   }
 
   get pendingRequests(): number {
@@ -163,6 +192,14 @@ class Connection implements ConnectionInfo {
 
   /** The decoder reached a frame's size prefix: reserve its memory, or hold it and mute the connection. */
   private admit(size: number): boolean {
+    if (size > SASL_SERVER_MAX_RECEIVE_SIZE && usesSasl(this.listener.securityProtocol) && !this.mayReceiveLargeFrames()) {
+      // As Kafka (sasl.server.max.receive.size): before authentication a frame is a SASL token or a
+      // small request, so an unauthenticated client cannot make us hold big frames. Closed once the
+      // decoder has held the frame (nothing was reserved for it).
+      this.reportLimit('sasl.server.max.receive.size', { frameBytes: size, max: SASL_SERVER_MAX_RECEIVE_SIZE }, 'frame too large before authentication, closing connection');
+      queueMicrotask(() => this.close('frame too large before authentication'));
+      return false;
+    }
     const pool = this.s.pool;
     if (pool.tryReserve(size)) return true;
     this.reportLimit(
@@ -288,6 +325,14 @@ class Connection implements ConnectionInfo {
       if (!this.socket.write(last, () => (this.lastActivity = this.s.now()))) this.pausedForDrain = true;
       this.socket.uncork();
     }
+    if (this.ending && this.queue.length === 0) {
+      // end() flushes what was written (the failure response) before the FIN; destroy if the peer lingers.
+      this.socket.end();
+      const linger = setTimeout(() => this.socket.destroy(), 1000).unref();
+      this.socket.once('close', () => clearTimeout(linger));
+      this.close('closed after its last response', false);
+      return;
+    }
     if (this.pausedForInflight && this.inflightBytes <= this.s.limits.maxInflightBytes / 2) this.pausedForInflight = false;
     this.updateReading();
   }
@@ -310,7 +355,7 @@ class Connection implements ConnectionInfo {
     this.close();
   }
 
-  close(reason?: string): void {
+  close(reason?: string, destroy = true): void {
     if (this.closed) return;
     this.closed = true;
     if (reason) this.s.log.debug({ conn: this.id, reason }, 'closing connection');
@@ -320,13 +365,13 @@ class Connection implements ConnectionInfo {
     this.memoryWait = undefined;
     const receiving = this.decoder.receivingFrameSize;
     if (receiving >= 0) this.s.pool.release(receiving);
-    this.socket.destroy();
+    if (destroy) this.socket.destroy();
     this.s.onClose(this);
   }
 }
 
 export class KafkaServer {
-  private readonly server: Server;
+  private readonly servers: Array<{ server: Server; listener: ListenerInfo; tls?: TlsContextSource }> = [];
   private readonly connections = new Set<Connection>();
   private readonly quotas: ConnectionQuotas;
   private readonly shared: Shared;
@@ -360,11 +405,9 @@ export class KafkaServer {
       },
     };
     this.checkIntervalMs = options.checkIntervalMs ?? Math.max(1, Math.min(1000, Math.floor(Math.min(limits.requestReceiveTimeoutMs, limits.connectionsMaxIdleMs) / 4)));
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
-    this.server.on('error', (err) => this.log.error({ err }, 'listener error'));
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket, listener: ListenerInfo): void {
     const address = normalizeAddress(socket.remoteAddress ?? '?');
     if (this.connections.size >= this.limits.maxConnections) {
       this.shared.limitLog.hit('max.connections', { remoteAddress: address }, { max: this.limits.maxConnections }, 'connection limit reached, refusing connection');
@@ -376,7 +419,12 @@ export class KafkaServer {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this.nextId++, this.shared);
+    const conn = new Connection(socket, this.nextId++, this.shared, listener);
+    if ('encrypted' in socket) {
+      // A verified client certificate names the principal (SASL, when the listener has it, replaces it).
+      const name = peerCertificateName(socket as TLSSocket);
+      if (name !== undefined) conn.principal = `User:${name}`;
+    }
     this.connections.add(conn);
   }
 
@@ -386,7 +434,7 @@ export class KafkaServer {
 
   /** Accepting connections (between listen() and shutdown()). */
   get listening(): boolean {
-    return this.server.listening;
+    return this.servers.some((s) => s.server.listening);
   }
 
   /** Applies the receive deadline and the idle timeout now (runs periodically; tests call it with an injected clock). */
@@ -395,13 +443,34 @@ export class KafkaServer {
     for (const c of [...this.connections]) c.checkTimeouts(now);
   }
 
-  listen(port: number, host: string): Promise<{ host: string; port: number }> {
+  /**
+   * Opens a listener (several may be open at once, sharing the connection limits and the request
+   * memory). TLS listeners take their context from `tls`, reloaded for new connections when it changes.
+   */
+  listen(port: number, host: string, listener: ListenerInfo = DEFAULT_LISTENER, tls?: TlsContextSource): Promise<{ host: string; port: number }> {
+    let server: Server;
+    if (tls === undefined) {
+      server = createServer({ noDelay: true }, (socket) => this.accept(socket, listener));
+    } else {
+      // A TLS handshake must finish within the request receive deadline (Node's default is 120 s).
+      const tlsServer = createTlsServer(
+        { ...tls.serverOptions(), noDelay: true, handshakeTimeout: Math.min(this.limits.requestReceiveTimeoutMs, 30_000) },
+        (socket) => this.acceptTls(socket, listener, tls),
+      );
+      tls.onReload(() => tlsServer.setSecureContext(tls.serverOptions()));
+      tlsServer.on('tlsClientError', (err, socket) => {
+        this.log.info({ listener: listener.name, remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+      });
+      server = tlsServer;
+    }
+    server.on('error', (err) => this.log.error({ err, listener: listener.name }, 'listener error'));
+    this.servers.push({ server, listener, tls });
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        const addr = this.server.address();
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        const addr = server.address();
         if (addr === null || typeof addr === 'string') return reject(new Error('listener has no address'));
         this.checkTimer ??= setInterval(() => this.checkTimeouts(), this.checkIntervalMs).unref();
         resolve({ host: addr.address, port: addr.port });
@@ -409,12 +478,22 @@ export class KafkaServer {
     });
   }
 
+  /** ssl.client.auth=requested: a certificate that was presented must verify (Kafka fails the handshake). */
+  private acceptTls(socket: TLSSocket, listener: ListenerInfo, tls: TlsContextSource): void {
+    if (tls.files.clientAuth === 'requested' && !socket.authorized && socket.getPeerX509Certificate?.() !== undefined) {
+      this.log.info({ listener: listener.name, remote: socket.remoteAddress, err: String(socket.authorizationError) }, 'client certificate not trusted, closing connection');
+      socket.destroy();
+      return;
+    }
+    this.accept(socket, listener);
+  }
+
   /**
    * Graceful stop: no new connections, pending requests answered (up to graceMs), then every
    * connection closed.
    */
   async shutdown(graceMs: number): Promise<void> {
-    const closed = new Promise<void>((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+    const closed = Promise.all(this.servers.map(({ server }) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
     await this.closeConnections(graceMs);
     clearInterval(this.checkTimer);
     this.checkTimer = undefined;
