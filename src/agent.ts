@@ -15,6 +15,8 @@ import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
+import { AclSync } from './security/acl-sync.js';
+import { Authorizer, parseSuperUsers } from './security/authorizer.js';
 import { Balancer } from './cluster/balancer.js';
 import { Leadership, monotonicClock, partitionLeaseStore, systemClock } from './cluster/leases.js';
 import { Membership } from './cluster/membership.js';
@@ -63,6 +65,7 @@ export class Agent {
   private statsTimer: NodeJS.Timeout | undefined;
   private topicChanges: TopicChangeFeed | undefined;
   private clusterChanges: TopicChangeFeed | undefined;
+  private aclSync: AclSync | undefined;
   private stopped = false;
   /** Metrics, when on (--http-port ≠ 0), and the HTTP endpoint serving them. */
   private metrics: AgentMetrics | undefined;
@@ -233,6 +236,16 @@ export class Agent {
       onGroupTransition: metrics && ((_group, _from, to) => metrics.groupTransition(to)),
     }));
 
+    // ACLs: loaded before the listener opens, so no request is decided on an empty set.
+    let authorizer: Authorizer | undefined;
+    if (cfg.authorizer) {
+      authorizer = new Authorizer({ superUsers: parseSuperUsers(cfg.superUsers), allowEveryoneIfNoAclFound: cfg.allowEveryoneIfNoAclFound });
+      this.aclSync = new AclSync(inner, authorizer, { databaseUrl: cfg.databaseUrl || undefined, logger: this.log });
+      await this.aclSync.start();
+      this.log.info({ acls: authorizer.acls().length, superUsers: parseSuperUsers(cfg.superUsers).length, allowEveryoneIfNoAclFound: cfg.allowEveryoneIfNoAclFound }, 'authorizer on');
+    }
+    const aclSync = this.aclSync;
+
     const ctx: BrokerContext = {
       config: cfg,
       log: this.log,
@@ -245,6 +258,8 @@ export class Agent {
       leaders: (topic, count) => cluster.leaders(topic, count),
       groups,
       topicChangeApplied: (topic) => this.topicChangeApplied(topic),
+      authorizer,
+      aclsChanged: aclSync && (() => aclSync.reload()),
       metrics,
     };
 
@@ -503,6 +518,7 @@ export class Agent {
     await step('closing the object store', () => this.objectStore?.close());
     await step('topic change notifications', () => this.topicChanges?.close());
     await step('cluster change notifications', () => this.clusterChanges?.close());
+    await step('ACL change notifications', () => this.aclSync?.close());
     await step('console sampler', () => this.consoleHistory?.stop());
     await step('closing the metadata store', () => this.metadata?.close());
     await step('releasing the data directory', () => this.lock?.release());

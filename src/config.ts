@@ -88,6 +88,9 @@ export const SETTINGS = {
   offsetMetadataMaxBytes: int('offset-metadata-max-bytes', 'STREAMHOUSE_OFFSET_METADATA_MAX_BYTES', 4096, 'Longest metadata an OffsetCommit may attach to an offset, counted as Kafka does (string length, UTF-16 units); longer is answered OFFSET_METADATA_TOO_LARGE for that partition (offset.metadata.max.bytes).', { min: 0, max: 2 ** 31 - 1 }),
   offsetsRetentionMs: int('offsets-retention-ms', 'STREAMHOUSE_OFFSETS_RETENTION_MS', 604_800_000, 'Committed offsets older than this are deleted once their group has been Empty as long, or when no member subscribes to their topic (offsets.retention.minutes, 7 days).', { min: 1000 }),
   offsetsRetentionCheckIntervalMs: int('offsets-retention-check-interval-ms', 'STREAMHOUSE_OFFSETS_RETENTION_CHECK_INTERVAL_MS', 600_000, 'How often each agent expires offsets of the groups it coordinates (offsets.retention.check.interval.ms).', { min: 100 }),
+  authorizer: bool('authorizer', 'STREAMHOUSE_AUTHORIZER', false, 'Check every request against the ACLs kept in the metadata database (Kafka\'s StandardAuthorizer semantics: deny wins, super users pass). Off: every request is allowed and CreateAcls/DescribeAcls/DeleteAcls answer SECURITY_DISABLED, as Kafka without authorizer.class.name.'),
+  superUsers: str('super-users', 'STREAMHOUSE_SUPER_USERS', '', 'Principals allowed everything whatever the ACLs say, separated by semicolons: `User:admin;User:ops` (super.users).'),
+  allowEveryoneIfNoAclFound: bool('allow-everyone-if-no-acl-found', 'STREAMHOUSE_ALLOW_EVERYONE_IF_NO_ACL_FOUND', false, 'With the authorizer on: a resource that no ACL names (no literal, wildcard or matching prefixed ACL of any principal) is open to everyone (allow.everyone.if.no.acl.found).'),
   logLevel: str('log-level', 'STREAMHOUSE_LOG_LEVEL', 'info', 'Log level: fatal, error, warn, info, debug, trace, silent.'),
   poisonReleasedFrames: bool('poison-released-frames', 'STREAMHOUSE_POISON_RELEASED_FRAMES', false, 'Debugging: overwrite Produce request memory once released, so a use after release fails loudly (the tests turn it on).'),
   httpPort: int('http-port', 'STREAMHOUSE_HTTP_PORT', 9644, 'HTTP port of /metrics (Prometheus), /healthz, /readyz and the web console (/console). 0: no HTTP endpoint, no console, and no metrics are collected.', { min: 0, max: 65535 }),
@@ -196,6 +199,9 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
   }
   if (cfg.httpPort !== 0 && cfg.httpPort === cfg.port) {
     throw new ConfigError(`setting http-port (${cfg.httpPort}) must differ from port, the Kafka listener's (0 turns the HTTP endpoint off)`);
+  }
+  for (const p of cfg.superUsers.split(';').map((x) => x.trim()).filter((x) => x !== '')) {
+    if (p.indexOf(':') <= 0) throw new ConfigError(`setting super-users (--super-users / STREAMHOUSE_SUPER_USERS): "${p}" is not a principal (Type:name, e.g. User:admin)`);
   }
   if (cfg.dbPoolMin > cfg.dbPoolMax) throw new ConfigError(`setting db-pool-min (${cfg.dbPoolMin}) exceeds db-pool-max (${cfg.dbPoolMax})`);
   if (cfg.groupMinSessionTimeoutMs > cfg.groupMaxSessionTimeoutMs) {

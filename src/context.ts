@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import type { Clock } from './cluster/leases.js';
 import type { GroupCoordinator } from './coordinator/index.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
+import type { Authorizer } from './security/authorizer.js';
 
 export interface BrokerInfo {
   nodeId: number;
@@ -88,6 +89,10 @@ export interface BrokerContext {
    * immediate with one agent.
    */
   topicChangeApplied?(topic: string): Promise<void>;
+  /** ACL decisions (src/security/authorize.ts); absent when the authorizer is off (everything allowed). */
+  readonly authorizer?: Authorizer;
+  /** After this agent changed ACLs: resolves once its authorizer holds the database's current set. */
+  aclsChanged?(): Promise<void>;
   /** The agent's metrics; absent when they are off (--http-port 0). */
   readonly metrics?: Pick<AgentMetrics, 'produced' | 'fetched'>;
 }

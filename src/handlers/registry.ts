@@ -27,6 +27,9 @@ import { handler as describeGroups } from './15-describe-groups.js';
 import { handler as listGroups } from './16-list-groups.js';
 import { handler as deleteGroups } from './42-delete-groups.js';
 import { handler as offsetDelete } from './47-offset-delete.js';
+import { handler as describeAcls } from './29-describe-acls.js';
+import { handler as createAcls } from './30-create-acls.js';
+import { handler as deleteAcls } from './31-delete-acls.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
@@ -59,6 +62,9 @@ handlers.push(
     listGroups,
     deleteGroups,
     offsetDelete,
+    describeAcls,
+    createAcls,
+    deleteAcls,
   ] as Handler[]),
 );
 

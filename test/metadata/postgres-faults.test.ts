@@ -209,7 +209,7 @@ describe('metadata on PostgreSQL: migrations', () => {
     const tables = await admin<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     assert.deepEqual(
       tables.map((t) => t.table_name),
-      ['agents', 'cluster_settings', 'consumer_groups', 'consumer_offsets', 'coordinator_leases', 'partition_leases', 'partitions', 'producer_snapshots', 'segments', 'topics'],
+      ['acls', 'agents', 'cluster_settings', 'consumer_groups', 'consumer_offsets', 'coordinator_leases', 'partition_leases', 'partitions', 'producer_snapshots', 'segments', 'topics'],
     );
   });
 
