@@ -3,7 +3,8 @@
 // Like Kafka without a transactional id, a request naming its current id and epoch (KIP-360, v3+) also
 // gets a fresh id. Transactions are not supported: a transactional id is refused with
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which clients report as fatal instead of retrying forever.
-import { ApiKey, ErrorCode } from '../../protocol/index.js';
+import { ApiKey, ErrorCode, type ErrorCodeValue } from '../../protocol/index.js';
+import { AclOperation, ResourceType, allowed, allowedOnAny, allowedOnCluster } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 export const handler = defineHandler({
@@ -11,6 +12,15 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 5,
   async handle(req, ctx) {
+    const refused = (errorCode: ErrorCodeValue) => ({ throttleTimeMs: 0, errorCode, producerId: -1, producerEpoch: -1 });
+    // Kafka: WRITE on the transactional id; without one, IDEMPOTENT_WRITE on the cluster or WRITE on
+    // some topic.
+    if (req.transactionalId != null && !allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) {
+      return refused(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    }
+    if (req.transactionalId == null && !allowedOnCluster(ctx, AclOperation.IDEMPOTENT_WRITE) && !allowedOnAny(ctx, AclOperation.WRITE, ResourceType.TOPIC)) {
+      return refused(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+    }
     if (req.transactionalId != null) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 };
     }

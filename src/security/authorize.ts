@@ -1,5 +1,6 @@
 // The one call a handler makes to check a request: `allowed(ctx, op, type, name)`. With the authorizer
 // off (`--authorizer false`, the default) everything is allowed, so handlers need no other branch.
+import { ErrorCode, type ErrorCodeValue } from '../../protocol/index.js';
 import type { RequestContext } from '../handlers/types.js';
 import { AclOperation, CLUSTER_NAME, ResourceType } from './acl.js';
 import { normalizeHost } from './authorizer.js';
@@ -53,3 +54,39 @@ export function authorizerEnabled(ctx: RequestContext): boolean {
 }
 
 export const Op = AclOperation;
+
+/**
+ * The `*AuthorizedOperations` bit field (bit = operation code) of a resource: of the operations in
+ * `supported` (the field with everything Kafka supports on that resource type), those allowed.
+ */
+export function authorizedOperations(ctx: RequestContext, type: number, name: string, supported: number): number {
+  if (ctx.broker.authorizer === undefined) return supported;
+  let bits = 0;
+  for (let op = 0; op < 31; op++) if ((supported & (1 << op)) !== 0 && allowed(ctx, op, type, name)) bits |= 1 << op;
+  return bits;
+}
+
+/** The cluster's authorized operations as DescribeCluster and Metadata report them: 0 without DESCRIBE. */
+export function clusterAuthorizedOperations(ctx: RequestContext, supported: number): number {
+  if (!allowedOnCluster(ctx, AclOperation.DESCRIBE)) return 0;
+  return authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_NAME, supported);
+}
+
+/** ConfigResource types (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs). */
+const CONFIG_TOPIC = 2;
+const CONFIG_BROKER = 4;
+const CONFIG_BROKER_LOGGER = 8;
+
+/**
+ * Kafka's check of a config resource: `op` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on the topic, or on the
+ * cluster for a broker; the error to answer for that resource, or undefined when allowed.
+ */
+export function configResourceRefusal(ctx: RequestContext, op: number, resourceType: number, resourceName: string): { errorCode: ErrorCodeValue; errorMessage: string } | undefined {
+  if (resourceType === CONFIG_TOPIC && !allowedTopic(ctx, op, resourceName)) {
+    return { errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: 'Topic authorization failed.' };
+  }
+  if ((resourceType === CONFIG_BROKER || resourceType === CONFIG_BROKER_LOGGER) && !allowedOnCluster(ctx, op)) {
+    return { errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.' };
+  }
+  return undefined;
+}
