@@ -1,6 +1,7 @@
 // The authorizer: Kafka's StandardAuthorizer semantics, decided from memory. An agent holds every ACL
 // (loaded from the metadata database, replaced whole on every change: src/security/acl-sync.ts) in an
-// index built once per change, so a check is a few Map lookups and no I/O.
+// index built once per change; the entries that apply to a resource name are collected on its first
+// check and remembered until the next change, so a check is one Map lookup and a short loop, no I/O.
 //
 // A request by `principal` from `host` to do `op` on a resource (type, name) is:
 //  1. ALLOWED for a super user (`--super-users`), whatever the ACLs say;
@@ -38,7 +39,12 @@ interface TypeIndex {
   prefixed: Map<string, Entry[]>;
   /** Distinct lengths of the prefixes, so a check looks up name.slice(0, len) for each. */
   prefixLengths: number[];
+  /** Per resource name, every entry that applies to it (literal, wildcard, prefixes), built on first use. */
+  applicable: Map<string, readonly Entry[]>;
 }
+
+/** Names whose applicable entries are remembered per resource type (then the memo starts over). */
+const MEMO_LIMIT = 65_536;
 
 const IMPLIES_DESCRIBE = new Set<number>([AclOperation.DESCRIBE, AclOperation.READ, AclOperation.WRITE, AclOperation.DELETE, AclOperation.ALTER]);
 const IMPLIES_DESCRIBE_CONFIGS = new Set<number>([AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS]);
@@ -81,7 +87,7 @@ export class Authorizer {
     for (const b of bindings) {
       let t = index.get(b.resourceType);
       if (t === undefined) {
-        t = { literal: new Map(), wildcard: [], prefixed: new Map(), prefixLengths: [] };
+        t = { literal: new Map(), wildcard: [], prefixed: new Map(), prefixLengths: [], applicable: new Map() };
         index.set(b.resourceType, t);
       }
       const e: Entry = { principal: b.principal, host: b.host, operation: b.operation, allow: b.permissionType === AclPermission.ALLOW };
@@ -111,36 +117,19 @@ export class Authorizer {
     if (this.superUsers.has(principal)) return true;
     const t = this.index.get(type);
     if (t === undefined) return this.allowEveryoneIfNoAclFound;
-    let found = false;
+    let entries = t.applicable.get(name);
+    if (entries === undefined) {
+      entries = applicableEntries(t, name);
+      if (t.applicable.size >= MEMO_LIMIT) t.applicable.clear();
+      t.applicable.set(name, entries);
+    }
     let allowed = false;
-    const literal = t.literal.get(name);
-    if (literal !== undefined) {
-      found = true;
-      for (const e of literal) {
-        const v = verdict(e, principal, host, op);
-        if (v === false) return false;
-        if (v === true) allowed = true;
-      }
+    for (let i = 0; i < entries.length; i++) {
+      const v = verdict(entries[i]!, principal, host, op);
+      if (v === false) return false;
+      if (v === true) allowed = true;
     }
-    if (t.wildcard.length > 0) {
-      found = true;
-      for (const e of t.wildcard) {
-        const v = verdict(e, principal, host, op);
-        if (v === false) return false;
-        if (v === true) allowed = true;
-      }
-    }
-    for (const len of t.prefixLengths) {
-      if (len > name.length) break;
-      const prefixed = t.prefixed.get(len === name.length ? name : name.slice(0, len));
-      if (prefixed === undefined) continue;
-      found = true;
-      for (const e of prefixed) {
-        const v = verdict(e, principal, host, op);
-        if (v === false) return false;
-        if (v === true) allowed = true;
-      }
-    }
+    const found = entries.length > 0;
     return allowed || (!found && this.allowEveryoneIfNoAclFound);
   }
 
@@ -178,6 +167,17 @@ export class Authorizer {
     for (const name of allowPrefixed) if (!dominated(name)) return true;
     return false;
   }
+}
+
+/** The entries of the ACLs that apply to a resource named `name`: its literal ones, the wildcard, prefixes. */
+function applicableEntries(t: TypeIndex, name: string): Entry[] {
+  const out: Entry[] = [...(t.literal.get(name) ?? []), ...t.wildcard];
+  for (const len of t.prefixLengths) {
+    if (len > name.length) break;
+    const prefixed = t.prefixed.get(len === name.length ? name : name.slice(0, len));
+    if (prefixed !== undefined) out.push(...prefixed);
+  }
+  return out;
 }
 
 function push(map: Map<string, Entry[]>, key: string, e: Entry): void {
