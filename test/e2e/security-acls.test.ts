@@ -15,7 +15,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import '../helpers/node22-shims.js';
 import kafkajs from 'kafkajs';
+import { Admin as PlatformaticAdmin } from '@platformatic/kafka';
 import { ApiKey, ErrorCode, errorName } from '../../protocol/index.js';
 import { buildRecordBatchSync } from '../../protocol/record-batch.js';
 import { startAgent, cliPath, type AgentHandle } from '../helpers/agent.js';
@@ -126,6 +128,22 @@ function aclSuite(backendName: BackendName): void {
     // The bootstrap ACLs written by the CLI are there.
     const cluster = await admin.describeAcls({ resourceType: AclResourceTypes.CLUSTER, resourcePatternType: ResourcePatternTypes.ANY, operation: AclOperationTypes.ANY, permissionType: AclPermissionTypes.ANY });
     assert.deepEqual(cluster.resources.map((r) => [r.resourceName, r.acls[0]!.host]), [['kafka-cluster', ADMIN_HOST]]);
+  });
+
+  test('@platformatic/kafka admin (CreateAcls/DescribeAcls/DeleteAcls v3, flexible): create, describe, delete', async () => {
+    const pk = new PlatformaticAdmin({ clientId: 'pk-acls', bootstrapBrokers: [`127.0.0.1:${b.port}`] });
+    try {
+      const acl = { resourceType: 2 as const, resourceName: 'pk-', resourcePatternType: 4 as const, principal: 'User:pk', host: '*', operation: 4 as const, permissionType: 2 as const };
+      await pk.createAcls({ creations: [acl] });
+      const filter = { resourceType: 1 as const, resourceName: null, resourcePatternType: 1 as const, principal: 'User:pk', host: null, operation: 1 as const, permissionType: 1 as const };
+      const described = await pk.describeAcls({ filter });
+      assert.deepEqual(described.map((r) => [r.resourceType, r.resourceName, r.resourcePatternType, r.acls.map((x) => [x.principal, x.host, x.operation, x.permissionType])]), [[2, 'pk-', 4, [['User:pk', '*', 4, 2]]]]);
+      const deleted = await pk.deleteAcls({ filters: [filter] });
+      assert.equal(deleted.length, 1);
+      assert.deepEqual(await pk.describeAcls({ filter }), []);
+    } finally {
+      await pk.close();
+    }
   });
 
   test('the restricted client may not manage ACLs', async () => {
