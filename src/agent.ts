@@ -243,6 +243,9 @@ export class Agent {
       this.aclSync = new AclSync(inner, authorizer, { databaseUrl: cfg.databaseUrl || undefined, logger: this.log });
       await this.aclSync.start();
       this.log.info({ acls: authorizer.acls().length, superUsers: parseSuperUsers(cfg.superUsers).length, allowEveryoneIfNoAclFound: cfg.allowEveryoneIfNoAclFound }, 'authorizer on');
+      if (authorizer.acls().length === 0 && parseSuperUsers(cfg.superUsers).length === 0 && !cfg.allowEveryoneIfNoAclFound) {
+        this.log.warn({}, 'authorizer on without ACLs or super users: every request will be refused (add ACLs with `streamhouse acls add`, or set --super-users)');
+      }
     }
     const aclSync = this.aclSync;
 
