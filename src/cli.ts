@@ -208,6 +208,8 @@ for (const act of ['add', 'list', 'remove'] as const) {
           ? 'List ACLs (every option narrows the list).'
           : 'Remove every ACL matching the options (a resource or a principal is required).',
     )
+    .option('--bootstrap-server <host:port>', 'through a running agent (CreateAcls/DescribeAcls/DeleteAcls; needs ALTER or DESCRIBE on the cluster)')
+    .option('--timeout-ms <ms>', 'connect and request timeout (--bootstrap-server)', positiveInt, 10_000)
     .option('--database-url <url>', 'the PostgreSQL metadata database (default: env DATABASE_URL)')
     .option('--data-dir <dir>', 'the embedded (PGlite) database of a stopped agent\'s data directory (default: env STREAMHOUSE_DATA_DIR)')
     .option('--allow-principal <principal>', 'User:NAME allowed (repeatable)', collect)

@@ -21,6 +21,8 @@ import {
   type AclBinding,
   type AclBindingFilter,
 } from '../security/acl.js';
+import { ApiKey, ErrorCode, errorName } from '../../protocol/index.js';
+import { BrokerClient } from './broker-client.js';
 import { AdminError } from './errors.js';
 import { formatTable } from './table.js';
 import { resolve } from 'node:path';
@@ -28,6 +30,8 @@ import { acquireDataDirLock, DataDirInUseError } from '../data-dir-lock.js';
 import { chooseTarget } from './target.js';
 
 export interface AclOptions {
+  bootstrapServer?: string;
+  timeoutMs?: number;
   databaseUrl?: string;
   dataDir?: string;
   allowPrincipal?: string[];
@@ -201,7 +205,58 @@ async function openStore(o: AclOptions): Promise<{ store: MetadataStore; close()
   }
 }
 
+/** The same actions through a running agent: CreateAcls / DescribeAcls / DeleteAcls v1 (needs ALTER or DESCRIBE on the cluster). */
+async function throughBroker(action: 'add' | 'list' | 'remove', o: AclOptions, toAdd: AclBinding[], filter: AclBindingFilter | undefined): Promise<{ acls: AclRow[]; message: string }> {
+  if (o.databaseUrl !== undefined || o.dataDir !== undefined) throw new AdminError('--bootstrap-server cannot be used with --database-url or --data-dir: choose one', 2);
+  const client = await BrokerClient.connect(o.bootstrapServer!, o.timeoutMs ?? 10_000);
+  const failed = (code: number, message: string | null | undefined) => new AdminError(`${errorName(code)}${message ? `: ${message}` : ''}`);
+  try {
+    if (action === 'add') {
+      const r = await client.bootstrapRequest(ApiKey.CreateAcls, 1, {
+        creations: toAdd.map((b) => ({ resourceType: b.resourceType, resourceName: b.resourceName, resourcePatternType: b.patternType, principal: b.principal, host: b.host, operation: b.operation, permissionType: b.permissionType })),
+      });
+      const bad = r.results.find((x) => x.errorCode !== ErrorCode.NONE);
+      if (bad) throw failed(bad.errorCode, bad.errorMessage);
+      return { acls: toAdd.map(toRow), message: `${toAdd.length} ACL(s) added (or already present)` };
+    }
+    const f = {
+      resourceTypeFilter: filter!.resourceType,
+      resourceNameFilter: filter!.resourceName,
+      patternTypeFilter: filter!.patternType,
+      principalFilter: filter!.principal,
+      hostFilter: filter!.host,
+      operation: filter!.operation,
+      permissionType: filter!.permissionType,
+    };
+    if (action === 'list') {
+      const r = await client.bootstrapRequest(ApiKey.DescribeAcls, 1, f);
+      if (r.errorCode !== ErrorCode.NONE) throw failed(r.errorCode, r.errorMessage);
+      const rows = r.resources.flatMap((res) =>
+        res.acls.map((a) => toRow({ resourceType: res.resourceType, resourceName: res.resourceName, patternType: res.patternType ?? PatternType.LITERAL, ...a })),
+      );
+      return { acls: rows, message: `${rows.length} ACL(s)` };
+    }
+    const r = await client.bootstrapRequest(ApiKey.DeleteAcls, 1, { filters: [f] });
+    const res = r.filterResults[0]!;
+    if (res.errorCode !== ErrorCode.NONE) throw failed(res.errorCode, res.errorMessage);
+    const rows = res.matchingAcls.map((m) =>
+      toRow({ resourceType: m.resourceType, resourceName: m.resourceName, patternType: m.patternType ?? PatternType.LITERAL, principal: m.principal, host: m.host, operation: m.operation, permissionType: m.permissionType }),
+    );
+    return { acls: rows, message: `${rows.length} ACL(s) removed` };
+  } finally {
+    client.close();
+  }
+}
+
 export async function runAcls(action: 'add' | 'list' | 'remove', o: AclOptions): Promise<{ acls: AclRow[]; message: string }> {
+  if (o.bootstrapServer !== undefined) {
+    const toAdd = action === 'add' ? bindingsToAdd(o) : [];
+    const filter = action === 'add' ? undefined : filterOf(o);
+    if (action === 'remove' && filter!.resourceName === null && filter!.principal === null) {
+      throw new AdminError('acls remove needs a resource (--topic, --group, --cluster, --transactional-id) or a principal (--principal)', 2);
+    }
+    return throughBroker(action, o, toAdd, filter);
+  }
   if (o.databaseUrl === undefined && o.dataDir === undefined && !process.env.DATABASE_URL && !process.env.STREAMHOUSE_DATA_DIR) {
     throw new AdminError('say where the ACLs are: --database-url URL (or DATABASE_URL) or --data-dir DIR (an embedded agent\'s data directory, agent stopped)', 2);
   }

@@ -146,6 +146,15 @@ function aclSuite(backendName: BackendName): void {
     }
   });
 
+  test('streamhouse acls --bootstrap-server: add, list, remove through a running agent', async () => {
+    const cli = async (...args: string[]) => (await run(process.execPath, [cliPath(), 'acls', ...args, '--bootstrap-server', `127.0.0.1:${a.port}`])).stdout;
+    assert.match(await cli('add', '--allow-principal', 'User:cli', '--operation', 'read,describe', '--group', 'cli-'), /2 ACL\(s\) added/);
+    const listed = await cli('list', '--principal', 'User:cli', '--json');
+    assert.deepEqual((JSON.parse(listed) as { acls: Array<{ operation: string; resourceName: string }> }).acls.map((x) => [x.operation, x.resourceName]).sort(), [['describe', 'cli-'], ['read', 'cli-']]);
+    assert.match(await cli('remove', '--principal', 'User:cli'), /2 ACL\(s\) removed/);
+    assert.match(await cli('list', '--principal', 'User:cli'), /0 ACL\(s\)/);
+  });
+
   test('the restricted client may not manage ACLs', async () => {
     const c = await user.request(ApiKey.CreateAcls, 3, { creations: [{ resourceType: 2, resourceName: 'x', resourcePatternType: 3, principal: ANON, host: '*', operation: 2, permissionType: 3 }] });
     assert.equal(c.results[0]!.errorCode, ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
