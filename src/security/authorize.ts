@@ -2,7 +2,7 @@
 // off (`--authorizer false`, the default) everything is allowed, so handlers need no other branch.
 import { ErrorCode, type ErrorCodeValue } from '../../protocol/index.js';
 import type { RequestContext } from '../handlers/types.js';
-import { AclOperation, CLUSTER_NAME, ResourceType } from './acl.js';
+import { AclOperation, CLUSTER_NAME, ResourceType, operationName, resourceTypeName } from './acl.js';
 import { normalizeHost } from './authorizer.js';
 
 export { AclOperation, ResourceType } from './acl.js';
@@ -11,7 +11,11 @@ export { AclOperation, ResourceType } from './acl.js';
 export function allowed(ctx: RequestContext, op: number, type: number, name: string): boolean {
   const auth = ctx.broker.authorizer;
   if (auth === undefined) return true;
-  return auth.authorize(ctx.conn.principal, normalizeHost(ctx.conn.remoteAddress), op, type, name);
+  const host = normalizeHost(ctx.conn.remoteAddress);
+  if (auth.authorize(ctx.conn.principal, host, op, type, name)) return true;
+  // Kafka's authorizer log line for a denial (kafka.authorizer.logger), at debug: filters deny often.
+  ctx.broker.log.debug({ principal: ctx.conn.principal, host, operation: operationName(op), resourceType: resourceTypeName(type), resource: name, clientId: ctx.header.clientId }, 'authorization denied');
+  return false;
 }
 
 /** `op` on the CLUSTER resource. */
