@@ -13,6 +13,7 @@
 // All writes of an agent must go through the same CachedMetadataStore instance.
 import { randomUUID } from 'node:crypto';
 import type {
+  AclBinding,
   AgentRecord,
   CommittedOffset,
   CreateTopicInput,
@@ -541,6 +542,16 @@ export class CachedMetadataStore implements MetadataStore {
   retireAgent(agentId: string): Promise<void> {
     return this.inner.retireAgent(agentId);
   }
+  listAcls(): Promise<AclBinding[]> {
+    return this.inner.listAcls();
+  }
+  createAcls(bindings: readonly AclBinding[]): Promise<number> {
+    return this.inner.createAcls(bindings);
+  }
+  deleteAcls(bindings: readonly AclBinding[]): Promise<AclBinding[]> {
+    return this.inner.deleteAcls(bindings);
+  }
+
   announceClusterChange(agentId: string): Promise<void> {
     return this.inner.announceClusterChange(agentId);
   }

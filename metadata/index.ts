@@ -17,7 +17,7 @@ export { DEFAULT_POOL, type MetadataLogger, type PoolSettings } from './driver.j
 export { AgentIdInUseError, DATABASE_UNAVAILABLE } from './errors.js';
 export { MigrationError } from './migrate.js';
 export { SqlMetadataStore } from './sql-store.js';
-export { TopicChangeFeed, TOPIC_CHANGES_CHANNEL, CLUSTER_CHANGES_CHANNEL } from './topic-changes.js';
+export { TopicChangeFeed, TOPIC_CHANGES_CHANNEL, CLUSTER_CHANGES_CHANNEL, ACL_CHANGES_CHANNEL } from './topic-changes.js';
 export { MAX_PARTITIONS_PER_TOPIC, MAX_TOPIC_NAME_LENGTH, isValidTopicName, topicNameProblem } from './validate.js';
 
 export interface OpenMetadataStoreOptions {

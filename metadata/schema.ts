@@ -342,3 +342,34 @@ export const userCredentials = pgTable(
     check('user_credentials_mechanism_check', sql`${t.mechanism} IN ('SCRAM-SHA-256', 'SCRAM-SHA-512', 'PLAIN')`),
   ],
 );
+
+/**
+ * Access control lists (src/security/): one row per ACL binding, in Kafka's vocabulary (lower-case
+ * names: resource type topic/group/cluster/transactional_id, pattern type literal/prefixed, operation
+ * read/write/…, permission allow/deny). A row is its own key: creating an existing ACL changes nothing.
+ * Every agent keeps all of them in memory and reloads them when told (ACL_CHANGES_CHANNEL).
+ */
+export const acls = pgTable(
+  'acls',
+  {
+    resourceType: text('resource_type').notNull(),
+    patternType: text('pattern_type').notNull(),
+    resourceName: text('resource_name').notNull(),
+    principal: text('principal').notNull(),
+    host: text('host').notNull(),
+    operation: text('operation').notNull(),
+    permissionType: text('permission_type').notNull(),
+    /** Database clock, epoch ms. */
+    createdAt: ms('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ name: 'acls_pkey', columns: [t.resourceType, t.patternType, t.resourceName, t.principal, t.host, t.operation, t.permissionType] }),
+    check('acls_resource_type_valid', sql`${t.resourceType} IN ('topic', 'group', 'cluster', 'transactional_id', 'delegation_token', 'user')`),
+    check('acls_pattern_type_valid', sql`${t.patternType} IN ('literal', 'prefixed')`),
+    check(
+      'acls_operation_valid',
+      sql`${t.operation} IN ('all', 'read', 'write', 'create', 'delete', 'alter', 'describe', 'cluster_action', 'describe_configs', 'alter_configs', 'idempotent_write', 'create_tokens', 'describe_tokens')`,
+    ),
+    check('acls_permission_type_valid', sql`${t.permissionType} IN ('allow', 'deny')`),
+  ],
+);

@@ -6,8 +6,19 @@ import { ErrorCode, KafkaError } from '../protocol/errors.js';
 import { statement, type Driver, type Row } from './driver.js';
 import { AgentIdInUseError, rootCause } from './errors.js';
 import { fromStored, fromStoredOrNull, toStored, toStoredOrNull } from './stored-text.js';
-import { CLUSTER_CHANGES_CHANNEL, TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
+import { ACL_CHANGES_CHANNEL, CLUSTER_CHANGES_CHANNEL, TOPIC_CHANGES_CHANNEL } from './topic-changes.js';
+import {
+  operationCode,
+  operationName,
+  patternTypeCode,
+  patternTypeName,
+  permissionCode,
+  permissionName,
+  resourceTypeCode,
+  resourceTypeName,
+} from '../src/security/acl.js';
 import type {
+  AclBinding,
   AgentRecord,
   CommittedOffset,
   CreateTopicInput,
@@ -63,6 +74,9 @@ const OFFSET_COLS = `group_id AS "groupId", topic, partition_id AS "partitionId"
   leader_epoch AS "leaderEpoch", metadata, committed_at AS "commitTimestamp"`;
 const GROUP_COLS = `group_id AS "groupId", state, protocol_type AS "protocolType", protocol_name AS "protocolName",
   generation, leader_id AS "leaderId", members, created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+const ACL_COLS = `resource_type AS "resourceType", pattern_type AS "patternType", resource_name AS "resourceName",
+  principal, host, operation, permission_type AS "permissionType"`;
 
 const UPSERT_OFFSETS = `INSERT INTO consumer_offsets AS co
     (group_id, topic, partition_id, committed_offset, leader_epoch, metadata, committed_at)`;
@@ -595,6 +609,35 @@ const S = {
     `SELECT lease_epoch AS "leaseEpoch", end_offset AS "endOffset", encode(state, 'hex') AS state
      FROM producer_snapshots WHERE topic = $1 AND partition_id = $2`,
     { idempotent: true },
+  ),
+
+  // --- ACLs ----------------------------------------------------------------------------------------
+  // The notification is part of the statement, so it is sent when (and only if) the change commits.
+  listAcls: statement(
+    'sh_list_acls',
+    `SELECT ${ACL_COLS} FROM acls ORDER BY resource_type, pattern_type, resource_name, principal, host, operation, permission_type`,
+    { idempotent: true },
+  ),
+  createAcls: statement(
+    'sh_create_acls',
+    `WITH i AS (
+       INSERT INTO acls (resource_type, pattern_type, resource_name, principal, host, operation, permission_type, created_at)
+       SELECT DISTINCT u.*, ${NOW_MS} FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+         AS u(resource_type, pattern_type, resource_name, principal, host, operation, permission_type)
+       ON CONFLICT DO NOTHING RETURNING 1)
+     SELECT (SELECT count(*) FROM i)::int AS created, pg_notify('${ACL_CHANGES_CHANNEL}', 'create') AS sent`,
+    { idempotent: true },
+  ),
+  deleteAcls: statement(
+    'sh_delete_acls',
+    `WITH d AS (
+       DELETE FROM acls a
+       USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+         AS u(resource_type, pattern_type, resource_name, principal, host, operation, permission_type)
+       WHERE a.resource_type = u.resource_type AND a.pattern_type = u.pattern_type AND a.resource_name = u.resource_name
+         AND a.principal = u.principal AND a.host = u.host AND a.operation = u.operation AND a.permission_type = u.permission_type
+       RETURNING a.*)
+     SELECT ${ACL_COLS}, pg_notify('${ACL_CHANGES_CHANNEL}', 'delete') AS sent FROM d`,
   ),
 } as const;
 
@@ -1195,6 +1238,23 @@ export class SqlMetadataStore implements MetadataStore {
     await this.q(S.retireAgent, [agentId]);
   }
 
+  async listAcls(): Promise<AclBinding[]> {
+    const rows = await this.q<StoredAcl>(S.listAcls);
+    return rows.map(fromStoredAcl).filter((b): b is AclBinding => b !== undefined);
+  }
+
+  async createAcls(bindings: readonly AclBinding[]): Promise<number> {
+    if (bindings.length === 0) return 0;
+    const [row] = await this.q<{ created: number }>(S.createAcls, aclColumns(bindings));
+    return Number(row?.created ?? 0);
+  }
+
+  async deleteAcls(bindings: readonly AclBinding[]): Promise<AclBinding[]> {
+    if (bindings.length === 0) return [];
+    const rows = await this.q<StoredAcl>(S.deleteAcls, aclColumns(bindings));
+    return rows.map(fromStoredAcl).filter((b): b is AclBinding => b !== undefined);
+  }
+
   async announceClusterChange(agentId: string): Promise<void> {
     if (this.kind === 'pglite') return; // one agent per data directory: nobody to tell
     await this.q(S.announceClusterChange, [agentId]);
@@ -1348,4 +1408,47 @@ export class SqlMetadataStore implements MetadataStore {
     const [row] = await this.q<{ leaseEpoch: number; endOffset: number | string; state: string }>(S.loadProducerSnapshot, [topic, partitionId]);
     return row && { leaseEpoch: row.leaseEpoch, endOffset: Number(row.endOffset), state: Buffer.from(row.state, 'hex') };
   }
+}
+
+interface StoredAcl {
+  resourceType: string;
+  patternType: string;
+  resourceName: string;
+  principal: string;
+  host: string;
+  operation: string;
+  permissionType: string;
+}
+
+/** Seven parallel arrays (unnest parameters) of the stored forms. */
+function aclColumns(bindings: readonly AclBinding[]): string[][] {
+  const cols: string[][] = [[], [], [], [], [], [], []];
+  for (const b of bindings) {
+    cols[0]!.push(resourceTypeName(b.resourceType));
+    cols[1]!.push(patternTypeName(b.patternType));
+    cols[2]!.push(toStored(b.resourceName, 'resource name'));
+    cols[3]!.push(toStored(b.principal, 'principal'));
+    cols[4]!.push(toStored(b.host, 'host'));
+    cols[5]!.push(operationName(b.operation));
+    cols[6]!.push(permissionName(b.permissionType));
+  }
+  return cols;
+}
+
+/** A row's binding; undefined for a name this version does not know (written by a newer one). */
+function fromStoredAcl(r: StoredAcl): AclBinding | undefined {
+  const resourceType = resourceTypeCode(r.resourceType);
+  const patternType = patternTypeCode(r.patternType);
+  const operation = operationCode(r.operation);
+  const permissionType = permissionCode(r.permissionType);
+  if (resourceType === undefined || patternType === undefined || operation === undefined || permissionType === undefined) return undefined;
+  return {
+    resourceType,
+    patternType,
+    resourceName: fromStored(r.resourceName),
+    principal: fromStored(r.principal),
+    host: fromStored(r.host),
+    operation,
+    permissionType,
+  };
 }

@@ -20,6 +20,8 @@ export const TOPIC_SYNC_CHANNEL = 'streamhouse_topic_sync';
 export const TOPIC_ACK_CHANNEL = 'streamhouse_topic_acks';
 /** Agents joining or leaving the live set, leases released (src/cluster/): placement runs again at once. */
 export const CLUSTER_CHANGES_CHANNEL = 'streamhouse_cluster_changes';
+/** ACLs created or deleted (src/security/acl-sync.ts): every agent reloads them. */
+export const ACL_CHANGES_CHANNEL = 'streamhouse_acl_changes';
 
 export interface TopicChangeFeedOptions {
   /** Delay before reconnecting after the listening connection failed (default 1 s). */

@@ -285,7 +285,18 @@ export interface MetadataStore {
   loadProducerSnapshot(topic: string, partitionId: number): Promise<ProducerSnapshotRecord | undefined>;
   /** The database clock (epoch ms), the clock leases and heartbeats are judged by. */
   now(): Promise<number>;
+
+  // ACLs (src/security/acl.ts codes); both writes notify ACL_CHANGES_CHANNEL in their statement.
+  /** Every ACL, ordered by resource type, pattern type, name, principal, host, operation, permission. */
+  listAcls(): Promise<AclBinding[]>;
+  /** Adds the ACLs (existing ones stay as they are); returns how many were new. */
+  createAcls(bindings: readonly AclBinding[]): Promise<number>;
+  /** Deletes exactly these ACLs; returns those that existed. */
+  deleteAcls(bindings: readonly AclBinding[]): Promise<AclBinding[]>;
 }
+
+export type { AclBinding } from '../src/security/acl.js';
+import type { AclBinding } from '../src/security/acl.js';
 
 /** Idempotent producers' state of a partition as of `endOffset` (storage/producer-state.ts format). */
 export interface ProducerSnapshotRecord {

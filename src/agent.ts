@@ -19,6 +19,8 @@ import { Compactor } from '../storage/compaction/compactor.js';
 import { resolveTopicConfig, topicConfigValue } from './topics.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
+import { AclSync } from './security/acl-sync.js';
+import { Authorizer, parseSuperUsers } from './security/authorizer.js';
 import { Balancer } from './cluster/balancer.js';
 import { Leadership, monotonicClock, partitionLeaseStore, systemClock } from './cluster/leases.js';
 import { Membership } from './cluster/membership.js';
@@ -78,6 +80,7 @@ export class Agent {
   private statsTimer: NodeJS.Timeout | undefined;
   private topicChanges: TopicChangeFeed | undefined;
   private clusterChanges: TopicChangeFeed | undefined;
+  private aclSync: AclSync | undefined;
   private stopped = false;
   /** Metrics, when on (--http-port ≠ 0), and the HTTP endpoint serving them. */
   private metrics: AgentMetrics | undefined;
@@ -294,6 +297,19 @@ export class Agent {
     }
 
     const credentials = sql instanceof SqlMetadataStore ? new CredentialStore(sql.driver) : undefined;
+    // ACLs: loaded before the listener opens, so no request is decided on an empty set.
+    let authorizer: Authorizer | undefined;
+    if (cfg.authorizer) {
+      authorizer = new Authorizer({ superUsers: parseSuperUsers(cfg.superUsers), allowEveryoneIfNoAclFound: cfg.allowEveryoneIfNoAclFound });
+      this.aclSync = new AclSync(inner, authorizer, { databaseUrl: cfg.databaseUrl || undefined, logger: this.log });
+      await this.aclSync.start();
+      this.log.info({ acls: authorizer.acls().length, superUsers: parseSuperUsers(cfg.superUsers).length, allowEveryoneIfNoAclFound: cfg.allowEveryoneIfNoAclFound }, 'authorizer on');
+      if (authorizer.acls().length === 0 && parseSuperUsers(cfg.superUsers).length === 0 && !cfg.allowEveryoneIfNoAclFound) {
+        this.log.warn({}, 'authorizer on without ACLs or super users: every request will be refused (add ACLs with `streamhouse acls add`, or set --super-users)');
+      }
+    }
+    const aclSync = this.aclSync;
+
     const ctx: BrokerContext = {
       config: cfg,
       log: this.log,
@@ -308,6 +324,8 @@ export class Agent {
       transactions,
       topicChangeApplied: (topic) => this.topicChangeApplied(topic),
       credentials,
+      authorizer,
+      aclsChanged: aclSync && (() => aclSync.reload()),
       metrics,
     };
     const failures = (this.failedAuthentications = new FailedAuthentications(this.log, cfg.connectionFailedAuthenticationDelayMs));
@@ -667,6 +685,7 @@ export class Agent {
     await step('closing the object store', () => this.objectStore?.close());
     await step('topic change notifications', () => this.topicChanges?.close());
     await step('cluster change notifications', () => this.clusterChanges?.close());
+    await step('ACL change notifications', () => this.aclSync?.close());
     await step('console sampler', () => this.consoleHistory?.stop());
     await step('closing the metadata store', () => this.metadata?.close());
     await step('releasing the data directory', () => this.lock?.release());

@@ -7,7 +7,8 @@ import { SETTINGS, ConfigError, resolveConfig, settingsMarkdown, type SettingNam
 import { createLogger } from './logger.js';
 import { listAgents, renderAgents } from './admin/agents.js';
 import { configOverview, renderConfigOverview, renderTopicConfigs, topicConfigs } from './admin/configs.js';
-import { AdminError } from './admin/errors.js';
+import { AdminError, describeFailure } from './admin/errors.js';
+import { renderAcls, runAcls, type AclOptions } from './admin/acls.js';
 import { describeGroup, listGroups, renderGroupDescription, renderGroupList } from './admin/groups.js';
 import { collectLag, renderLag } from './admin/lag.js';
 import { listLeases, renderLeases } from './admin/leases.js';
@@ -85,6 +86,8 @@ program
   });
 
 // ---- admin commands ---------------------------------------------------------------------------------
+
+const acls = program.command('acls').description('Add, list or remove ACLs in the metadata database (`acls add|list|remove`), as kafka-acls.sh.');
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);
@@ -255,5 +258,46 @@ program
       process.exit(exitCode);
     }
   });
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+for (const act of ['add', 'list', 'remove'] as const) {
+  const cmd = acls
+    .command(act)
+    .description(
+      act === 'add'
+        ? 'Add ACLs: every --allow-principal/--deny-principal × host × --operation on one resource.'
+        : act === 'list'
+          ? 'List ACLs (every option narrows the list).'
+          : 'Remove every ACL matching the options (a resource or a principal is required).',
+    )
+    .option('--bootstrap-server <host:port>', 'through a running agent (CreateAcls/DescribeAcls/DeleteAcls; needs ALTER or DESCRIBE on the cluster)')
+    .option('--timeout-ms <ms>', 'connect and request timeout (--bootstrap-server)', positiveInt, 10_000)
+    .option('--database-url <url>', 'the PostgreSQL metadata database (default: env DATABASE_URL)')
+    .option('--data-dir <dir>', 'the embedded (PGlite) database of a stopped agent\'s data directory (default: env STREAMHOUSE_DATA_DIR)')
+    .option('--allow-principal <principal>', 'User:NAME allowed (repeatable)', collect)
+    .option('--deny-principal <principal>', 'User:NAME denied (repeatable)', collect)
+    .option('--allow-host <ip>', 'host of the allow ACLs (default *; repeatable)', collect)
+    .option('--deny-host <ip>', 'host of the deny ACLs (default *; repeatable)', collect)
+    .option('--operation <op>', 'all, read, write, create, delete, alter, describe, cluster_action, describe_configs, alter_configs, idempotent_write (repeatable, or comma-separated)', collect)
+    .option('--topic <name>', 'a topic (`*`: every topic)')
+    .option('--group <id>', 'a consumer group (`*`: every group)')
+    .option('--cluster', 'the cluster (kafka-cluster)')
+    .option('--transactional-id <id>', 'a transactional id')
+    .option('--resource-pattern-type <type>', 'literal (default for add) or prefixed; list/remove also any (default) or match')
+    .option('--json', 'machine-readable JSON instead of a table');
+  if (act !== 'add') cmd.option('--principal <principal>', 'only ACLs of this principal');
+  cmd.action(async (opts: AclOptions) => {
+    let code = 0;
+    try {
+      const r = await runAcls(act, opts);
+      console.log(opts.json ? JSON.stringify(r, null, 2) : `${renderAcls(r.acls)}\n${r.message}`);
+    } catch (err) {
+      const { message, exitCode } = describeFailure(err);
+      console.error(`streamhouse: ${message}`);
+      code = exitCode;
+    }
+    process.exit(code);
+  });
+}
 
 await program.parseAsync(process.argv);

@@ -118,6 +118,9 @@ export const SETTINGS = {
   mergeBytesPerSecond: int('merge-bytes-per-second', 'STREAMHOUSE_MERGE_BYTES_PER_SECOND', 32 * MiB, 'Merging: bytes per second at most, per agent (each row read counts its batch bytes, the output counts its batch bytes encoded and its object bytes written; one partition at a time, one block compressed at a time, a turn of the event loop between rows), so merging yields to produce and fetch.', { min: 64 * 1024 }),
   mergeIntervalMs: int('merge-interval-ms', 'STREAMHOUSE_MERGE_INTERVAL_MS', 30_000, 'How often each agent looks for segments to merge in the partitions it leads. 0: no merging.', { min: 0 }),
   compactionIntervalMs: int('compaction-interval-ms', 'STREAMHOUSE_COMPACTION_INTERVAL_MS', 30_000, 'How often each agent cleans the partitions it leads of topics with cleanup.policy=compact (newest record per key; delete.retention.ms, min/max.compaction.lag.ms, min.cleanable.dirty.ratio, segment.ms/segment.bytes as Kafka). 0: no compaction.', { min: 0 }),
+  authorizer: bool('authorizer', 'STREAMHOUSE_AUTHORIZER', false, 'Check every request against the ACLs kept in the metadata database (Kafka\'s StandardAuthorizer semantics: deny wins, super users pass). Off: every request is allowed and CreateAcls/DescribeAcls/DeleteAcls answer SECURITY_DISABLED, as Kafka without authorizer.class.name.'),
+  superUsers: str('super-users', 'STREAMHOUSE_SUPER_USERS', '', 'Principals allowed everything whatever the ACLs say, separated by semicolons: `User:admin;User:ops` (super.users).'),
+  allowEveryoneIfNoAclFound: bool('allow-everyone-if-no-acl-found', 'STREAMHOUSE_ALLOW_EVERYONE_IF_NO_ACL_FOUND', false, 'With the authorizer on: a resource that no ACL names (no literal, wildcard or matching prefixed ACL of any principal) is open to everyone (allow.everyone.if.no.acl.found).'),
   logLevel: str('log-level', 'STREAMHOUSE_LOG_LEVEL', 'info', 'Log level: fatal, error, warn, info, debug, trace, silent.'),
   poisonReleasedFrames: bool('poison-released-frames', 'STREAMHOUSE_POISON_RELEASED_FRAMES', false, 'Debugging: overwrite Produce request memory once released, so a use after release fails loudly (the tests turn it on).'),
   httpPort: int('http-port', 'STREAMHOUSE_HTTP_PORT', 9644, 'HTTP port of /metrics (Prometheus), /healthz, /readyz and the web console (/console). 0: no HTTP endpoint, no console, and no metrics are collected.', { min: 0, max: 65535 }),
@@ -242,6 +245,9 @@ export function resolveConfig(flags: Partial<Record<SettingName, string | number
     saslMechanismsOf(cfg.saslEnabledMechanisms);
   } catch (err) {
     throw new ConfigError(`setting sasl-enabled-mechanisms: ${(err as Error).message}`);
+  }
+  for (const p of cfg.superUsers.split(';').map((x) => x.trim()).filter((x) => x !== '')) {
+    if (p.indexOf(':') <= 0) throw new ConfigError(`setting super-users (--super-users / STREAMHOUSE_SUPER_USERS): "${p}" is not a principal (Type:name, e.g. User:admin)`);
   }
   if (cfg.dbPoolMin > cfg.dbPoolMax) throw new ConfigError(`setting db-pool-min (${cfg.dbPoolMin}) exceeds db-pool-max (${cfg.dbPoolMax})`);
   if (cfg.groupMinSessionTimeoutMs > cfg.groupMaxSessionTimeoutMs) {

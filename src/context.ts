@@ -9,6 +9,7 @@ import type { Clock } from './cluster/leases.js';
 import type { GroupCoordinator } from './coordinator/index.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
 import type { CredentialStore } from './security/credentials.js';
+import type { Authorizer } from './security/authorizer.js';
 
 export interface BrokerInfo {
   nodeId: number;
@@ -97,6 +98,10 @@ export interface BrokerContext {
   readonly transactions?: Transactions;
   /** SASL credentials (user_credentials table); absent in tests without a database. */
   readonly credentials?: CredentialStore;
+  /** ACL decisions (src/security/authorize.ts); absent when the authorizer is off (everything allowed). */
+  readonly authorizer?: Authorizer;
+  /** After this agent changed ACLs: resolves once its authorizer holds the database's current set. */
+  aclsChanged?(): Promise<void>;
   /** The agent's metrics; absent when they are off (--http-port 0). */
   readonly metrics?: Pick<AgentMetrics, 'produced' | 'fetched'>;
 }

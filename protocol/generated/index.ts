@@ -26,6 +26,9 @@ import { AddOffsetsToTxnRequestSchema, AddOffsetsToTxnResponseSchema, type AddOf
 import { EndTxnRequestSchema, EndTxnResponseSchema, type EndTxnRequest, type EndTxnResponse } from './messages/end-txn.js';
 import { WriteTxnMarkersRequestSchema, WriteTxnMarkersResponseSchema, type WriteTxnMarkersRequest, type WriteTxnMarkersResponse } from './messages/write-txn-markers.js';
 import { TxnOffsetCommitRequestSchema, TxnOffsetCommitResponseSchema, type TxnOffsetCommitRequest, type TxnOffsetCommitResponse } from './messages/txn-offset-commit.js';
+import { DescribeAclsRequestSchema, DescribeAclsResponseSchema, type DescribeAclsRequest, type DescribeAclsResponse } from './messages/describe-acls.js';
+import { CreateAclsRequestSchema, CreateAclsResponseSchema, type CreateAclsRequest, type CreateAclsResponse } from './messages/create-acls.js';
+import { DeleteAclsRequestSchema, DeleteAclsResponseSchema, type DeleteAclsRequest, type DeleteAclsResponse } from './messages/delete-acls.js';
 import { DescribeConfigsRequestSchema, DescribeConfigsResponseSchema, type DescribeConfigsRequest, type DescribeConfigsResponse } from './messages/describe-configs.js';
 import { AlterConfigsRequestSchema, AlterConfigsResponseSchema, type AlterConfigsRequest, type AlterConfigsResponse } from './messages/alter-configs.js';
 import { SaslAuthenticateRequestSchema, SaslAuthenticateResponseSchema, type SaslAuthenticateRequest, type SaslAuthenticateResponse } from './messages/sasl-authenticate.js';
@@ -71,6 +74,9 @@ export * from './messages/add-offsets-to-txn.js';
 export * from './messages/end-txn.js';
 export * from './messages/write-txn-markers.js';
 export * from './messages/txn-offset-commit.js';
+export * from './messages/describe-acls.js';
+export * from './messages/create-acls.js';
+export * from './messages/delete-acls.js';
 export * from './messages/describe-configs.js';
 export * from './messages/alter-configs.js';
 export * from './messages/sasl-authenticate.js';
@@ -117,6 +123,9 @@ export const ApiKey = {
   EndTxn: 26,
   WriteTxnMarkers: 27,
   TxnOffsetCommit: 28,
+  DescribeAcls: 29,
+  CreateAcls: 30,
+  DeleteAcls: 31,
   DescribeConfigs: 32,
   AlterConfigs: 33,
   SaslAuthenticate: 36,
@@ -402,6 +411,36 @@ export const API_INFO: { readonly [K in ApiKeyValue]: ApiInfo } = {
     deprecatedVersions: null,
     latestVersionUnstable: false,
   },
+  29: {
+    name: 'DescribeAcls',
+    apiKey: 29,
+    requestSchema: DescribeAclsRequestSchema,
+    responseSchema: DescribeAclsResponseSchema,
+    validVersions: [0, 3],
+    flexibleFrom: 2,
+    deprecatedVersions: null,
+    latestVersionUnstable: false,
+  },
+  30: {
+    name: 'CreateAcls',
+    apiKey: 30,
+    requestSchema: CreateAclsRequestSchema,
+    responseSchema: CreateAclsResponseSchema,
+    validVersions: [0, 3],
+    flexibleFrom: 2,
+    deprecatedVersions: null,
+    latestVersionUnstable: false,
+  },
+  31: {
+    name: 'DeleteAcls',
+    apiKey: 31,
+    requestSchema: DeleteAclsRequestSchema,
+    responseSchema: DeleteAclsResponseSchema,
+    validVersions: [0, 3],
+    flexibleFrom: 2,
+    deprecatedVersions: null,
+    latestVersionUnstable: false,
+  },
   32: {
     name: 'DescribeConfigs',
     apiKey: 32,
@@ -580,6 +619,9 @@ export interface ApiRequestMap {
   26: EndTxnRequest;
   27: WriteTxnMarkersRequest;
   28: TxnOffsetCommitRequest;
+  29: DescribeAclsRequest;
+  30: CreateAclsRequest;
+  31: DeleteAclsRequest;
   32: DescribeConfigsRequest;
   33: AlterConfigsRequest;
   36: SaslAuthenticateRequest;
@@ -623,6 +665,9 @@ export interface ApiResponseMap {
   26: EndTxnResponse;
   27: WriteTxnMarkersResponse;
   28: TxnOffsetCommitResponse;
+  29: DescribeAclsResponse;
+  30: CreateAclsResponse;
+  31: DeleteAclsResponse;
   32: DescribeConfigsResponse;
   33: AlterConfigsResponse;
   36: SaslAuthenticateResponse;

@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import type { TopicRecord } from '../../metadata/types.js';
 import { resolveTopicConfig, type ResolvedTopicConfig } from '../topics.js';
 import { withDecompressionSlot } from '../decompression-slots.js';
+import { AclOperation, ResourceType, allowed, allowedTopic } from '../security/authorize.js';
 import { defineHandler, NO_RESPONSE, type RequestContext } from './types.js';
 
 type PartitionResponse = ProduceResponsePartitionProduceResponse;
@@ -137,6 +138,11 @@ async function produce(req: ProduceRequest, ctx: RequestContext) {
   try {
     const prepared = await Promise.all(
       req.topicData.map(async (t) => {
+        // Authorization first, as Kafka: a topic the producer may not write is not looked up (its
+        // existence is not revealed).
+        if (!allowedTopic(ctx, AclOperation.WRITE, t.name)) {
+          return { name: t.name, partitions: t.partitionData.map((p): Prepared => partitionError(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) };
+        }
         const topic = await ctx.broker.metadata.getTopic(t.name);
         const partitions: Prepared[] = topic === undefined
           ? t.partitionData.map((p) => partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
@@ -170,6 +176,9 @@ export const handler = defineHandler({
   minImplementedVersion: 3,
   handle(req, ctx) {
     if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) return errorResponse(req, ErrorCode.INVALID_REQUIRED_ACKS);
+    if (req.transactionalId != null && !allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) {
+      return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    }
     if (req.transactionalId != null && ctx.broker.transactions === undefined) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     if (req.acks !== 0) return produce(req, ctx);
     // Written all the same; nobody is told the outcome (Kafka's acks=0 contract). The request frame

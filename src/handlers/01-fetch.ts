@@ -17,6 +17,7 @@ import {
 } from '../../protocol/index.js';
 import { ATTRIBUTES_OFFSET, BatchAttributes, CompressionType } from '../../protocol/record-batch.js';
 import type { TopicRecord } from '../../metadata/types.js';
+import { AclOperation, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const NO_TOPIC_ID = '00000000-0000-0000-0000-000000000000';
@@ -39,6 +40,8 @@ interface TopicRequest {
   topicId: string;
   topic: TopicRecord | undefined;
   partitions: FetchRequestFetchPartition[];
+  /** The principal may not READ the topic: its partitions answer TOPIC_AUTHORIZATION_FAILED. */
+  denied: boolean;
 }
 
 function empty(partitionIndex: number, errorCode: ErrorCodeValue): PartitionResult {
@@ -66,6 +69,7 @@ async function readPartition(
   ctx: RequestContext,
   readCommitted: boolean,
 ): Promise<PartitionResult> {
+  if (t.denied) return empty(p.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   if (t.topic === undefined) return empty(p.partition, ctx.apiVersion >= 13 ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   if (p.partition < 0 || p.partition >= t.topic.partitionCount) return empty(p.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   const name = t.topic.name;
@@ -125,8 +129,12 @@ async function resolveTopics(req: FetchRequest, ctx: RequestContext): Promise<To
     req.topics.map(async (t) => {
       const byId = ctx.apiVersion >= 13;
       const topicId = t.topicId ?? NO_TOPIC_ID;
+      // By name, authorization comes before the lookup (existence is not revealed); by id, an unknown id
+      // is UNKNOWN_TOPIC_ID and a known one is authorized by its name, as Kafka.
+      if (!byId && !allowedTopic(ctx, AclOperation.READ, t.topic ?? '')) return { name: t.topic, topicId, topic: undefined, partitions: t.partitions, denied: true };
       const topic = byId ? await ctx.broker.metadata.getTopicById(topicId) : await ctx.broker.metadata.getTopic(t.topic ?? '');
-      return { name: t.topic, topicId, topic, partitions: t.partitions };
+      const denied = topic !== undefined && !allowedTopic(ctx, AclOperation.READ, topic.name);
+      return { name: t.topic, topicId, topic: denied ? undefined : topic, partitions: t.partitions, denied };
     }),
   );
 }
@@ -148,7 +156,8 @@ async function fetch(req: FetchRequest, ctx: RequestContext) {
   const readCommitted = ctx.apiVersion >= 4 && req.isolationLevel === 1;
   let { results, bytes } = await readAll(topics, maxBytes, ctx, readCommitted);
   for (;;) {
-    const hasError = results.some((ps) => ps.some((p) => p.errorCode !== ErrorCode.NONE));
+    // Refused topics do not end the long poll (Kafka leaves them out of the read and waits on the others).
+    const hasError = results.some((ps, i) => !topics[i]!.denied && ps.some((p) => p.errorCode !== ErrorCode.NONE));
     const remaining = deadline - ctx.broker.clock.now();
     if (bytes >= Math.max(1, req.minBytes) || hasError || remaining <= 0) break;
     const waitOn = [];

@@ -3,6 +3,7 @@
 // it), and max timestamp (v7+). v0 answers in the old offsets-array form.
 import { ApiKey, ErrorCode, KafkaError, type ErrorCodeValue, type ListOffsetsRequest, type ListOffsetsRequestListOffsetsPartition } from '../../protocol/index.js';
 import type { TopicRecord } from '../../metadata/types.js';
+import { AclOperation, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 /** Special timestamps of ListOffsets. */
@@ -77,6 +78,9 @@ export const handler = defineHandler({
   async handle(req, ctx) {
     const topics = await Promise.all(
       req.topics.map(async (t) => {
+        if (!allowedTopic(ctx, AclOperation.DESCRIBE, t.name)) {
+          return { name: t.name, partitions: t.partitions.map((p) => failed(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) };
+        }
         const topic = await ctx.broker.metadata.getTopic(t.name);
         return { name: t.name, partitions: await Promise.all(t.partitions.map((p) => answer(topic, p, ctx, ctx.apiVersion >= 2 && req.isolationLevel === 1))) };
       }),

@@ -25,6 +25,7 @@ import {
   controllerIdOf,
   topicNameProblem,
 } from '../topics.js';
+import { AclOperation, ResourceType, allowedOnCluster, allowedTopic, authorizedOperations, clusterAuthorizedOperations } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 import { endpointFor } from '../network/listeners.js';
 
@@ -34,7 +35,8 @@ function topicError(errorCode: ErrorCodeValue, name: string | null, topicId = ZE
   return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
 }
 
-async function describeTopic(topic: TopicRecord, ctx: RequestContext, topicOps: number): Promise<MetadataResponseTopic> {
+async function describeTopic(topic: TopicRecord, ctx: RequestContext, includeOps: boolean): Promise<MetadataResponseTopic> {
+  const topicOps = includeOps ? authorizedOperations(ctx, ResourceType.TOPIC, topic.name, TOPIC_AUTHORIZED_OPERATIONS) : AUTHORIZED_OPERATIONS_OMITTED;
   const leaders = await ctx.broker.leaders(topic.name, topic.partitionCount);
   return {
     errorCode: ErrorCode.NONE,
@@ -61,12 +63,18 @@ function failedTopic(err: unknown, ctx: RequestContext, name: string | null, top
   return topicError(ErrorCode.UNKNOWN_SERVER_ERROR, name, topicId);
 }
 
-async function byName(name: string, autoCreate: boolean, ctx: RequestContext, topicOps: number): Promise<MetadataResponseTopic> {
+async function byName(name: string, autoCreate: boolean, ctx: RequestContext, topicOps: boolean): Promise<MetadataResponseTopic> {
+  // Kafka: a topic the principal may not DESCRIBE is refused by name, before anything else.
+  if (!allowedTopic(ctx, AclOperation.DESCRIBE, name)) return topicError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, name);
   if (topicNameProblem(name) !== undefined) return topicError(ErrorCode.INVALID_TOPIC_EXCEPTION, name);
   try {
     let topic = await ctx.broker.metadata.getTopic(name);
     if (topic === undefined) {
       if (!autoCreate) return topicError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name);
+      // Auto-creation needs CREATE on the cluster or on the topic.
+      if (!allowedOnCluster(ctx, AclOperation.CREATE) && !allowedTopic(ctx, AclOperation.CREATE, name)) {
+        return topicError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, name);
+      }
       topic = await autoCreateTopic(ctx.broker, name);
     }
     return await describeTopic(topic, ctx, topicOps);
@@ -75,10 +83,12 @@ async function byName(name: string, autoCreate: boolean, ctx: RequestContext, to
   }
 }
 
-async function byId(topicId: string, ctx: RequestContext, topicOps: number): Promise<MetadataResponseTopic> {
+async function byId(topicId: string, ctx: RequestContext, topicOps: boolean): Promise<MetadataResponseTopic> {
   try {
     const topic = await ctx.broker.metadata.getTopicById(topicId);
     if (topic === undefined) return topicError(ErrorCode.UNKNOWN_TOPIC_ID, null, topicId);
+    // Topic ids are not secret (Kafka answers so too); the name stays hidden.
+    if (!allowedTopic(ctx, AclOperation.DESCRIBE, topic.name)) return topicError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, null, topicId);
     return await describeTopic(topic, ctx, topicOps);
   } catch (err) {
     return failedTopic(err, ctx, null, topicId);
@@ -97,14 +107,15 @@ async function handle(req: MetadataRequest, ctx: RequestContext) {
       }
     }
   }
-  const topicOps = v >= 8 && req.includeTopicAuthorizedOperations ? TOPIC_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
+  const topicOps = v >= 8 && req.includeTopicAuthorizedOperations === true;
   const autoCreate = ctx.broker.config.autoCreateTopics && (v < 4 || req.allowAutoTopicCreation !== false);
 
   const brokersP = ctx.broker.brokers();
   let topics: Promise<MetadataResponseTopic[]>;
   if (all) {
+    // All topics: those the principal may not DESCRIBE are left out, silently.
     topics = ctx.broker.metadata.listTopics().then((list) =>
-      Promise.all(list.map((t) => describeTopic(t, ctx, topicOps).catch((err: unknown) => failedTopic(err, ctx, t.name, t.topicId)))),
+      Promise.all(list.filter((t) => allowedTopic(ctx, AclOperation.DESCRIBE, t.name)).map((t) => describeTopic(t, ctx, topicOps).catch((err: unknown) => failedTopic(err, ctx, t.name, t.topicId)))),
     );
   } else {
     // A topic asked for twice is answered once, like Kafka's set of requested topics.
@@ -129,7 +140,9 @@ async function handle(req: MetadataRequest, ctx: RequestContext) {
     controllerId: controllerIdOf(brokers, ctx.broker.nodeId),
     topics: topicList,
     clusterAuthorizedOperations:
-      v >= 8 && v <= 10 && req.includeClusterAuthorizedOperations ? CLUSTER_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
+      v >= 8 && v <= 10 && req.includeClusterAuthorizedOperations
+        ? clusterAuthorizedOperations(ctx, CLUSTER_AUTHORIZED_OPERATIONS)
+        : AUTHORIZED_OPERATIONS_OMITTED,
   };
 }
 

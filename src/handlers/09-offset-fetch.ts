@@ -4,6 +4,7 @@
 // the client retries); v8+ ask for several groups at once.
 import { ApiKey, ErrorCode, type ErrorCodeValue, type OffsetFetchRequest, type OffsetFetchResponse } from '../../protocol/index.js';
 import type { FetchOffsetsResult } from '../coordinator/index.js';
+import { AclOperation, allowedGroup, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 type Topics = Array<{ name: string; partitionIndexes: number[] }> | null;
@@ -26,13 +27,35 @@ function single(r: FetchOffsetsResult, topics: Topics, ctx: RequestContext): Off
   return { throttleTimeMs: 0, errorCode: r.errorCode, topics: r.topics };
 }
 
+/**
+ * Kafka's checks: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED), then DESCRIBE on each topic:
+ * named partitions of other topics answer TOPIC_AUTHORIZATION_FAILED, and "all partitions" leaves
+ * those topics out.
+ */
+async function fetchAuthorized(groupId: string, topics: Topics, ctx: RequestContext): Promise<FetchOffsetsResult> {
+  if (!allowedGroup(ctx, AclOperation.DESCRIBE, groupId)) return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, topics: [] };
+  if (topics === null) {
+    const r = await ctx.broker.groups.fetchOffsets(groupId, null);
+    return { errorCode: r.errorCode, topics: r.topics.filter((t) => allowedTopic(ctx, AclOperation.DESCRIBE, t.name)) };
+  }
+  const denied = topics.filter((t) => !allowedTopic(ctx, AclOperation.DESCRIBE, t.name));
+  if (denied.length === 0) return ctx.broker.groups.fetchOffsets(groupId, topics);
+  const refused = denied.map((t) => ({
+    name: t.name,
+    partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED as ErrorCodeValue })),
+  }));
+  const permitted = topics.filter((t) => !denied.includes(t));
+  const r = permitted.length === 0 ? { errorCode: ErrorCode.NONE as ErrorCodeValue, topics: [] } : await ctx.broker.groups.fetchOffsets(groupId, permitted);
+  return { errorCode: r.errorCode, topics: r.errorCode === ErrorCode.NONE ? [...r.topics, ...refused] : r.topics };
+}
+
 export const handler = defineHandler({
   apiKey: ApiKey.OffsetFetch,
   minVersion: 0,
   maxVersion: 9,
   async handle(req, ctx) {
     const groups = groupsOf(req, ctx.apiVersion);
-    const results = await Promise.all(groups.map((g) => ctx.broker.groups.fetchOffsets(g.groupId, g.topics)));
+    const results = await Promise.all(groups.map((g) => fetchAuthorized(g.groupId, g.topics, ctx)));
     const txns = ctx.broker.transactions;
     if (ctx.apiVersion >= 7 && req.requireStable === true && txns !== undefined) {
       await Promise.all(

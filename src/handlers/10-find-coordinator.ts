@@ -1,6 +1,7 @@
 // FindCoordinator: which broker coordinates a group (key type 0) or a transactional id (key type 1).
 // v0–3 ask for one key; v4+ batch keys in coordinatorKeys and answer per key.
 import { ApiKey, ErrorCode, errorName, type ErrorCodeValue, type FindCoordinatorRequest } from '../../protocol/index.js';
+import { AclOperation, ResourceType, allowed, allowedGroup } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 import { endpointFor } from '../network/listeners.js';
 
@@ -19,6 +20,13 @@ export const handler = defineHandler({
     const keyType = ctx.apiVersion >= 1 ? (req.keyType ?? 0) : 0;
     const answers = await Promise.all(
       keysOf(req, ctx.apiVersion).map(async (key) => {
+        // Kafka: DESCRIBE on the group, or on the transactional id.
+        if (keyType === 0 && !allowedGroup(ctx, AclOperation.DESCRIBE, key)) {
+          return { key, ...NO_NODE, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED as ErrorCodeValue, errorMessage: message(ErrorCode.GROUP_AUTHORIZATION_FAILED) };
+        }
+        if (keyType === 1 && !allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key)) {
+          return { key, ...NO_NODE, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED as ErrorCodeValue, errorMessage: message(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED) };
+        }
         const { errorCode, broker } = await ctx.broker.groups.findCoordinator(key, keyType);
         const node = broker ? { nodeId: broker.nodeId, ...endpointFor(broker, ctx.conn.listener?.name) } : NO_NODE;
         return { key, ...node, errorCode, errorMessage: message(errorCode) };

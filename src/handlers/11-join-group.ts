@@ -1,9 +1,10 @@
 // JoinGroup: a member joins (or rejoins) a classic group and waits for the join phase to end. v4+ first
 // joins get MEMBER_ID_REQUIRED with their id; v5+ carry group.instance.id (static membership); v7+
 // answer with the protocol type; v0 has no rebalance timeout (the session timeout bounds the join).
-import { ApiKey, type JoinGroupResponse } from '../../protocol/index.js';
+import { ApiKey, ErrorCode, type JoinGroupResponse } from '../../protocol/index.js';
 import type { JoinResult } from '../coordinator/index.js';
 import { clientHost, clientId } from '../coordinator/client.js';
+import { AclOperation, allowedGroup } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 function response(r: JoinResult, version: number): JoinGroupResponse {
@@ -26,6 +27,7 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 9,
   async handle(req, ctx) {
+    if (!allowedGroup(ctx, AclOperation.READ, req.groupId)) return response({ errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId: '', members: [], skipAssignment: false }, ctx.apiVersion);
     const v = ctx.apiVersion;
     const result = await ctx.broker.groups.joinGroup({
       groupId: req.groupId,

@@ -1,5 +1,6 @@
 // Heartbeat: keeps a member's session alive; REBALANCE_IN_PROGRESS tells it to rejoin.
-import { ApiKey } from '../../protocol/index.js';
+import { ApiKey, ErrorCode } from '../../protocol/index.js';
+import { AclOperation, allowedGroup } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 export const handler = defineHandler({
@@ -7,6 +8,7 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 4,
   async handle(req, ctx) {
+    if (!allowedGroup(ctx, AclOperation.READ, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
     const errorCode = await ctx.broker.groups.heartbeat({
       groupId: req.groupId,
       memberId: req.memberId,

@@ -3,6 +3,7 @@
 // per member.
 import { ApiKey, ErrorCode, type ErrorCodeValue, type LeaveGroupRequest } from '../../protocol/index.js';
 import type { LeaveMember } from '../coordinator/index.js';
+import { AclOperation, allowedGroup } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 function membersOf(req: LeaveGroupRequest, version: number): LeaveMember[] {
@@ -15,6 +16,7 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 5,
   async handle(req, ctx) {
+    if (!allowedGroup(ctx, AclOperation.READ, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] };
     const v = ctx.apiVersion;
     const result = await ctx.broker.groups.leaveGroup(req.groupId, membersOf(req, v));
     if (v >= 3) return { throttleTimeMs: 0, errorCode: result.errorCode, members: result.members };

@@ -2,6 +2,7 @@
 // once it is stored (followers that arrive first wait). v5+ must name the protocol type and name.
 import { ApiKey, ErrorCode, type SyncGroupResponse } from '../../protocol/index.js';
 import type { SyncResult } from '../coordinator/index.js';
+import { AclOperation, allowedGroup } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 function response(r: SyncResult): SyncGroupResponse {
@@ -13,6 +14,7 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 5,
   async handle(req, ctx) {
+    if (!allowedGroup(ctx, AclOperation.READ, req.groupId)) return response({ errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
     const v = ctx.apiVersion;
     const protocolType = v >= 5 ? (req.protocolType ?? null) : null;
     const protocolName = v >= 5 ? (req.protocolName ?? null) : null;

@@ -27,6 +27,7 @@ import {
   topicNameProblem,
   validateTopicConfig,
 } from '../topics.js';
+import { AclOperation, allowedOnCluster, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.CreateTopics].validVersions;
@@ -73,7 +74,9 @@ function layout(t: CreateTopicsRequestCreatableTopic, ctx: RequestContext, liveB
   return { partitions, replicationFactor: t.replicationFactor === -1 ? DEFAULT_REPLICATION_FACTOR : t.replicationFactor };
 }
 
-async function createOne(t: CreateTopicsRequestCreatableTopic, validateOnly: boolean, ctx: RequestContext, liveBrokers: ReadonlySet<number>): Promise<Result> {
+async function createOne(t: CreateTopicsRequestCreatableTopic, validateOnly: boolean, ctx: RequestContext, liveBrokers: ReadonlySet<number>, clusterCreate: boolean): Promise<Result> {
+  // Kafka: CREATE on the cluster, or on the topic; checked before anything else about the topic.
+  if (!clusterCreate && !allowedTopic(ctx, AclOperation.CREATE, t.name)) return failure(t.name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Authorization failed.');
   const nameProblem = topicNameProblem(t.name);
   if (nameProblem !== undefined) return failure(t.name, ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
   let partitions: number;
@@ -111,6 +114,10 @@ async function createOne(t: CreateTopicsRequestCreatableTopic, validateOnly: boo
     const message = err.code === ErrorCode.TOPIC_ALREADY_EXISTS ? `Topic '${t.name}' already exists.` : err.message;
     return failure(t.name, err.code, message);
   }
+  // The configs are shown only to a principal that may DESCRIBE_CONFIGS the topic (Kafka, v5+).
+  if (!allowedTopic(ctx, AclOperation.DESCRIBE_CONFIGS, t.name)) {
+    return { name: t.name, topicId, errorCode: ErrorCode.NONE, errorMessage: null, topicConfigErrorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, numPartitions: -1, replicationFactor: -1, configs: [] };
+  }
   return {
     name: t.name,
     topicId,
@@ -129,6 +136,7 @@ async function handle(req: CreateTopicsRequest, ctx: RequestContext) {
   const needBrokers = req.topics.some((t) => t.assignments.length > 0);
   const liveBrokers = new Set(needBrokers ? (await ctx.broker.brokers()).map((b) => b.nodeId) : []);
   const validateOnly = ctx.apiVersion >= 1 && req.validateOnly === true;
+  const clusterCreate = allowedOnCluster(ctx, AclOperation.CREATE);
   const answered = new Set<string>();
   const topics: Result[] = [];
   const work: Array<Promise<void>> = [];
@@ -141,7 +149,7 @@ async function handle(req: CreateTopicsRequest, ctx: RequestContext) {
     }
     const slot = topics.push(failure(t.name, ErrorCode.UNKNOWN_SERVER_ERROR)) - 1;
     work.push(
-      createOne(t, validateOnly, ctx, liveBrokers).then(
+      createOne(t, validateOnly, ctx, liveBrokers, clusterCreate).then(
         (r) => {
           topics[slot] = r;
         },

@@ -13,6 +13,7 @@ import {
   type ErrorCodeValue,
 } from '../../protocol/index.js';
 import { ZERO_UUID } from '../topics.js';
+import { AclOperation, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.DeleteTopics].validVersions;
@@ -39,11 +40,15 @@ async function deleteOne(t: Target, ctx: RequestContext): Promise<Result> {
   const v = ctx.apiVersion;
   try {
     let name = t.name;
+    // Kafka: DELETE on the topic, checked before its existence; by id, an unknown id is UNKNOWN_TOPIC_ID
+    // and the name of one the principal may not DESCRIBE stays hidden.
     if (t.topicId !== ZERO_UUID) {
       const topic = await ctx.broker.metadata.getTopicById(t.topicId);
       if (topic === undefined) return result(t, ErrorCode.UNKNOWN_TOPIC_ID, null, v);
+      if (!allowedTopic(ctx, AclOperation.DESCRIBE, topic.name)) return result(t, ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Authorization failed.', v);
       name = topic.name;
     }
+    if (!allowedTopic(ctx, AclOperation.DELETE, name!)) return result({ name, topicId: t.topicId }, ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Authorization failed.', v);
     const deleted = await ctx.broker.metadata.deleteTopic(name!);
     if (!deleted) {
       return t.topicId !== ZERO_UUID ? result(t, ErrorCode.UNKNOWN_TOPIC_ID, null, v) : result(t, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, null, v);

@@ -2,6 +2,7 @@
 // Records below it are no longer served; their objects go with retention.
 import { ApiKey, ErrorCode, KafkaError, type DeleteRecordsRequest, type DeleteRecordsRequestDeleteRecordsPartition, type ErrorCodeValue } from '../../protocol/index.js';
 import type { TopicRecord } from '../../metadata/types.js';
+import { AclOperation, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const failed = (partitionIndex: number, errorCode: ErrorCodeValue) => ({ partitionIndex, lowWatermark: -1, errorCode });
@@ -28,6 +29,9 @@ export const handler = defineHandler({
   async handle(req, ctx) {
     const topics = await Promise.all(
       req.topics.map(async (t) => {
+        if (!allowedTopic(ctx, AclOperation.DELETE, t.name)) {
+          return { name: t.name, partitions: t.partitions.map((p) => failed(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) };
+        }
         const topic = await ctx.broker.metadata.getTopic(t.name);
         return { name: t.name, partitions: await Promise.all(t.partitions.map((p) => deletePartition(topic, p, ctx))) };
       }),

@@ -4,6 +4,7 @@
 // never makes a client truncate. An epoch newer than ours is unknown.
 import { ApiKey, ErrorCode, KafkaError, type ErrorCodeValue, type OffsetForLeaderEpochRequest, type OffsetForLeaderEpochRequestOffsetForLeaderPartition } from '../../protocol/index.js';
 import type { TopicRecord } from '../../metadata/types.js';
+import { AclOperation, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const failed = (partition: number, errorCode: ErrorCodeValue) => ({ errorCode, partition, leaderEpoch: -1, endOffset: -1 });
@@ -31,6 +32,9 @@ export const handler = defineHandler({
   async handle(req, ctx) {
     const topics = await Promise.all(
       req.topics.map(async (t) => {
+        if (!allowedTopic(ctx, AclOperation.DESCRIBE, t.topic)) {
+          return { topic: t.topic, partitions: t.partitions.map((p) => failed(p.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) };
+        }
         const topic = await ctx.broker.metadata.getTopic(t.topic);
         return { topic: t.topic, partitions: await Promise.all(t.partitions.map((p) => endOffset(topic, p, ctx))) };
       }),

@@ -24,6 +24,7 @@ import {
   brokerResourceProblem,
   topicConfigEntries,
 } from '../topics.js';
+import { AclOperation, configResourceRefusal } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.DescribeConfigs].validVersions;
@@ -91,6 +92,8 @@ function describeBroker(r: DescribeConfigsRequestDescribeConfigsResource, ctx: R
 }
 
 async function describe(r: DescribeConfigsRequestDescribeConfigsResource, req: DescribeConfigsRequest, ctx: RequestContext): Promise<Result> {
+  const refused = configResourceRefusal(ctx, AclOperation.DESCRIBE_CONFIGS, r.resourceType, r.resourceName);
+  if (refused) return failure(r, refused.errorCode, refused.errorMessage);
   try {
     let all: Described[];
     if (r.resourceType === ConfigResourceType.TOPIC) all = await describeTopic(r, ctx);

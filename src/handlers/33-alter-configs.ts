@@ -14,6 +14,7 @@ import {
   type ErrorCodeValue,
 } from '../../protocol/index.js';
 import { alterConfigResource, duplicateResources, duplicates, resourceKey } from '../topics.js';
+import { AclOperation, configResourceRefusal } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.AlterConfigs].validVersions;
@@ -26,6 +27,8 @@ function result(r: Resource, errorCode: ErrorCodeValue, errorMessage: string | n
 }
 
 async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): Promise<Result> {
+  const refused = configResourceRefusal(ctx, AclOperation.ALTER_CONFIGS, r.resourceType, r.resourceName);
+  if (refused) return result(r, refused.errorCode, refused.errorMessage);
   try {
     if (duplicates(r.configs.map((c) => c.name)).size > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Error due to duplicate config keys');
     const nulls = r.configs.filter((c) => c.value === null).map((c) => c.name);

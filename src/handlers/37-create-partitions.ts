@@ -13,6 +13,7 @@ import {
   type ErrorCodeValue,
 } from '../../protocol/index.js';
 import { MAX_PARTITIONS_PER_TOPIC, checkReplicaAssignment } from '../topics.js';
+import { AclOperation, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.CreatePartitions].validVersions;
@@ -24,6 +25,8 @@ function result(name: string, errorCode: ErrorCodeValue, errorMessage: string | 
 }
 
 async function grow(t: CreatePartitionsRequestCreatePartitionsTopic, validateOnly: boolean, ctx: RequestContext, liveBrokers: ReadonlySet<number>): Promise<Result> {
+  // Kafka: ALTER on the topic, before its existence is checked.
+  if (!allowedTopic(ctx, AclOperation.ALTER, t.name)) return result(t.name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Authorization failed.');
   try {
     const topic = await ctx.broker.metadata.getTopic(t.name);
     if (topic === undefined) return result(t.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'This server does not host this topic-partition.');

@@ -22,6 +22,7 @@ import {
   isListConfig,
   resourceKey,
 } from '../topics.js';
+import { AclOperation, configResourceRefusal } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 const [MIN_VERSION, MAX_VERSION] = API_INFO[ApiKey.IncrementalAlterConfigs].validVersions;
@@ -66,6 +67,8 @@ function apply(current: Readonly<Record<string, string>>, r: Resource): Record<s
 }
 
 async function alter(r: Resource, validateOnly: boolean, ctx: RequestContext): Promise<Result> {
+  const refused = configResourceRefusal(ctx, AclOperation.ALTER_CONFIGS, r.resourceType, r.resourceName);
+  if (refused) return result(r, refused.errorCode, refused.errorMessage);
   try {
     if (duplicates(r.configs.map((c) => c.name)).size > 0) throw new KafkaError(ErrorCode.INVALID_REQUEST, 'Error due to duplicate config keys');
     const bad = r.configs.find((c) => !Object.values(ConfigOperation).includes(c.configOperation as never));

@@ -1,8 +1,9 @@
-// DescribeCluster: the live agents as brokers, the node we report as controller (the lowest live id,
+// DescribeCluster (no ACL needed, as Kafka; the cluster's authorized operations are 0 without DESCRIBE on it): the live agents as brokers, the node we report as controller (the lowest live id,
 // as in Metadata) and the cluster id. Agents are brokers, never controllers, so only the BROKER
 // endpoint type (1) can be described.
 import { ApiKey, API_INFO, ErrorCode, type DescribeClusterRequest, type ErrorCodeValue } from '../../protocol/index.js';
 import { AUTHORIZED_OPERATIONS_OMITTED, CLUSTER_AUTHORIZED_OPERATIONS, controllerIdOf } from '../topics.js';
+import { clusterAuthorizedOperations } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 import { endpointFor } from '../network/listeners.js';
 
@@ -46,7 +47,9 @@ async function handle(req: DescribeClusterRequest, ctx: RequestContext) {
     clusterId: ctx.broker.clusterId,
     controllerId: controllerIdOf(brokers, ctx.broker.nodeId),
     brokers: brokers.map((b) => ({ brokerId: b.nodeId, ...endpointFor(b, ctx.conn.listener?.name), rack: b.rack })),
-    clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_AUTHORIZED_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED,
+    clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
+      ? clusterAuthorizedOperations(ctx, CLUSTER_AUTHORIZED_OPERATIONS)
+      : AUTHORIZED_OPERATIONS_OMITTED,
   };
 }
 

@@ -38,6 +38,9 @@ import { handler as saslHandshake } from './17-sasl-handshake.js';
 import { handler as saslAuthenticate } from './36-sasl-authenticate.js';
 import { handler as describeUserScramCredentials } from './50-describe-user-scram-credentials.js';
 import { handler as alterUserScramCredentials } from './51-alter-user-scram-credentials.js';
+import { handler as describeAcls } from './29-describe-acls.js';
+import { handler as createAcls } from './30-create-acls.js';
+import { handler as deleteAcls } from './31-delete-acls.js';
 
 const handlers: Handler[] = [];
 const apiVersions = apiVersionsHandler(() => handlers);
@@ -81,6 +84,9 @@ handlers.push(
     saslAuthenticate,
     describeUserScramCredentials,
     alterUserScramCredentials,
+    describeAcls,
+    createAcls,
+    deleteAcls,
   ] as Handler[]),
 );
 

@@ -24,8 +24,9 @@ export class RawClient {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
-    const s = connect(port, host);
+  /** `localAddress`: the address to connect from (127.0.0.2 … are loopback too: another client host). */
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawClient> {
+    const s = connect({ port, host, localAddress });
     s.setNoDelay(true); // as Kafka clients do: a request is never held back waiting for an ACK
     await once(s, 'connect');
     return new RawClient(s);

@@ -9,7 +9,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, KafkaError, type ErrorCodeValue } from '../../protocol/errors.js';
 import { MAX_PARTITIONS_PER_TOPIC } from '../../metadata/validate.js';
-import type { FlushCommitPartition, MetadataStore, NewSegment } from '../../metadata/types.js';
+import type { AclBinding, FlushCommitPartition, MetadataStore, NewSegment } from '../../metadata/types.js';
 import { AgentIdInUseError } from '../../metadata/errors.js';
 
 export interface ContractContext {
@@ -997,6 +997,23 @@ export function metadataContract(ctx: ContractContext): void {
     const nodeIds = (await store.listLiveAgents(60_000)).map((a) => a.nodeId);
     assert.equal(new Set(nodeIds).size, nodeIds.length);
     for (const x of [id, racing]) await store.deregisterAgent(x);
+  });
+
+  it('ACLs: created once, listed, deleted exactly; client strings round-trip', async () => {
+    const { store, second, raw } = ctx;
+    const name = unique('acl-topic');
+    const principal = `User:${unique('p')}\u0000\u0001x`;
+    const read: AclBinding = { resourceType: 2, resourceName: name, patternType: 3, principal, host: '*', operation: 3, permissionType: 3 };
+    const deny: AclBinding = { ...read, patternType: 4, operation: 4, permissionType: 2, host: '10.0.0.1' };
+    const mine = async (s: MetadataStore) => (await s.listAcls()).filter((b) => b.principal === principal);
+    assert.equal(await store.createAcls([read, deny, read]), 2);
+    assert.equal(await second.createAcls([read]), 0, 'an existing ACL is not created twice');
+    assert.deepEqual(await mine(raw), [read, deny]);
+    assert.deepEqual(await store.deleteAcls([deny, { ...deny, host: 'other' }]), [deny]);
+    assert.deepEqual(await mine(raw), [read]);
+    assert.deepEqual(await store.deleteAcls([deny]), []);
+    await store.deleteAcls([read]);
+    assert.deepEqual(await mine(raw), []);
   });
 }
 

@@ -243,7 +243,9 @@ describe('metadata on PostgreSQL: migrations', () => {
     const tables = await admin<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     assert.deepEqual(
       tables.map((t) => t.table_name),
-      ['aborted_txns', 'agents', 'cluster_settings', 'consumer_groups', 'consumer_offsets', 'coordinator_leases', 'partition_leases', 'partitions', 'producer_snapshots', 'segment_objects', 'segments', 'topics', 'transactions', 'txn_offsets'],
+      [
+        'aborted_txns', 'acls', 'agents', 'cluster_settings', 'consumer_groups', 'consumer_offsets', 'coordinator_leases', 'partition_leases', 'partitions', 'producer_snapshots', 'segment_objects', 'segments', 'topics', 'transactions', 'txn_offsets', 'user_credentials',
+      ],
     );
   });
 
