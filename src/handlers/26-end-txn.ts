@@ -2,6 +2,7 @@
 // they can be written within a few seconds, its markers are in every partition's log.
 import { ApiKey, ErrorCode } from '../../protocol/index.js';
 import { fencedCode } from '../transactions/index.js';
+import { AclOperation, ResourceType, allowed } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 export const handler = defineHandler({
@@ -9,6 +10,7 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 4,
   async handle(req, ctx) {
+    if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED };
     const txns = ctx.broker.transactions;
     if (txns === undefined) return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED };
     const code = await txns.coordinator.endTxn(req.transactionalId, req.producerId, req.producerEpoch, req.committed);

@@ -3,6 +3,7 @@
 // aborts), in the statement that stores the decision.
 import { ApiKey, ErrorCode, type ErrorCodeValue, type TxnOffsetCommitRequest } from '../../protocol/index.js';
 import { fencedCode } from '../transactions/index.js';
+import { AclOperation, ResourceType, allowed, allowedGroup, allowedTopic } from '../security/authorize.js';
 import { defineHandler, type RequestContext } from './types.js';
 
 function errorResponse(req: TxnOffsetCommitRequest, errorCode: ErrorCodeValue) {
@@ -12,10 +13,17 @@ function errorResponse(req: TxnOffsetCommitRequest, errorCode: ErrorCodeValue) {
 async function handle(req: TxnOffsetCommitRequest, ctx: RequestContext) {
   const txns = ctx.broker.transactions;
   if (txns === undefined) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  // Kafka: WRITE on the transactional id, READ on the group, READ on each topic.
+  if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  if (!allowedGroup(ctx, AclOperation.READ, req.groupId)) return errorResponse(req, ErrorCode.GROUP_AUTHORIZATION_FAILED);
   if (req.groupId === '') return errorResponse(req, ErrorCode.INVALID_GROUP_ID);
   const codes = new Map<string, ErrorCodeValue>();
   const offsets = [];
   for (const t of req.topics) {
+    if (!allowedTopic(ctx, AclOperation.READ, t.name)) {
+      for (const p of t.partitions) codes.set(`${t.name}\u0000${p.partitionIndex}`, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+      continue;
+    }
     const topic = await ctx.broker.metadata.getTopic(t.name);
     for (const p of t.partitions) {
       const k = `${t.name}\u0000${p.partitionIndex}`;

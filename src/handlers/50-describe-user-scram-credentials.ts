@@ -4,6 +4,7 @@
 // twice is DUPLICATE_RESOURCE, a user without SCRAM credentials RESOURCE_NOT_FOUND.
 import { ApiKey, ErrorCode, KafkaError } from '../../protocol/index.js';
 import { MECHANISM_IDS, type ScramMechanism } from '../security/scram.js';
+import { AclOperation, allowedOnCluster } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 export const handler = defineHandler({
@@ -11,6 +12,7 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 0,
   async handle(req, ctx) {
+    if (!allowedOnCluster(ctx, AclOperation.DESCRIBE)) return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: null, results: [] };
     const store = ctx.broker.credentials;
     if (store === undefined) throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, 'credentials are not served here');
     const scram = (await store.list()).filter((c) => c.mechanism !== 'PLAIN');

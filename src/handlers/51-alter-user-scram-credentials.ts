@@ -6,6 +6,7 @@
 import { ApiKey, ErrorCode, KafkaError, type ErrorCodeValue } from '../../protocol/index.js';
 import { checkUserName } from '../security/credentials.js';
 import { MAX_ITERATIONS, MIN_ITERATIONS, keysFromSalted, mechanismById, type ScramMechanism, type StoredCredential } from '../security/scram.js';
+import { AclOperation, allowedOnCluster } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 interface Problem {
@@ -18,6 +19,11 @@ export const handler = defineHandler({
   minVersion: 0,
   maxVersion: 0,
   async handle(req, ctx) {
+    // Kafka: ALTER on the cluster, else every user is answered CLUSTER_AUTHORIZATION_FAILED.
+    if (!allowedOnCluster(ctx, AclOperation.ALTER)) {
+      const users = [...new Set([...req.deletions.map((d) => d.name), ...req.upsertions.map((u) => u.name)])];
+      return { throttleTimeMs: 0, results: users.map((user) => ({ user, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED as ErrorCodeValue, errorMessage: null })) };
+    }
     const store = ctx.broker.credentials;
     if (store === undefined) throw new KafkaError(ErrorCode.UNSUPPORTED_VERSION, 'credentials are not served here');
     const users: string[] = [];

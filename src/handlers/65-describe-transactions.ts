@@ -1,5 +1,6 @@
 // DescribeTransactions (KIP-664): the state of transactional ids this agent coordinates.
 import { ApiKey, ErrorCode, type ErrorCodeValue, type DescribeTransactionsRequest } from '../../protocol/index.js';
+import { AclOperation, ResourceType, allowed } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 const none = (transactionalId: string, errorCode: ErrorCodeValue) => ({
@@ -14,6 +15,7 @@ export const handler = defineHandler({
     const txns = ctx.broker.transactions;
     const transactionStates = await Promise.all(
       req.transactionalIds.map(async (id) => {
+        if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, id)) return none(id, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
         if (txns === undefined) return none(id, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND);
         const r = await txns.coordinator.describe(id);
         if (r.txn === undefined) return none(id, r.errorCode);

@@ -2,6 +2,7 @@
 // filtered by state, producer id and how long the transaction has been open.
 import { ApiKey, ErrorCode } from '../../protocol/index.js';
 import { TXN_STATES } from '../transactions/store.js';
+import { AclOperation, ResourceType, allowed } from '../security/authorize.js';
 import { defineHandler } from './types.js';
 
 export const handler = defineHandler({
@@ -17,6 +18,7 @@ export const handler = defineHandler({
     const duration = req.durationFilter ?? -1;
     const list = (await txns.coordinator.list()).filter(
       (t) =>
+        allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, t.transactionalId) &&
         (req.stateFilters.length === 0 || req.stateFilters.includes(t.state)) &&
         (req.producerIdFilters.length === 0 || req.producerIdFilters.includes(t.producerId)) &&
         (duration < 0 || (t.startedAt >= 0 && now - t.startedAt > duration)),

@@ -43,6 +43,21 @@ export class PartitionTransactions {
   ) {}
 
   /**
+   * Whether the stored decision of the producer's transaction asks for this marker: a marker from
+   * another agent is written only when PostgreSQL holds the matching PrepareCommit/PrepareAbort naming
+   * the partition, so no client can commit or abort a transaction the coordinator did not decide.
+   */
+  async decided(topic: string, partitionId: number, producerId: number, producerEpoch: number, commit: boolean): Promise<boolean> {
+    const t = await this.store.byProducer(producerId);
+    return (
+      t !== undefined &&
+      t.producerEpoch === producerEpoch &&
+      t.state === (commit ? 'PrepareCommit' : 'PrepareAbort') &&
+      t.partitions.some(([name, p]) => name === topic && p === partitionId)
+    );
+  }
+
+  /**
    * WriteTxnMarkers for one partition: the marker is appended and committed (resolves after the flush
    * commit), or the error code says why not (the coordinator retries).
    */
