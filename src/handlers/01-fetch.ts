@@ -97,7 +97,7 @@ async function readPartition(
     if (readCommitted && records.length > 0 && ctx.broker.transactions !== undefined) {
       const last = records[records.length - 1]!;
       const end = Number(last.readBigInt64BE(0)) + last.readInt32BE(23) + 1;
-      base.abortedTransactions = await ctx.broker.transactions.partitions.abortedBetween(name, p.partition, st.leaderEpoch, p.fetchOffset, end);
+      base.abortedTransactions = await ctx.broker.transactions.partitions.abortedBetween(name, p.partition, st.leaderEpoch, p.fetchOffset, end, st.logStartOffset);
     }
     return { ...base, records };
   } catch (err) {

@@ -5,6 +5,7 @@
 import { ApiKey, ErrorCode, type ErrorCodeValue } from '../../protocol/index.js';
 import { BrokerConnection } from '../admin/broker-client.js';
 import type { BrokerInfo } from '../context.js';
+import { endpointFor } from '../network/listeners.js';
 import type { Logger } from '../logger.js';
 import type { PartitionTransactions } from './partition-txns.js';
 
@@ -97,7 +98,11 @@ export class ClusterMarkerWriter implements MarkerWriter {
   private connection(broker: BrokerInfo): Promise<BrokerConnection> {
     let c = this.connections.get(broker.nodeId);
     if (c === undefined) {
-      c = BrokerConnection.open(broker.host, broker.port, REQUEST_TIMEOUT_MS);
+      // Agents send markers as anonymous clients: to the peer's PLAINTEXT listener when it has one
+      // (a marker is written only when it matches the decision stored in PostgreSQL, so no credential
+      // is needed); a cluster whose agents listen only with TLS or SASL cannot send them yet.
+      const { host, port } = endpointFor(broker, 'PLAINTEXT');
+      c = BrokerConnection.open(host, port, REQUEST_TIMEOUT_MS);
       this.connections.set(broker.nodeId, c);
       c.catch(() => this.connections.delete(broker.nodeId));
     }

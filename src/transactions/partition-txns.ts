@@ -28,6 +28,8 @@ interface AbortedIndex {
   leaseEpoch: number;
   entries: AbortedTxn[];
   loading?: Promise<void>;
+  /** The log start offset the entries were last pruned to. */
+  prunedTo: number;
 }
 
 export class PartitionTransactions {
@@ -93,13 +95,18 @@ export class PartitionTransactions {
     }
   }
 
-  /** Aborted transactions overlapping [fromOffset, upTo) of a partition led here under `leaseEpoch`. */
-  async abortedBetween(topic: string, partitionId: number, leaseEpoch: number, fromOffset: number, upTo: number): Promise<Array<{ producerId: number; firstOffset: number }>> {
+  /**
+   * Aborted transactions overlapping [fromOffset, upTo) of a partition led here under `leaseEpoch`.
+   * Entries whose abort marker fell below `logStartOffset` (retention) are dropped, in memory and in
+   * the database, so the index stays as long as the retained log.
+   */
+  async abortedBetween(topic: string, partitionId: number, leaseEpoch: number, fromOffset: number, upTo: number, logStartOffset = 0): Promise<Array<{ producerId: number; firstOffset: number }>> {
     const k = key(topic, partitionId);
     let idx = this.aborted.get(k);
     if (idx === undefined || idx.leaseEpoch !== leaseEpoch) {
-      const fresh: AbortedIndex = { leaseEpoch, entries: [] };
-      fresh.loading = this.store.loadAborted(topic, partitionId, 0).then((rows) => {
+      const fresh: AbortedIndex = { leaseEpoch, entries: [], prunedTo: logStartOffset };
+      if (logStartOffset > 0) this.prune(topic, partitionId, logStartOffset);
+      fresh.loading = this.store.loadAborted(topic, partitionId, logStartOffset).then((rows) => {
         // Entries added while loading (markers written meanwhile) are kept.
         for (const e of fresh.entries) if (!rows.some((r) => r.producerId === e.producerId && r.firstOffset === e.firstOffset)) rows.push(e);
         fresh.entries = rows.sort((a, b) => a.firstOffset - b.firstOffset);
@@ -111,6 +118,12 @@ export class PartitionTransactions {
       });
     }
     if (idx.loading !== undefined) await idx.loading;
+    if (logStartOffset > idx.prunedTo) {
+      idx.prunedTo = logStartOffset;
+      const before = idx.entries.length;
+      idx.entries = idx.entries.filter((e) => e.lastOffset === null || e.lastOffset >= logStartOffset);
+      if (idx.entries.length < before) this.prune(topic, partitionId, logStartOffset);
+    }
     const out: Array<{ producerId: number; firstOffset: number }> = [];
     for (const e of idx.entries) {
       if (e.firstOffset >= upTo) break;
@@ -119,6 +132,12 @@ export class PartitionTransactions {
       if (out.length >= MAX_ABORTED_PER_FETCH) break;
     }
     return out;
+  }
+
+  private prune(topic: string, partitionId: number, logStartOffset: number): void {
+    this.store.pruneAborted(topic, partitionId, logStartOffset).catch((err: unknown) => {
+      this.logger?.debug({ topic, partitionId, err: (err as Error).message }, 'pruning the aborted-transactions index failed (retried at the next prune)');
+    });
   }
 
   /** Drops the index entries of a topic (deleted or re-created). */

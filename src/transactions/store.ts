@@ -120,6 +120,13 @@ const S = {
      SELECT EXISTS (SELECT 1 FROM l) AS ok`,
     { idempotent: true },
   ),
+  // Entries whose abort marker is below the log start offset (retention, DeleteRecords): no fetch can
+  // reach their records any more.
+  pruneAborted: statement(
+    'sh_txn_prune_aborted',
+    `DELETE FROM aborted_txns WHERE topic = $1 AND partition_id = $2 AND last_offset < $3`,
+    { idempotent: true },
+  ),
   setAbortedLast: statement(
     'sh_txn_set_aborted_last',
     `UPDATE aborted_txns SET last_offset = $5 WHERE topic = $1 AND partition_id = $2 AND producer_id = $3 AND first_offset = $4 AND last_offset IS NULL`,
@@ -238,6 +245,10 @@ export class TxnStore {
 
   async setAbortedLast(topic: string, partitionId: number, producerId: number, firstOffset: number, lastOffset: number): Promise<void> {
     await this.driver.query(S.setAbortedLast, [topic, partitionId, producerId, firstOffset, lastOffset]);
+  }
+
+  async pruneAborted(topic: string, partitionId: number, logStartOffset: number): Promise<void> {
+    await this.driver.query(S.pruneAborted, [topic, partitionId, logStartOffset]);
   }
 
   async loadAborted(topic: string, partitionId: number, fromOffset: number): Promise<AbortedTxn[]> {
