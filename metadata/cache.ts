@@ -354,7 +354,12 @@ export class CachedMetadataStore implements MetadataStore {
       if (p) return p;
     }
     const byId = await this.loadPartitions(topic);
-    return byId[partitionId];
+    const p = byId[partitionId];
+    if (p !== undefined || partitionId >= byId.length) return p;
+    // Forgotten while the read was in flight (a new lease, a new high watermark: read it again), and
+    // reads of a topic are shared: this partition alone, from the store.
+    const fresh = await this.inner.getPartition(topic, partitionId);
+    return fresh === undefined ? undefined : freeze(fresh);
   }
 
   async updateHighWatermark(topic: string, partitionId: number, highWatermark: number): Promise<void> {

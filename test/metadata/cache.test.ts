@@ -107,6 +107,21 @@ describe('CachedMetadataStore', () => {
     assert.equal(inner.count('getPartitions'), 3);
   });
 
+  it('a partition forgotten while a shared read is in flight (a new lease) is read again, not answered missing', async () => {
+    const inner = instrument(db);
+    const cache = new CachedMetadataStore(inner.store);
+    const name = unique('forgotten');
+    await db.createTopic({ name, partitionCount: 2 });
+    const gate = inner.gate('getPartitions');
+    const first = cache.getPartition(name, 0);
+    await gate.hasEntered;
+    assert.ok(await cache.acquirePartitionLease(name, 1, unique('agent'), 60_000));
+    const second = cache.getPartition(name, 1); // joins the read in flight, which the lease patched
+    gate.release();
+    assert.equal((await first)!.partitionId, 0);
+    assert.equal((await second)?.partitionId, 1);
+  });
+
   it('changes made through it are visible at once; changes by others after invalidateTopic', async () => {
     const cache = new CachedMetadataStore(db);
     const name = unique('inval');
