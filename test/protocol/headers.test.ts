@@ -7,12 +7,12 @@ import {
 
 // key → [min, max, first flexible version or null], written out from the protocol notes' header table
 // (../shared/kafka-protocol/README.md §5) plus our own OffsetDelete, WriteTxnMarkers, DescribeTransactions,
-// ListTransactions and Describe/AlterUserScramCredentials.
+// ListTransactions, Describe/Create/DeleteAcls and Describe/AlterUserScramCredentials.
 const TABLE: Record<number, [number, number, number | null]> = {
   0: [0, 11, 9], 1: [0, 17, 12], 2: [0, 10, 6], 3: [0, 12, 9], 8: [0, 9, 8], 9: [0, 9, 6], 10: [0, 6, 3],
   11: [0, 9, 6], 12: [0, 4, 4], 13: [0, 5, 4], 14: [0, 5, 4], 15: [0, 5, 5], 16: [0, 5, 3], 17: [0, 1, null],
   18: [0, 4, 3], 19: [0, 7, 5], 20: [0, 6, 4], 21: [0, 2, 2], 22: [0, 5, 2], 23: [0, 4, 4], 24: [0, 5, 3],
-  25: [0, 4, 3], 26: [0, 5, 3], 27: [0, 1, 1], 28: [0, 4, 3], 32: [0, 4, 4], 33: [0, 2, 2], 36: [0, 2, 2], 37: [0, 3, 2],
+  25: [0, 4, 3], 26: [0, 5, 3], 27: [0, 1, 1], 28: [0, 4, 3], 29: [0, 3, 2], 30: [0, 3, 2], 31: [0, 3, 2], 32: [0, 4, 4], 33: [0, 2, 2], 36: [0, 2, 2], 37: [0, 3, 2],
   42: [0, 2, 2], 44: [0, 1, 1], 47: [0, 0, null], 50: [0, 0, 0], 51: [0, 0, 0], 60: [0, 1, 0], 61: [0, 0, 0], 65: [0, 0, 0], 66: [0, 1, 0], 68: [0, 1, 0], 69: [0, 0, 0],
 };
 
