@@ -413,6 +413,11 @@ export class Agent {
       this.cleaner = new OrphanCleaner({ objectStore, metadata: inner, logger: this.log });
       this.cleaner.start(ORPHAN_SWEEP_MS);
     }
+    // Merging and compaction swap a partition's rows only while this agent leads it at that epoch.
+    const stillLeading = (p: { topic: string; partitionId: number; epoch: number }) => {
+      const st = leadership.state(p.topic, p.partitionId);
+      return st.kind === 'leading' && st.epoch === p.epoch && writer.isOpen(p.topic, p.partitionId);
+    };
     if (storageMd !== undefined && cfg.mergeIntervalMs > 0) {
       // The leader of a partition merges its small segments (storage/merger.ts); swaps are fenced by its lease.
       this.merger = new Merger({
@@ -421,10 +426,7 @@ export class Agent {
         storage: storageMd,
         agentId,
         leading: () => leadership.leading(),
-        stillLeading: (p) => {
-          const st = leadership.state(p.topic, p.partitionId);
-          return st.kind === 'leading' && st.epoch === p.epoch && writer.isOpen(p.topic, p.partitionId);
-        },
+        stillLeading,
         onMerged: (topic, partitionId) => reader.invalidate(topic, partitionId),
         targetBytes: cfg.mergeTargetBytes,
         maxAgeMs: cfg.mergeMaxAgeMs,
@@ -441,10 +443,7 @@ export class Agent {
         storage: storageMd,
         agentId,
         leading: () => leadership.leading(),
-        stillLeading: (p) => {
-          const st = leadership.state(p.topic, p.partitionId);
-          return st.kind === 'leading' && st.epoch === p.epoch && writer.isOpen(p.topic, p.partitionId);
-        },
+        stillLeading,
         policy: async (topic) => {
           const record = await metadata.getTopic(topic);
           if (record === undefined) return undefined;

@@ -15,11 +15,11 @@
 //   soon as the partition is no longer led here (handoff), and the fenced swap refuses it anyway.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SegmentSwap, SwapResult } from '../metadata/storage-store.js';
-import type { MetadataStore, SegmentRecord } from '../metadata/types.js';
+import type { MetadataStore, NewSegment, SegmentRecord } from '../metadata/types.js';
 import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 import { CorruptSegmentError } from './errors.js';
 import { batchInfoAt } from './batch.js';
-import { chunkIndexFromTail, decodeBlock, encodeSegmentObject, DEFAULT_BLOCK_BYTES, type ChunkInputBatch } from './segment-format.js';
+import { chunkIndexFromTail, decodeBlock, encodeSegmentObject, DEFAULT_BLOCK_BYTES, type ChunkInputBatch, type EncodedChunk } from './segment-format.js';
 import type { ObjectStore } from './types.js';
 
 export interface MergerMetadata {
@@ -80,6 +80,24 @@ export interface MergeStats {
   refused: number;
   failed: number;
   mergeMs: number;
+}
+
+/** The segment row of a partition's rewritten chunk (a merge's or a compaction's output object). */
+export function rewrittenSegment(p: { topic: string; partitionId: number }, bucket: string, key: string, chunk: EncodedChunk): NewSegment {
+  return {
+    id: randomUUID(),
+    topic: p.topic,
+    partitionId: p.partitionId,
+    baseOffset: chunk.baseOffset,
+    endOffset: chunk.lastOffset,
+    recordCount: chunk.recordCount,
+    sizeBytes: chunk.sizeBytes,
+    s3Bucket: bucket,
+    s3Key: key,
+    bytePosition: chunk.position,
+    byteLength: chunk.length,
+    maxTimestamp: chunk.maxTimestamp,
+  };
 }
 
 export const DEFAULT_MERGE_TARGET_BYTES = 64 * 1024 * 1024;
@@ -255,22 +273,7 @@ export class Merger {
         agentId: this.opts.agentId,
         leaseEpoch: p.epoch,
         removeIds: run.map((r) => r.id),
-        add: [
-          {
-            id: randomUUID(),
-            topic: p.topic,
-            partitionId: p.partitionId,
-            baseOffset: chunk.baseOffset,
-            endOffset: chunk.lastOffset,
-            recordCount: chunk.recordCount,
-            sizeBytes: chunk.sizeBytes,
-            s3Bucket: this.opts.objectStore.bucket,
-            s3Key: key,
-            bytePosition: chunk.position,
-            byteLength: chunk.length,
-            maxTimestamp: chunk.maxTimestamp,
-          },
-        ],
+        add: [rewrittenSegment(p, this.opts.objectStore.bucket, key, chunk)],
       });
     } catch (err) {
       // Outcome unknown: the registry decides (live if the swap applied, else deleted after the pending bound).

@@ -15,7 +15,7 @@
 //   transaction support owns them (another part of the broker decides when markers may go).
 // Memory: one key → offset map of the cleanable range (bounded by `maxKeys`; a larger range is cleaned
 // up to where the map filled) and one output row (≤ the merge target size) at a time.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   LAST_OFFSET_DELTA_OFFSET,
   buildRecordBatch,
@@ -31,7 +31,7 @@ import { CorruptSegmentError } from '../errors.js';
 import { batchInfoAt } from '../batch.js';
 import { chunkIndexFromTail, decodeBlock, encodeSegmentObject, DEFAULT_BLOCK_BYTES, type ChunkInputBatch } from '../segment-format.js';
 import type { ObjectStore } from '../types.js';
-import type { LedPartition, MergerMetadata, MergerStorage } from '../merger.js';
+import { rewrittenSegment, type LedPartition, type MergerMetadata, type MergerStorage } from '../merger.js';
 
 export interface CompactionPolicy {
   deleteRetentionMs: number;
@@ -285,22 +285,7 @@ export class Compactor {
       agentId: this.opts.agentId,
       leaseEpoch: p.epoch,
       removeIds: group.map((r) => r.id),
-      add: [
-        {
-          id: randomUUID(),
-          topic: p.topic,
-          partitionId: p.partitionId,
-          baseOffset: chunk.baseOffset,
-          endOffset: chunk.lastOffset,
-          recordCount: chunk.recordCount,
-          sizeBytes: chunk.sizeBytes,
-          s3Bucket: this.opts.objectStore.bucket,
-          s3Key: key,
-          bytePosition: chunk.position,
-          byteLength: chunk.length,
-          maxTimestamp: chunk.maxTimestamp,
-        },
-      ],
+      add: [rewrittenSegment(p, this.opts.objectStore.bucket, key, chunk)],
     });
     if (result === 'swapped') return true;
     this.stats.refused++;
