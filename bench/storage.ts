@@ -452,9 +452,17 @@ async function mergeBench(seconds: number, targetBytes: number, P: number, backe
         off.push([o0, performance.now()]);
       }
     })();
+    let peakRss = 0;
+    let peakBuffers = 0;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakBuffers = Math.max(peakBuffers, m.heapUsed + m.arrayBuffers);
+    }, 250);
     const b = await openLoop(writer, topic, P, rate, (2 * seconds) / 3, templates);
     stop = true;
     await loop;
+    clearInterval(sampler);
     const hws = Array.from({ length: P }, (_, p) => writer.highWatermark(topic, p) ?? 0);
     await writer.close();
     const shapeB = await reg.partitionShape(topic);
@@ -480,6 +488,7 @@ async function mergeBench(seconds: number, targetBytes: number, P: number, backe
     console.log(`  merge: ${st.merges} merges of ${st.rowsMerged} rows, ${f1(st.bytesWritten / MB)} MB written, ${f1(st.bytesRead / MB)} MB read in ${f1(mergeSecs)} s busy → ${f1(st.bytesWritten / MB / Math.max(0.001, mergeSecs))} MB/s written; swap statement p50 / p99 ${f1(pct(sw, 50))} / ${f1(pct(sw, 99))} ms, row listing p50 / p99 ${f1(pct(ls, 50))} / ${f1(pct(ls, 99))} ms`);
     console.log(`  produce ack p99: ${f1(pct(without, 99))} ms with no merge running (${without.length} acks), ${f1(pct(during, 99))} ms while merging (${during.length} acks) → ${during.length === 0 || without.length === 0 ? 'not measured' : `${f1((pct(during, 99) / pct(without, 99) - 1) * 100)} % (target ≤ +20 %)`}; p50 ${f1(pct(without, 50))} / ${f1(pct(during, 50))} ms`);
     console.log(`  cold fetch: ${f1(unmergedMBs)} MB/s from unmerged segments (after phase A), ${f1(mergedMBs)} MB/s after merging (all data)`);
+    console.log(`  memory while merging (whole process, incl. the writer and ${backend === 'embedded' ? 'PGlite' : 'the S3 client'}): peak heap + buffers ${f1(peakBuffers / MB)} MB, peak RSS ${f1(peakRss / MB)} MB`);
     console.log(`  rows per partition: ${f1(rowsA)} after ${f1(seconds / 3)} s unmerged (≈ ${f1((rowsA / (seconds / 3)) * 3600)} per partition-hour); at the end ${f1(shapeB.reduce((n, s) => n + s.rows, 0) / P)} rows, ${f1(shapeB.reduce((n, s) => n + s.objects, 0) / P)} objects per partition`);
     console.log(
       final.length === 0

@@ -19,7 +19,7 @@ import type { MetadataStore, NewSegment, SegmentRecord } from '../metadata/types
 import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 import { CorruptSegmentError } from './errors.js';
 import { batchInfoAt } from './batch.js';
-import { chunkIndexFromTail, decodeBlock, encodeSegmentObject, DEFAULT_BLOCK_BYTES, type ChunkInputBatch, type EncodedChunk } from './segment-format.js';
+import { ChunkStreamEncoder, chunkIndexFromTail, decodeBlock, DEFAULT_BLOCK_BYTES, type ChunkInputBatch, type EncodedChunk } from './segment-format.js';
 import type { ObjectStore } from './types.js';
 
 export interface MergerMetadata {
@@ -278,28 +278,33 @@ export class Merger {
   /** Reads the run's batches, writes one object, swaps the rows. The new row's byte length when swapped in. */
   async mergeRun(p: LedPartition, run: readonly SegmentRecord[]): Promise<number | undefined> {
     const t0 = performance.now();
-    // Rows are read a few at a time (an S3 GET costs 10-50 ms), in order of the result.
-    const read: ChunkInputBatch[][] = new Array(run.length);
+    // Rows are read a few at a time (an S3 GET costs 10-50 ms) and pushed into the encoder in order:
+    // what is held is the compressed output plus the rows in flight, never the run's batches at once
+    // (a 64 MiB object of JSON holds ~300 MB of batches).
+    const encoder = new ChunkStreamEncoder(p.topic, p.partitionId, this.o.blockBytes);
+    const inFlight: Array<Promise<ChunkInputBatch[]>> = [];
     let next = 0;
-    let abandoned = false;
-    const worker = async () => {
-      while (next < run.length && !abandoned) {
-        if (this.stopped || !this.opts.stillLeading(p)) {
-          abandoned = true;
-          return;
-        }
-        const i = next++;
-        read[i] = await this.readRow(run[i]!);
-      }
+    const startRead = () => {
+      if (next < run.length) inFlight.push(this.readRow(run[next++]!));
     };
-    await Promise.all(Array.from({ length: Math.min(this.readConcurrency, run.length) }, worker));
-    if (abandoned) return undefined;
-    const batches: ChunkInputBatch[] = read.flat();
+    for (let i = 0; i < this.readConcurrency; i++) startRead();
+    try {
+      while (inFlight.length > 0) {
+        if (this.stopped || !this.opts.stillLeading(p)) return undefined;
+        const batches = await inFlight.shift()!;
+        startRead();
+        // CPU is paced too: compressing the output costs about as much per byte as reading it back.
+        await this.pace(chunkBytes(batches));
+        await encoder.push(batches);
+      }
+    } finally {
+      // Reads still in flight when a merge is given up must not reject unobserved.
+      for (const r of inFlight) r.catch(() => undefined);
+    }
     if (this.stopped || !this.opts.stillLeading(p)) return undefined;
     const createdAt = this.clock.now();
-    // CPU is paced too: compressing the output costs about as much per byte as reading it back.
-    await this.pace(chunkBytes(batches));
-    const encoded = await encodeSegmentObject([{ topic: p.topic, partitionId: p.partitionId, batches }], { blockBytes: this.o.blockBytes, createdAt, serial: true });
+    const encoded = await encoder.finish(createdAt);
+    if (encoded === undefined) throw new CorruptSegmentError(run[0]!.s3Key, run[0]!.bytePosition, 'merged rows hold no batch');
     const chunk = encoded.chunks[0]!;
     const first = run[0]!;
     const last = run[run.length - 1]!;
