@@ -433,7 +433,9 @@ async function mergeBench(seconds: number, targetBytes: number, P: number, backe
     const hwsA = Array.from({ length: P }, (_, p) => writer.highWatermark(topic, p) ?? 0);
     const unmergedMBs = await coldRead(store, inner, topic, P, hwsA);
     // Phase B: the same load, the merger on and off in turns.
-    const merger = new Merger({ objectStore: store, metadata: inner, storage: reg, agentId: 'bench', leading: () => led, stillLeading: () => true, targetBytes, maxAgeMs: 3_600_000 });
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (o: object, m?: string) => void warnings.push(`${m ?? ''} ${JSON.stringify(o)}`), error: (o: object, m?: string) => void warnings.push(`${m ?? ''} ${JSON.stringify(o)}`) };
+    const merger = new Merger({ objectStore: store, metadata: inner, storage: reg, agentId: 'bench', leading: () => led, stillLeading: () => true, targetBytes, maxAgeMs: 3_600_000, logger });
     const busy: Array<[number, number]> = [];
     const off: Array<[number, number]> = [];
     let stop = false;
@@ -486,6 +488,7 @@ async function mergeBench(seconds: number, targetBytes: number, P: number, backe
     const label = backend === 'embedded' ? 'PGlite + local directory' : 'PostgreSQL + S3 test server';
     console.log(`\n[merging: ${label}] ${P} partitions × 1 MB/s, merge-target-bytes ${targetBytes}, flush.ms ${flushMs}; ${f1(seconds / 3)} s without the merger, then ${f1((2 * seconds) / 3)} s with it on and off every ${windowS} s`);
     console.log(`  merge: ${st.merges} merges of ${st.rowsMerged} rows, ${f1(st.bytesWritten / MB)} MB written, ${f1(st.bytesRead / MB)} MB read in ${f1(mergeSecs)} s busy → ${f1(st.bytesWritten / MB / Math.max(0.001, mergeSecs))} MB/s written; swap statement p50 / p99 ${f1(pct(sw, 50))} / ${f1(pct(sw, 99))} ms, row listing p50 / p99 ${f1(pct(ls, 50))} / ${f1(pct(ls, 99))} ms`);
+    if (st.failed + st.refused > 0) console.log(`  merges failed ${st.failed}, refused ${st.refused}; first: ${warnings[0] ?? '-'}`);
     console.log(`  produce ack p99: ${f1(pct(without, 99))} ms with no merge running (${without.length} acks), ${f1(pct(during, 99))} ms while merging (${during.length} acks) → ${during.length === 0 || without.length === 0 ? 'not measured' : `${f1((pct(during, 99) / pct(without, 99) - 1) * 100)} % (target ≤ +20 %)`}; p50 ${f1(pct(without, 50))} / ${f1(pct(during, 50))} ms`);
     console.log(`  cold fetch: ${f1(unmergedMBs)} MB/s from unmerged segments (after phase A), ${f1(mergedMBs)} MB/s after merging (all data)`);
     console.log(`  memory while merging (whole process, incl. the writer and ${backend === 'embedded' ? 'PGlite' : 'the S3 client'}): peak heap + buffers ${f1(peakBuffers / MB)} MB, peak RSS ${f1(peakRss / MB)} MB`);
