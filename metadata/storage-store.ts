@@ -66,6 +66,8 @@ export interface SegmentSwap {
   add: NewSegment[];
   /** Compaction: the cleaner checkpoint written by the same statement when the swap applies. */
   checkpoint?: CompactionCheckpoint;
+  /** Compaction: aborted-transactions index entries (aborted_txns) whose batches are all gone, deleted by the same statement. */
+  dropAborted?: Array<{ producerId: number; firstOffset: number }>;
 }
 
 /** The log cleaner's checkpoint of a partition (table compaction_checkpoints). */
@@ -190,6 +192,11 @@ const S = {
        ON CONFLICT (topic, partition_id) DO UPDATE
          SET first_dirty_offset = excluded.first_dirty_offset, delete_horizon = excluded.delete_horizon, updated_at = excluded.updated_at
        RETURNING 1
+     ), dropped AS (
+       DELETE FROM aborted_txns a USING ok
+       WHERE ok.ok AND a.topic = $1 AND a.partition_id = $2
+         AND (a.producer_id, a.first_offset) IN (SELECT * FROM unnest($18::bigint[], $19::bigint[]))
+       RETURNING 1
      ), ins AS (
        INSERT INTO segments (id, topic, partition_id, base_offset, end_offset, record_count, size_bytes, s3_bucket, s3_key,
          byte_position, byte_length, max_timestamp, created_at)
@@ -201,7 +208,7 @@ const S = {
      )
      SELECT EXISTS (SELECT 1 FROM lease) AS "leaseOk", (SELECT ok FROM ok) AS ok,
             (SELECT count(*) FROM del)::int AS deleted, (SELECT count(*) FROM ins)::int AS inserted,
-            (SELECT count(*) FROM cp)::int AS checkpointed`,
+            (SELECT count(*) FROM cp)::int AS checkpointed, (SELECT count(*) FROM dropped)::int AS dropped`,
   ),
   checkpointGet: statement(
     'sh_compaction_checkpoint_get',
@@ -212,9 +219,18 @@ const S = {
   // A cleaning that swapped nothing still moves the checkpoint: only the lease holder at that epoch.
   checkpointSet: statement(
     'sh_compaction_checkpoint_set',
-    `INSERT INTO compaction_checkpoints (topic, partition_id, first_dirty_offset, delete_horizon, updated_at)
-     SELECT $1, $2, $5, $6, ${NOW_MS} FROM partition_leases
-     WHERE topic = $1 AND partition_id = $2 AND leader_agent_id = $3 AND epoch = $4 AND lease_expires_at > ${NOW_MS}
+    `WITH lease AS MATERIALIZED (
+       SELECT 1 FROM partition_leases
+       WHERE topic = $1 AND partition_id = $2 AND leader_agent_id = $3 AND epoch = $4 AND lease_expires_at > ${NOW_MS}
+       FOR SHARE
+     ), dropped AS (
+       DELETE FROM aborted_txns a
+       WHERE EXISTS (SELECT 1 FROM lease) AND a.topic = $1 AND a.partition_id = $2
+         AND (a.producer_id, a.first_offset) IN (SELECT * FROM unnest($7::bigint[], $8::bigint[]))
+       RETURNING 1
+     )
+     INSERT INTO compaction_checkpoints (topic, partition_id, first_dirty_offset, delete_horizon, updated_at)
+     SELECT $1, $2, $5, $6, ${NOW_MS} FROM lease
      ON CONFLICT (topic, partition_id) DO UPDATE
        SET first_dirty_offset = excluded.first_dirty_offset, delete_horizon = excluded.delete_horizon, updated_at = excluded.updated_at
      RETURNING 1 AS ok`,
@@ -361,6 +377,8 @@ export class SqlStorageMetadata implements ObjectRegistry {
       a.map((s) => s.maxTimestamp),
       swap.checkpoint === undefined ? null : msArg(swap.checkpoint.firstDirtyOffset, 'firstDirtyOffset'),
       swap.checkpoint?.deleteHorizon ?? null,
+      (swap.dropAborted ?? []).map((e) => e.producerId),
+      (swap.dropAborted ?? []).map((e) => e.firstOffset),
     ]);
     if (!row?.leaseOk) return 'lease';
     if (!row.ok) return 'changed';
@@ -379,9 +397,21 @@ export class SqlStorageMetadata implements ObjectRegistry {
   }
 
   /** Sets the cleaner checkpoint, only as the holder of the partition's unexpired lease at `leaseEpoch`. */
-  async setCompactionCheckpoint(c: { topic: string; partitionId: number; agentId: string; leaseEpoch: number } & CompactionCheckpoint): Promise<boolean> {
+  async setCompactionCheckpoint(
+    c: { topic: string; partitionId: number; agentId: string; leaseEpoch: number; dropAborted?: Array<{ producerId: number; firstOffset: number }> } & CompactionCheckpoint,
+  ): Promise<boolean> {
     if (!isValidTopicName(c.topic) || !isPartitionId(c.partitionId)) throw invalid('unknown topic-partition');
-    const rows = await this.db.query(S.checkpointSet, [c.topic, c.partitionId, c.agentId, c.leaseEpoch, msArg(c.firstDirtyOffset, 'firstDirtyOffset'), c.deleteHorizon]);
+    const drop = c.dropAborted ?? [];
+    const rows = await this.db.query(S.checkpointSet, [
+      c.topic,
+      c.partitionId,
+      c.agentId,
+      c.leaseEpoch,
+      msArg(c.firstDirtyOffset, 'firstDirtyOffset'),
+      c.deleteHorizon,
+      drop.map((e) => e.producerId),
+      drop.map((e) => e.firstOffset),
+    ]);
     return rows.length === 1;
   }
 

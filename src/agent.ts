@@ -468,7 +468,10 @@ export class Agent {
           return { lastStableOffset: view.lastStableOffset, lastDataOffsets: lastDataOffsetsOfSnapshot(snap.state, systemClock.now()) };
         },
         abortedTransactions: sql instanceof SqlMetadataStore ? (topic, partitionId, from) => new TxnStore(sql.driver).loadAborted(topic, partitionId, from) : undefined,
-        onCompacted: (topic, partitionId) => reader.invalidate(topic, partitionId),
+        onCompacted: (topic, partitionId) => {
+          reader.invalidate(topic, partitionId);
+          transactions?.partitions.forgetPartition(topic, partitionId);
+        },
         targetBytes: cfg.mergeTargetBytes,
         maxDecompressedBytes: cfg.maxDecompressedBytes,
         logger: this.log,

@@ -60,7 +60,9 @@ export interface CompactionPolicy {
 
 export interface CompactorStorage extends MergerStorage {
   compactionCheckpoint(topic: string, partitionId: number): Promise<CompactionCheckpoint | undefined>;
-  setCompactionCheckpoint(c: { topic: string; partitionId: number; agentId: string; leaseEpoch: number } & CompactionCheckpoint): Promise<boolean>;
+  setCompactionCheckpoint(
+    c: { topic: string; partitionId: number; agentId: string; leaseEpoch: number; dropAborted?: Array<{ producerId: number; firstOffset: number }> } & CompactionCheckpoint,
+  ): Promise<boolean>;
 }
 
 /** What the leader knows of a partition's producers (src/partition-log.ts, storage/producer-state.ts). */
@@ -329,12 +331,23 @@ export class Compactor {
       if (!changed && group.length === 1) {
         // Nothing to gain here; the checkpoint still moves once the last group is done.
         if (lastGroup) {
-          const ok = await this.opts.storage.setCompactionCheckpoint({ topic: p.topic, partitionId: p.partitionId, agentId: this.opts.agentId, leaseEpoch: p.epoch, ...newCheckpoint() });
+          const dropping = ctx.txn.obsoleteEntries.length;
+          const ok = await this.opts.storage.setCompactionCheckpoint({
+            topic: p.topic,
+            partitionId: p.partitionId,
+            agentId: this.opts.agentId,
+            leaseEpoch: p.epoch,
+            dropAborted: ctx.txn.obsoleteEntries,
+            ...newCheckpoint(),
+          });
           if (!ok) this.stats.refused++;
+          else if (dropping > 0 && swapped === 0) this.opts.onCompacted?.(p.topic, p.partitionId); // the aborted index changed
         }
         continue;
       }
-      if (!(await this.swapGroup(p, group, out, lastGroup ? newCheckpoint() : undefined))) return swapped > 0;
+      // Index entries of aborted transactions found without batches so far go with this swap (before or
+      // with their marker, never after it).
+      if (!(await this.swapGroup(p, group, out, lastGroup ? newCheckpoint() : undefined, ctx.txn.obsoleteEntries))) return swapped > 0;
       swapped++;
       removedTotal += removed;
       this.stats.recordsRemoved += removed;
@@ -436,7 +449,13 @@ export class Compactor {
     return { buf: rebuilt, baseOffset: h.baseOffset, lastOffset: h.baseOffset + h.lastOffsetDelta, maxTimestamp: h.maxTimestamp, recordsCount: records.length };
   }
 
-  private async swapGroup(p: LedPartition, group: SegmentRecord[], batches: ChunkInputBatch[], checkpoint: CompactionCheckpoint | undefined): Promise<boolean> {
+  private async swapGroup(
+    p: LedPartition,
+    group: SegmentRecord[],
+    batches: ChunkInputBatch[],
+    checkpoint: CompactionCheckpoint | undefined,
+    dropAborted: ReadonlyArray<{ producerId: number; firstOffset: number }>,
+  ): Promise<boolean> {
     const createdAt = this.clock.now();
     const encoded = await encodeSegmentObject([{ topic: p.topic, partitionId: p.partitionId, batches }], { blockBytes: DEFAULT_BLOCK_BYTES, createdAt });
     const chunk = encoded.chunks[0]!;
@@ -455,6 +474,7 @@ export class Compactor {
       removeIds: group.map((r) => r.id),
       add: [rewrittenSegment(p, this.opts.objectStore.bucket, key, chunk)],
       checkpoint,
+      dropAborted: dropAborted.map((e) => ({ producerId: e.producerId, firstOffset: e.firstOffset })),
     });
     if (result === 'swapped') return true;
     this.stats.refused++;

@@ -18,8 +18,10 @@ export type MarkerType = 'commit' | 'abort' | 'unknown';
 export class CleanerTxnState {
   private readonly entries: AbortedTxnEntry[];
   private next = 0;
-  /** Producer id → whether a batch of its ongoing aborted transaction was seen in this walk. */
-  private readonly ongoingAborted = new Map<number, boolean>();
+  /** Producer id → its ongoing aborted transaction's index entry, and whether a batch of it was seen in this walk. */
+  private readonly ongoingAborted = new Map<number, { entry: AbortedTxnEntry; seen: boolean }>();
+  /** Index entries of aborted transactions with no batch left: the index no longer needs them. */
+  readonly obsoleteEntries: AbortedTxnEntry[] = [];
   /** Producers with a batch of an ongoing (not aborted) transaction seen in this walk. */
   private readonly ongoingCommitted = new Set<number>();
 
@@ -30,7 +32,7 @@ export class CleanerTxnState {
   private consumeUpTo(offset: number): void {
     while (this.next < this.entries.length && this.entries[this.next]!.firstOffset <= offset) {
       const e = this.entries[this.next++]!;
-      if (!this.ongoingAborted.has(e.producerId)) this.ongoingAborted.set(e.producerId, false);
+      if (!this.ongoingAborted.has(e.producerId)) this.ongoingAborted.set(e.producerId, { entry: e, seen: false });
     }
   }
 
@@ -38,8 +40,9 @@ export class CleanerTxnState {
   onBatch(isTransactional: boolean, producerId: number, lastOffset: number): boolean {
     this.consumeUpTo(lastOffset);
     if (!isTransactional) return false;
-    if (this.ongoingAborted.has(producerId)) {
-      this.ongoingAborted.set(producerId, true);
+    const aborted = this.ongoingAborted.get(producerId);
+    if (aborted !== undefined) {
+      aborted.seen = true;
       return true;
     }
     this.ongoingCommitted.add(producerId);
@@ -55,10 +58,13 @@ export class CleanerTxnState {
   onMarker(producerId: number, lastOffset: number, type: MarkerType): boolean {
     this.consumeUpTo(lastOffset);
     if (type === 'unknown') return false;
-    const abortedSeen = this.ongoingAborted.get(producerId) === true;
+    const aborted = this.ongoingAborted.get(producerId);
     const committedSeen = this.ongoingCommitted.has(producerId);
     this.ongoingAborted.delete(producerId);
     this.ongoingCommitted.delete(producerId);
-    return !abortedSeen && !committedSeen;
+    // As Kafka's cleaner rebuilds the transaction index: an aborted transaction none of whose batches is
+    // left needs no entry (one left without its marker would hide the producer's later records).
+    if (aborted !== undefined && !aborted.seen && type === 'abort') this.obsoleteEntries.push(aborted.entry);
+    return !aborted?.seen && !committedSeen;
   }
 }

@@ -21,6 +21,7 @@ import { SegmentReader } from '../../storage/segment-reader.js';
 import { encodeSegmentObject } from '../../storage/segment-format.js';
 import { Compactor, type CompactionPolicy, type LeaderProducerState } from '../../storage/compaction/compactor.js';
 import type { AbortedTxnEntry } from '../../storage/compaction/transactions.js';
+import { TxnStore } from '../../src/transactions/store.js';
 
 const NOW = Date.now();
 const POLICY: CompactionPolicy = { deleteRetentionMs: 60_000, minCompactionLagMs: 0, maxCompactionLagMs: Number.MAX_SAFE_INTEGER, minCleanableDirtyRatio: 0, segmentMs: 0, segmentBytes: 1 << 30 };
@@ -97,7 +98,7 @@ describe('log compaction (PGlite)', () => {
     epoch?: number;
     store?: ObjectStore;
     producers?: LeaderProducerState;
-    aborted?: AbortedTxnEntry[];
+    aborted?: AbortedTxnEntry[] | 'store';
     maxKeys?: number;
   }
   function compactor(topic: string, o: Opts | CompactionPolicy = {}) {
@@ -111,7 +112,8 @@ describe('log compaction (PGlite)', () => {
       stillLeading: () => true,
       policy: async () => opts.policy ?? POLICY,
       producerState: opts.producers && (async () => opts.producers),
-      abortedTransactions: async (_t, _p, from) => (opts.aborted ?? []).filter((e) => e.lastOffset === null || e.lastOffset >= from),
+      abortedTransactions: async (t, p, from) =>
+        opts.aborted === 'store' ? new TxnStore((store as SqlMetadataStore).driver).loadAborted(t, p, from) : (opts.aborted ?? []).filter((e) => e.lastOffset === null || e.lastOffset >= from),
       maxKeys: opts.maxKeys,
       clock: { now: opts.now ?? (() => NOW) },
     });
@@ -234,10 +236,13 @@ describe('log compaction (PGlite)', () => {
     await row(topic, [p2Last, await batch(11, [{ key: 'k6', value: 'w', timestamp: t }])]);
     await row(topic, [await batch(12, [{ key: 'k5', value: 'z2', timestamp: t }])]);
     await row(topic, [await batch(13, [{ key: 'k9', value: 'q', timestamp: NOW }])]); // active
-    const aborted = [{ producerId: 2, firstOffset: 3, lastOffset: 6 }];
+    // The aborted-transactions index as the leader writes it (aborted_txns).
+    const txns = new TxnStore((store as SqlMetadataStore).driver);
+    assert.ok(await txns.addAborted('agent-c', 1, topic, 0, 2, 3));
+    await txns.setAbortedLast(topic, 0, 2, 3, 6);
     const producers = { lastStableOffset: 14, lastDataOffsets: new Map([[1, 8], [2, 10]]) };
     let now = NOW;
-    const c = compactor(topic, { now: () => now, aborted, producers });
+    const c = compactor(topic, { now: () => now, aborted: 'store', producers });
 
     assert.equal(await c.runOnce(), 1);
     let r = await readAll(topic);
@@ -247,6 +252,7 @@ describe('log compaction (PGlite)', () => {
     assert.ok(empty !== undefined && empty.recordsCount === 0, "producer 2's last batch stays, empty");
     assert.deepEqual([empty.producerId, empty.baseSequence, empty.lastOffsetDelta], [2, 2, 0], 'with its producer fields, so its sequence survives');
     assert.equal(c.stats.abortedRemoved, 2);
+    assert.equal((await txns.loadAborted(topic, 0, 0)).length, 1, 'the index entry stays while its marker follows batches seen in this pass');
     for (const b of r.batches) {
       const h = readBatchHeader(b);
       if (h.baseOffset === 1 || h.baseOffset === 3) assert.fail(`batch ${h.baseOffset} should be gone`);
@@ -262,6 +268,7 @@ describe('log compaction (PGlite)', () => {
       if (h.isControl) assert.equal(h.hasDeleteHorizon, h.baseOffset !== 9, `marker ${h.baseOffset}: horizon only when its transaction's batches are gone`);
     }
     assert.equal((await reg.compactionCheckpoint(topic, 0))!.deleteHorizon, NOW + POLICY.deleteRetentionMs);
+    assert.deepEqual(await txns.loadAborted(topic, 0, 0), [], 'no batch of the aborted transaction is left: its index entry went (before its marker)');
     // Pass 3 after the horizon: those two markers go; the one whose transaction still has data stays.
     now = NOW + POLICY.deleteRetentionMs + 1;
     assert.equal(await c.runOnce(), 1);
