@@ -265,7 +265,9 @@ export class Compactor {
     const map = new Map<string, number>();
     let cleanEnd = firstDirty - 1;
     const dirtyRows = cleanable.filter((r) => r.endOffset >= firstDirty);
-    const mapTxn = new CleanerTxnState(aborted);
+    // Only transactions whose abort marker is in the dirty section (or not known yet): one whose marker
+    // came before it would otherwise look ongoing and take its producer's later batches for aborted.
+    const mapTxn = new CleanerTxnState(aborted.filter((e) => e.lastOffset === null || e.lastOffset >= firstDirty));
     scan: for (const r of dirtyRows) {
       for (const b of await this.readRow(r)) {
         const h = readBatchHeader(b.buf);

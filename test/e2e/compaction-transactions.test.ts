@@ -97,14 +97,18 @@ for (const backendName of BACKENDS) {
       const newest = () => view([...expected].filter(([, v]) => v.value !== null).map(([key, v]) => ({ key, value: v.value, offset: 0, ts: v.ts })));
 
       // Cleaned: no aborted record even read_uncommitted, one record per key, the tombstone gone.
+      let last: Read[] = [];
       const cleaned = await waitFor('aborted records, superseded ones and the tombstone gone', async () => {
-        const got = await kcatRead(topic, 'read_uncommitted');
+        const got = (last = await kcatRead(topic, 'read_uncommitted'));
         const keys = got.map((m) => m.key);
         if (got.some((m) => m.value?.startsWith('ab-'))) return false;
         if (new Set(keys).size !== keys.length) return false;
         if (got.some((m) => m.value === null)) return false;
         return got;
-      }, 60_000);
+      }, 30_000).catch((err: unknown) => {
+        console.error('DEBUG', JSON.stringify(last), agent.output().split('\n').filter((l) => /compact|producer|warn|error/i.test(l)).slice(-30).join('\n'));
+        throw err;
+      });
       assert.deepEqual(view(cleaned), newest(), 'kcat read_uncommitted: the newest committed value per key, original timestamps');
       assert.deepEqual(view(await kcatRead(topic, 'read_committed')), newest(), 'kcat read_committed: the same');
       for (let i = 1; i < cleaned.length; i++) assert.ok(cleaned[i]!.offset > cleaned[i - 1]!.offset, 'offsets ascend');

@@ -300,6 +300,24 @@ describe('log compaction (PGlite)', () => {
     assert.deepEqual(r.markers, [5], 'its marker stays this pass (its batch was seen)');
   });
 
+  test('a producer whose aborted transaction was cleaned before the checkpoint: its later committed batches enter the key map', async () => {
+    const topic = 'compacted-after-abort';
+    await store.createTopic({ name: topic, partitionCount: 1, config: { 'cleanup.policy': 'compact' } });
+    await store.acquirePartitionLease(topic, 0, 'agent-c', 60_000);
+    await row(topic, [await batch(0, [{ key: 'k', value: 'a', timestamp: NOW }])]);
+    await row(topic, [await txnBatch(1, 4, 0, [{ key: 'k', value: 'ab', timestamp: NOW }]), marker('abort', 4, 2)]);
+    await row(topic, [await batch(3, [{ key: 'z', value: 'z', timestamp: NOW }])]);
+    const aborted = [{ producerId: 4, firstOffset: 1, lastOffset: 2 }];
+    const producers = { lastStableOffset: 100, lastDataOffsets: new Map<number, number>() };
+    assert.equal(await compactor(topic, { aborted, producers }).runOnce(), 1);
+    assert.deepEqual((await readAll(topic)).offsets, [[0, 'k', 'a'], [3, 'z', 'z']]);
+    assert.equal((await reg.compactionCheckpoint(topic, 0))!.firstDirtyOffset, 3);
+    await row(topic, [await txnBatch(4, 4, 1, [{ key: 'k', value: 'c', timestamp: NOW }]), marker('commit', 4, 5)]);
+    await row(topic, [await batch(6, [{ key: 'z', value: 'z2', timestamp: NOW }])]);
+    assert.equal(await compactor(topic, { aborted, producers }).runOnce(), 1);
+    assert.deepEqual((await readAll(topic)).offsets, [[3, 'z', 'z'], [4, 'k', 'c'], [6, 'z', 'z2']], 'k=c (committed, same producer) superseded k=a');
+  });
+
   test('the key map is bounded: when full, the dirty section ends there and the checkpoint says so', async () => {
     const topic = 'compacted-maxkeys';
     await store.createTopic({ name: topic, partitionCount: 1, config: { 'cleanup.policy': 'compact' } });
