@@ -106,7 +106,7 @@ for (const backendName of BACKENDS) {
         if (got.some((m) => m.value === null)) return false;
         return got;
       }, 30_000).catch((err: unknown) => {
-        console.error('DEBUG', JSON.stringify(last), agent.output().split('\n').filter((l) => /compact|producer|warn|error/i.test(l)).slice(-30).join('\n'));
+        console.error('last read:', JSON.stringify(last), '\nagent log:', agent.output().split('\n').filter((l) => /compact|producer|warn|error/i.test(l)).slice(-30).join('\n'));
         throw err;
       });
       assert.deepEqual(view(cleaned), newest(), 'kcat read_uncommitted: the newest committed value per key, original timestamps');
