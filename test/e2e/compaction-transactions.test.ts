@@ -3,7 +3,8 @@
 // topic; once cleaned, read_uncommitted and read_committed readers (kafkajs and kcat) read exactly the
 // newest committed value per key with its original timestamp (batches with a delete horizon carry it
 // in their base timestamp), no aborted record, no tombstoned key after delete.retention.ms, offsets
-// with gaps; and the transactional producer goes on producing afterwards.
+// with gaps; and the transactional producer goes on producing afterwards. The same with a librdkafka
+// transactional producer (python3-confluent-kafka), which treats sequence or epoch errors as fatal.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
@@ -11,10 +12,44 @@ import { startAgent, type AgentHandle } from '../helpers/agent.js';
 import { BACKENDS, startBackend, type Backend } from '../helpers/backends.js';
 import { kcat, parseJsonLines } from '../helpers/kcat.js';
 import { waitFor } from '../helpers/wait.js';
+import { spawnTracked } from '../helpers/reaper.js';
 
 const { Kafka, logLevel } = kafkajs;
 
 const ARGS = ['--compaction-interval-ms', '200'];
+
+// A librdkafka transactional producer: phase 1, then (after a line on stdin) phase 2 with the same
+// producer id, epoch and sequence numbers.
+const RD_PRODUCER_PY = `
+import json, sys, time
+from confluent_kafka import Producer
+brokers, topic = sys.argv[1], sys.argv[2]
+def say(**kw): print(json.dumps(kw), flush=True)
+p = Producer({"bootstrap.servers": brokers, "transactional.id": "compact-rd", "linger.ms": 5, "message.timeout.ms": 30000})
+def txn(commit, entries):
+    p.begin_transaction()
+    for k, v in entries:
+        p.produce(topic, key=k, value=v, partition=0)
+    if commit: p.commit_transaction(30)
+    else: p.abort_transaction(30)
+try:
+    p.init_transactions(30)
+    txn(True, [("r0", "c1-0"), ("r1", "c1-1"), ("r2", "c1-2"), ("r3", "c1-3")])
+    txn(False, [("r0", "ab-0"), ("r1", "ab-1"), ("r9", "ab-9")])
+    txn(True, [("r0", "c3-0"), ("r1", None)])
+    time.sleep(0.05)
+    txn(True, [("rlast", "active")])
+    say(phase=1)
+    sys.stdin.readline()
+    txn(True, [("r2", "after-2")])
+    txn(False, [("r3", "ab-after")])
+    time.sleep(0.05)
+    txn(True, [("rlast", "active-2")])
+    say(phase=2)
+except Exception as e:
+    say(error=str(e))
+    sys.exit(1)
+`;
 
 for (const backendName of BACKENDS) {
   describe(`compaction of transactions (${backendName})`, () => {
@@ -67,7 +102,7 @@ for (const backendName of BACKENDS) {
           { name: 'segment.ms', value: '1' },
           { name: 'min.compaction.lag.ms', value: '0' },
           { name: 'min.cleanable.dirty.ratio', value: '0.01' },
-          { name: 'delete.retention.ms', value: '2000' },
+          { name: 'delete.retention.ms', value: '1000' },
         ] }],
       });
       await admin.disconnect();
@@ -114,8 +149,9 @@ for (const backendName of BACKENDS) {
       for (let i = 1; i < cleaned.length; i++) assert.ok(cleaned[i]!.offset > cleaned[i - 1]!.offset, 'offsets ascend');
       assert.ok(cleaned.some((m, i) => i > 0 && m.offset > cleaned[i - 1]!.offset + 1), 'offsets keep their gaps');
       const count = newest().length;
-      assert.deepEqual(view(await kafkajsRead(topic, false, count)), newest(), 'kafkajs read_committed');
-      assert.deepEqual(view(await kafkajsRead(topic, true, count)), newest(), 'kafkajs read_uncommitted');
+      const [committedRead, uncommittedRead] = await Promise.all([kafkajsRead(topic, false, count), kafkajsRead(topic, true, count)]);
+      assert.deepEqual(view(committedRead), newest(), 'kafkajs read_committed');
+      assert.deepEqual(view(uncommittedRead), newest(), 'kafkajs read_uncommitted');
       assert.match(agent.output(), /"msg":"compacted"/);
 
       // The same transactional producer goes on (its sequence numbers and epoch still check out).
@@ -134,6 +170,53 @@ for (const backendName of BACKENDS) {
       assert.deepEqual(view(again), newest());
       assert.deepEqual(view(await kafkajsRead(topic, false, newest().length)), newest());
       assert.doesNotMatch(agent.output(), /OUT_OF_ORDER_SEQUENCE|INVALID_PRODUCER_EPOCH|compaction failed/);
+    });
+
+    test('a librdkafka transactional producer: cleaned between its transactions, it goes on without a sequence or epoch error', async () => {
+      const topic = 'compacted-rd';
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 1, configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.ms', value: '1' },
+          { name: 'min.compaction.lag.ms', value: '0' },
+          { name: 'min.cleanable.dirty.ratio', value: '0.01' },
+          { name: 'delete.retention.ms', value: '1000' },
+        ] }],
+      });
+      await admin.disconnect();
+      let out = '';
+      let err = '';
+      const proc = spawnTracked('/usr/bin/python3', ['-c', RD_PRODUCER_PY, agent.bootstrap, topic], { stdio: ['pipe', 'pipe', 'pipe'] });
+      proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((resolve) => proc.on('close', resolve));
+      const said = () => `stdout: ${out}\nstderr: ${err.slice(-2000)}`;
+      await waitFor('phase 1 produced', () => out.includes('"phase": 1') || out.includes('"error"'), 60_000);
+      assert.ok(out.includes('"phase": 1'), said());
+      const values = (rs: Read[]) => rs.map((r) => `${r.key}=${r.value}`).sort();
+      const clean = (rs: Read[]) => !rs.some((m) => m.value?.startsWith('ab-') || m.value === null) && new Set(rs.map((m) => m.key)).size === rs.length;
+      const first = await waitFor('cleaned', async () => {
+        const got = await kcatRead(topic, 'read_uncommitted');
+        return clean(got) && got;
+      }, 60_000);
+      const expected1 = ['r0=c3-0', 'r2=c1-2', 'r3=c1-3', 'rlast=active'];
+      assert.deepEqual(values(first), expected1);
+      assert.deepEqual(values(await kcatRead(topic, 'read_committed')), expected1);
+
+      proc.stdin!.write('go\n');
+      const code = await exited;
+      assert.equal(code, 0, said());
+      assert.ok(out.includes('"phase": 2'), said());
+      const expected2 = ['r0=c3-0', 'r2=after-2', 'r3=c1-3', 'rlast=active-2'];
+      const second = await waitFor('cleaned again', async () => {
+        const got = await kcatRead(topic, 'read_uncommitted');
+        return clean(got) && values(got).join() === expected2.join() && got;
+      }, 60_000);
+      assert.deepEqual(values(second), expected2);
+      assert.deepEqual(values(await kcatRead(topic, 'read_committed')), expected2);
+      assert.deepEqual(values(await kafkajsRead(topic, false, expected2.length)), expected2, 'kafkajs read_committed');
     });
   });
 }
