@@ -8,12 +8,13 @@
 //   PUTs/s              while 100 partitions receive a steady 10 MB/s: must track the flush rate
 //   ack latency         p50/p99 of append → ack at that steady 10 MB/s (open loop)
 // plus LZ4 compress/decompress MB/s and ratio on the same records.
-// Merging (PGlite + local directory, --metadata=pglite only; --merge-seconds=N (90), --merge-target-bytes=N
-// (8 MiB: a 64 MiB object takes minutes per partition to fill at 1 MB/s; the figure is also scaled to 64 MiB),
-// --merge-partitions=N (4)): N partitions at 1 MB/s each (open loop), first without the merger, then with it
-// running (same run): produce ack p99 without / while a merge runs, merge MB/s, cold fetch MB/s from the
-// unmerged vs the merged segments of the same data, and segment rows / objects per partition-hour at
-// that load before and after merging.
+// Merging (--only=merge, or after the local directory; --merge-backend=embedded|postgres|both (both),
+// --merge-seconds=N (90), --merge-target-bytes=N (8 MiB: a 64 MiB object takes minutes per partition to fill
+// at 1 MB/s), --merge-partitions=N (4), --merge-window-seconds=N (4)): on PGlite + local directory and on
+// PostgreSQL + the S3 test server, N partitions at 1 MB/s each (open loop); the first third without the
+// merger, then the merger on and off in turns (same run): produce ack p99 with no merge running / while a
+// merge runs, merge MB/s, swap statement and row listing times, cold fetch MB/s from the unmerged vs the
+// merged segments of the same data, and segment rows / objects per partition-hour before and after merging.
 // Compaction (--only=compact, also in the default run with --metadata=pglite; bench/_compaction.ts):
 // object-store bytes a cleaning pass reads with the whole log dirty vs a small dirty part (same run).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -376,71 +377,147 @@ async function coldRead(store: ObjectStore, meta: MetadataStore, topic: string, 
   return bytes / MB / ((performance.now() - t0) / 1000);
 }
 
-async function mergeBench(seconds: number, targetBytes: number, P: number): Promise<void> {
+/** Times every call of `name` on `obj` into `into` (ms). */
+function timeCalls<T extends object>(obj: T, name: keyof T & string, into: number[]): void {
+  const f = (obj[name] as (...a: unknown[]) => Promise<unknown>).bind(obj);
+  (obj as Record<string, unknown>)[name] = async (...a: unknown[]) => {
+    const t = performance.now();
+    try {
+      return await f(...a);
+    } finally {
+      into.push(performance.now() - t);
+    }
+  };
+}
+
+/**
+ * Merging under load: P partitions at 1 MB/s each (open loop). The first third builds a backlog
+ * without the merger; then the merger is switched on and off every `windowS` seconds, so that acks
+ * while a merge runs and acks with no merge running are drawn from the same minutes (a machine's
+ * background noise falls on both sides alike).
+ */
+async function mergeBench(seconds: number, targetBytes: number, P: number, backend: 'embedded' | 'postgres', windowS: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'streamhouse-bench-merge-'));
+  let s3: Awaited<ReturnType<typeof startS3Child>> | undefined;
+  let pgServer: { stop(): Promise<void> } | undefined;
   try {
-    const store = createObjectStore({ kind: 'local', dir: join(dir, 'objects') });
-    const inner = await openMetadataStore({ dataDir: join(dir, 'meta') });
+    let store: ObjectStore;
+    let inner: MetadataStore;
+    if (backend === 'embedded') {
+      store = createObjectStore({ kind: 'local', dir: join(dir, 'objects') });
+      inner = await openMetadataStore({ dataDir: join(dir, 'meta') });
+    } else {
+      const { startPostgres } = await import('../test/helpers/postgres.js');
+      const server = await startPostgres();
+      pgServer = server;
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      s3 = await startS3Child();
+      store = createObjectStore({ kind: 's3', bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+      inner = await openMetadataStore({ databaseUrl: await server.createDatabase(), dataDir: '' });
+    }
     const meta = new CachedMetadataStore(inner);
     const reg = new SqlStorageMetadata((inner as SqlMetadataStore).driver);
+    const swapMs: number[] = [];
+    const listMs: number[] = [];
+    timeCalls(reg, 'swapSegments', swapMs);
+    timeCalls(inner, 'listSegments', listMs);
     const topic = 'merge-bench';
     await meta.createTopic({ name: topic, partitionCount: P });
     const led: Array<{ topic: string; partitionId: number; epoch: number }> = [];
     for (let p = 0; p < P; p++) led.push({ topic, partitionId: p, epoch: (await meta.acquirePartitionLease(topic, p, 'bench', 3_600_000))!.epoch });
-    const flushMs = defaultFlushSettings('local').flushMs;
+    const flushMs = defaultFlushSettings(backend === 'embedded' ? 'local' : 's3').flushMs;
     const writer = new SegmentWriter({ objectStore: store, metadata: meta, registry: reg, agentId: 'bench', flushMs });
     for (let p = 0; p < P; p++) writer.openPartition(topic, p, { leaseEpoch: led[p]!.epoch, highWatermark: 0 });
     const templates = Array.from({ length: 50 }, (_, i) => batchOf(20, i));
     const rate = P * MB;
-    // Phase A: no merger.
-    const a = await openLoop(writer, topic, P, rate, seconds / 3, templates);
+    // Phase A: no merger (the backlog, and the cold read of unmerged segments).
+    await openLoop(writer, topic, P, rate, seconds / 3, templates);
     const shapeA = await reg.partitionShape(topic);
     const hwsA = Array.from({ length: P }, (_, p) => writer.highWatermark(topic, p) ?? 0);
     const unmergedMBs = await coldRead(store, inner, topic, P, hwsA);
-    // Phase B: the same load with the merger running passes back to back.
+    // Phase B: the same load, the merger on and off in turns.
     const merger = new Merger({ objectStore: store, metadata: inner, storage: reg, agentId: 'bench', leading: () => led, stillLeading: () => true, targetBytes, maxAgeMs: 3_600_000 });
     const busy: Array<[number, number]> = [];
+    const off: Array<[number, number]> = [];
     let stop = false;
     const loop = (async () => {
       while (!stop) {
-        const t = performance.now();
-        const before = merger.stats.merges;
-        await merger.runOnce();
-        if (merger.stats.merges > before) busy.push([t, performance.now()]);
-        else await new Promise((r) => setTimeout(r, 200));
+        const w0 = performance.now();
+        while (!stop && performance.now() - w0 < windowS * 1000) {
+          const t = performance.now();
+          const before = merger.stats.merges;
+          await merger.runOnce();
+          if (merger.stats.merges > before) busy.push([t, performance.now()]);
+          else await new Promise((r) => setTimeout(r, 200));
+        }
+        const o0 = performance.now();
+        while (!stop && performance.now() - o0 < windowS * 1000) await new Promise((r) => setTimeout(r, 50));
+        off.push([o0, performance.now()]);
       }
     })();
+    let peakRss = 0;
+    let peakBuffers = 0;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakBuffers = Math.max(peakBuffers, m.heapUsed + m.arrayBuffers);
+    }, 250);
     const b = await openLoop(writer, topic, P, rate, (2 * seconds) / 3, templates);
     stop = true;
     await loop;
+    clearInterval(sampler);
     const hws = Array.from({ length: P }, (_, p) => writer.highWatermark(topic, p) ?? 0);
     await writer.close();
     const shapeB = await reg.partitionShape(topic);
     const mergedMBs = await coldRead(store, inner, topic, P, hws);
-    const inMerge = (t: number) => busy.some(([s, e]) => t >= s && t <= e);
+    const within = (xs: Array<[number, number]>, t: number) => xs.some(([s, e]) => t >= s && t <= e);
     const sorted = (xs: number[]) => xs.sort((x, y) => x - y);
-    const base = sorted(a.acks.map((x) => x.ms).concat(b.acks.filter((x) => !inMerge(x.at)).map((x) => x.ms)));
-    const during = sorted(b.acks.filter((x) => inMerge(x.at)).map((x) => x.ms));
+    // An ack belongs to the side its whole life fell in (scheduled at `at`, acked `ms` later).
+    const without = sorted(b.acks.filter((x) => within(off, x.at) && within(off, x.at + x.ms) && !within(busy, x.at) && !within(busy, x.at + x.ms)).map((x) => x.ms));
+    const during = sorted(b.acks.filter((x) => within(busy, x.at) || within(busy, x.at + x.ms)).map((x) => x.ms));
     const st = merger.stats;
     const mergeSecs = busy.reduce((n, [s, e]) => n + (e - s), 0) / 1000;
-    const dataSecs = (a.bytes + b.bytes) / P / MB; // per partition, at 1 MB/s
     const rowsA = shapeA.reduce((n, s) => n + s.rows, 0) / P;
-    const mergedRows = st.merges / P;
-    // At 1 MB/s of record batches a partition-hour is 3,600 MB of batches: merged rows hold
-    // batchBytesMerged / merges of them each (objects are LZ4-compressed: a 64 MiB object holds more).
-    const avgMerged = st.batchBytesMerged / Math.max(1, st.merges);
-    const perHourMerged = (3600 * MB) / avgMerged;
-    const perHour64 = perHourMerged * (targetBytes / (64 * 1024 * 1024));
-    console.log(`\n[merging: PGlite + local directory] ${P} partitions × 1 MB/s, merge-target-bytes ${targetBytes}, flush.ms ${flushMs}; ${f1(seconds / 3)} s without the merger, then ${f1((2 * seconds) / 3)} s with it`);
-    console.log(`  merge: ${st.merges} merges of ${st.rowsMerged} rows, ${f1(st.bytesWritten / MB)} MB written, ${f1(st.bytesRead / MB)} MB read in ${f1(mergeSecs)} s busy → ${f1(st.bytesWritten / MB / Math.max(0.001, mergeSecs))} MB/s written (paced at ≤ 32 MiB/s read+written)`);
-    console.log(`  produce ack p99: ${f1(pct(base, 99))} ms without a merge running (${base.length} acks), ${f1(pct(during, 99))} ms while merging (${during.length} acks) → ${during.length === 0 ? 'no ack during a merge' : `${f1((pct(during, 99) / pct(base, 99) - 1) * 100)} % (target ≤ +20 %)`}`);
+    // Rows of at least half the target are never merged again: at steady load a partition-hour leaves
+    // 3,600 MB of batches in such rows; the rest is the window still being merged (bounded).
+    const rows = await Promise.all(led.map((p) => inner.listSegments(topic, p.partitionId, 0, 100_000)));
+    const final = rows.flat().filter((r) => r.byteLength >= targetBytes / 2);
+    const finalBatchBytes = final.reduce((n, r) => n + r.sizeBytes, 0) / Math.max(1, final.length);
+    const windowRows = rows.map((rs) => rs.length - rs.filter((r) => r.byteLength >= targetBytes / 2).length);
+    const sw = sorted(swapMs);
+    const ls = sorted(listMs);
+    const label = backend === 'embedded' ? 'PGlite + local directory' : 'PostgreSQL + S3 test server';
+    console.log(`\n[merging: ${label}] ${P} partitions × 1 MB/s, merge-target-bytes ${targetBytes}, flush.ms ${flushMs}; ${f1(seconds / 3)} s without the merger, then ${f1((2 * seconds) / 3)} s with it on and off every ${windowS} s`);
+    console.log(`  merge: ${st.merges} merges of ${st.rowsMerged} rows, ${f1(st.bytesWritten / MB)} MB written, ${f1(st.bytesRead / MB)} MB read in ${f1(mergeSecs)} s busy → ${f1(st.bytesWritten / MB / Math.max(0.001, mergeSecs))} MB/s written; swap statement p50 / p99 ${f1(pct(sw, 50))} / ${f1(pct(sw, 99))} ms, row listing p50 / p99 ${f1(pct(ls, 50))} / ${f1(pct(ls, 99))} ms`);
+    console.log(`  produce ack p99: ${f1(pct(without, 99))} ms with no merge running (${without.length} acks), ${f1(pct(during, 99))} ms while merging (${during.length} acks) → ${during.length === 0 || without.length === 0 ? 'not measured' : `${f1((pct(during, 99) / pct(without, 99) - 1) * 100)} % (target ≤ +20 %)`}; p50 ${f1(pct(without, 50))} / ${f1(pct(during, 50))} ms`);
     console.log(`  cold fetch: ${f1(unmergedMBs)} MB/s from unmerged segments (after phase A), ${f1(mergedMBs)} MB/s after merging (all data)`);
-    console.log(`  rows per partition: ${f1(rowsA)} after ${f1(seconds / 3)} s unmerged (≈ ${f1(rowsA / (seconds / 3) * 3600)} per partition-hour); at the end ${f1(shapeB.reduce((n, s) => n + s.rows, 0) / P)} rows, ${f1(shapeB.reduce((n, s) => n + s.objects, 0) / P)} objects per partition (${f1(mergedRows)} merged rows each)`);
-    console.log(`  merged rows hold ${f1(avgMerged / MB)} MB of batches (${f1(st.bytesWritten / Math.max(1, st.merges) / MB)} MB objects) → ${f1(perHourMerged)} rows (and objects) per partition-hour at 1 MB/s after merging with this target${targetBytes === 64 * 1024 * 1024 ? '' : `; scaled to the 64 MiB default: ${f1(perHour64)}`} (target ≤ 60); data per partition ${f1(dataSecs)} MB`);
+    console.log(`  memory while merging (whole process, incl. the writer and ${backend === 'embedded' ? 'PGlite' : 'the S3 client'}): peak heap + buffers ${f1(peakBuffers / MB)} MB, peak RSS ${f1(peakRss / MB)} MB`);
+    console.log(`  rows per partition: ${f1(rowsA)} after ${f1(seconds / 3)} s unmerged (≈ ${f1((rowsA / (seconds / 3)) * 3600)} per partition-hour); at the end ${f1(shapeB.reduce((n, s) => n + s.rows, 0) / P)} rows, ${f1(shapeB.reduce((n, s) => n + s.objects, 0) / P)} objects per partition`);
+    console.log(
+      final.length === 0
+        ? `  no row reached half the target yet (run longer for rows per partition-hour at this target)`
+        : `  merged rows of ≥ half the target hold ${f1(finalBatchBytes / MB)} MB of batches each → ${f1((3600 * MB) / finalBatchBytes)} rows (and objects) per partition-hour at 1 MB/s (target ≤ 60), plus a window of ${Math.min(...windowRows)}-${Math.max(...windowRows)} smaller rows per partition still being merged`,
+    );
     await inner.close();
     await store.close();
   } finally {
+    await s3?.stop();
+    await pgServer?.stop();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function mergeBenches(args: string[]): Promise<void> {
+  const seconds = Number(arg(args, 'merge-seconds', '90'));
+  const target = Number(arg(args, 'merge-target-bytes', String(8 * 1024 * 1024)));
+  const P = Number(arg(args, 'merge-partitions', '4'));
+  const windowS = Number(arg(args, 'merge-window-seconds', '4'));
+  const which = arg(args, 'merge-backend', 'both');
+  if (which !== 'postgres') await mergeBench(seconds, target, P, 'embedded', windowS);
+  if (which !== 'embedded') {
+    const { findPostgresBinaries } = await import('../test/helpers/postgres.js');
+    if (findPostgresBinaries() === undefined) console.log('\n[merging: PostgreSQL + S3 test server] skipped: no PostgreSQL server binaries');
+    else await mergeBench(seconds, target, P, 'postgres', windowS);
   }
 }
 
@@ -452,7 +529,7 @@ export async function run(args: string[]): Promise<void> {
     compactionBench({ rows: Number(arg(args, 'compact-rows', '100')), recordsPerRow: 2000, keys: Number(arg(args, 'compact-keys', '20000')), valueBytes: 100 });
   if (only === 'compact') return compact();
   if (arg(args, 'only', '') === 'merge') {
-    await mergeBench(Number(arg(args, 'merge-seconds', '90')), Number(arg(args, 'merge-target-bytes', String(8 * 1024 * 1024))), Number(arg(args, 'merge-partitions', '4')));
+    await mergeBenches(args);
     return;
   }
   const l = await lz4Bench();
@@ -480,6 +557,6 @@ export async function run(args: string[]): Promise<void> {
   }
   if (metaKind !== 'fake' && only === '') await compact();
   if (metaKind !== 'fake' && (only === '' || only === 'local')) {
-    await mergeBench(Number(arg(args, 'merge-seconds', '90')), Number(arg(args, 'merge-target-bytes', String(8 * 1024 * 1024))), Number(arg(args, 'merge-partitions', '4')));
+    await mergeBenches(args);
   }
 }

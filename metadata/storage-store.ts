@@ -80,6 +80,15 @@ export interface CompactionCheckpoint {
 
 export type SwapResult = 'swapped' | 'lease' | 'changed';
 
+/** A partition's small rows from an offset on (see mergeCandidates). */
+export interface MergeCandidates {
+  rows: number;
+  bytes: number;
+  /** The oldest created_at among them after the first in offset order (null: fewer than two). */
+  oldestAfterFirst: number | null;
+  dbNow: number;
+}
+
 const S = {
   register: statement(
     'sh_register_object',
@@ -236,6 +245,20 @@ const S = {
      RETURNING 1 AS ok`,
     { idempotent: true },
   ),
+  // What a merge pass needs to know before listing rows: the small rows from an offset on (count,
+  // bytes) and the oldest creation time among them after the first (a run's age is its second row's).
+  // An aggregate over the index: listing thousands of rows only to find nothing due would hold
+  // PGlite's single session for tens of milliseconds per partition and pass.
+  mergeCandidates: statement(
+    'sh_merge_candidates',
+    `SELECT count(*)::int AS rows, COALESCE(sum(byte_length), 0)::bigint AS bytes,
+            (SELECT min(x.created_at) FROM (SELECT created_at FROM segments
+               WHERE topic = $1 AND partition_id = $2 AND base_offset >= $3 AND byte_length < $4
+               ORDER BY base_offset OFFSET 1) x)::bigint AS "oldestAfterFirst",
+            ${NOW_MS} AS "dbNow"
+     FROM segments WHERE topic = $1 AND partition_id = $2 AND base_offset >= $3 AND byte_length < $4`,
+    { idempotent: true },
+  ),
   partitionShape: statement(
     'sh_partition_storage_shape',
     `SELECT topic, partition_id AS "partitionId", count(*)::int AS rows, count(DISTINCT s3_key)::int AS objects,
@@ -252,6 +275,11 @@ function keysArg(keys: string[]): string[] {
 
 function invalid(msg: string): KafkaError {
   return new KafkaError(ErrorCode.INVALID_REQUEST, msg);
+}
+
+function nonNegative(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw invalid(`${name} must be a non-negative integer`);
+  return n;
 }
 
 function msArg(n: number, name: string): number {
@@ -413,6 +441,13 @@ export class SqlStorageMetadata implements ObjectRegistry {
       drop.map((e) => e.firstOffset),
     ]);
     return rows.length === 1;
+  }
+
+  /** The small rows (byte_length < smallBelow) of a partition from `fromOffset` on: count, bytes, oldest creation after the first. */
+  async mergeCandidates(topic: string, partitionId: number, fromOffset: number, smallBelow: number): Promise<MergeCandidates> {
+    if (!isValidTopicName(topic) || !isPartitionId(partitionId)) throw invalid('unknown topic-partition');
+    const [row] = await this.db.query<MergeCandidates>(S.mergeCandidates, [topic, partitionId, nonNegative(fromOffset, 'fromOffset'), nonNegative(smallBelow, 'smallBelow')]);
+    return { rows: row?.rows ?? 0, bytes: Number(row?.bytes ?? 0), oldestAfterFirst: row?.oldestAfterFirst == null ? null : Number(row.oldestAfterFirst), dbNow: Number(row?.dbNow ?? Date.now()) };
   }
 
   /** Rows, distinct objects and bytes per partition (tests, bench, the simulated week). */

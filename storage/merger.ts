@@ -14,12 +14,12 @@
 //   paced to `bytesPerSecond`, blocks decoded and encoded in the thread pool; it stops between steps as
 //   soon as the partition is no longer led here (handoff), and the fenced swap refuses it anyway.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { SegmentSwap, SwapResult } from '../metadata/storage-store.js';
+import type { MergeCandidates, SegmentSwap, SwapResult } from '../metadata/storage-store.js';
 import type { MetadataStore, NewSegment, SegmentRecord } from '../metadata/types.js';
 import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 import { CorruptSegmentError } from './errors.js';
 import { batchInfoAt } from './batch.js';
-import { chunkIndexFromTail, decodeBlock, encodeSegmentObject, DEFAULT_BLOCK_BYTES, type ChunkInputBatch, type EncodedChunk } from './segment-format.js';
+import { ChunkStreamEncoder, chunkIndexFromTail, decodeBlock, DEFAULT_BLOCK_BYTES, type ChunkInputBatch, type EncodedChunk } from './segment-format.js';
 import type { ObjectStore } from './types.js';
 
 export interface MergerMetadata {
@@ -32,6 +32,8 @@ export interface MergerStorage {
   swapSegments(swap: SegmentSwap): Promise<SwapResult>;
   abandonObjects(keys: string[]): Promise<string[]>;
   markObjectsDeleted(keys: string[]): Promise<number>;
+  /** Small rows from an offset on, aggregated (optional: without it every pass lists the rows). */
+  mergeCandidates?(topic: string, partitionId: number, fromOffset: number, smallBelow: number): Promise<MergeCandidates>;
 }
 
 export interface LedPartition {
@@ -57,7 +59,7 @@ export interface MergerOptions {
   maxAgeMs?: number;
   /** Bytes moved per second at most (default 32 MiB/s): the larger of each row's stored and batch bytes read, plus the batch bytes encoded and the object bytes written. */
   bytesPerSecond?: number;
-  /** Rows one merge replaces at most (default 1,000). */
+  /** Rows one merge replaces at most (default DEFAULT_MAX_ROWS_PER_MERGE). */
   maxRowsPerMerge?: number;
   /** Rows read at once during a merge (default 4). */
   readConcurrency?: number;
@@ -101,6 +103,14 @@ export function rewrittenSegment(p: { topic: string; partitionId: number }, buck
 }
 
 export const DEFAULT_MERGE_TARGET_BYTES = 64 * 1024 * 1024;
+/**
+ * Rows one swap replaces at most. The swap statement costs ~50 µs per row on PGlite (the delete and the
+ * registry trigger), and while it runs PGlite's only session makes produce commits wait: 250 rows keep
+ * it near 15 ms. Longer runs are merged in pieces, and the pieces merged again once they add up to the
+ * target (each byte written about twice at the default flush interval of a local directory).
+ */
+export const DEFAULT_MAX_ROWS_PER_MERGE = 250;
+const LIST_PAGE_ROWS = 250;
 
 function chunkBytes(batches: readonly ChunkInputBatch[]): number {
   let n = 0;
@@ -119,6 +129,11 @@ export class Merger {
   private seq = 0;
   private readonly readConcurrency: number;
   private readonly maxRowsPerMerge: number;
+  /**
+   * Per led partition (at its epoch), the offset before which every row is at least half the target:
+   * such rows are never merged again, so a pass lists from there, not from the log start.
+   */
+  private readonly cursors = new Map<string, { epoch: number; from: number }>();
   /** Pacing: when the bytes moved so far may have been moved at `bytesPerSecond`. */
   private paceUntil = 0;
   readonly stats: MergeStats = { merges: 0, rowsMerged: 0, bytesRead: 0, bytesWritten: 0, batchBytesMerged: 0, refused: 0, failed: 0, mergeMs: 0 };
@@ -136,7 +151,7 @@ export class Merger {
     this.timers = opts.timers ?? systemTimers;
     this.log = opts.logger ?? silentStorageLogger;
     this.readConcurrency = Math.max(1, opts.readConcurrency ?? 4);
-    this.maxRowsPerMerge = Math.max(2, opts.maxRowsPerMerge ?? 1000);
+    this.maxRowsPerMerge = Math.max(2, opts.maxRowsPerMerge ?? DEFAULT_MAX_ROWS_PER_MERGE);
   }
 
   /** One pass over the led partitions; returns how many merges were swapped in. */
@@ -148,7 +163,10 @@ export class Merger {
   private async pass(): Promise<number> {
     let merged = 0;
     const before = { rows: this.stats.rowsMerged, bytes: this.stats.bytesWritten };
-    for (const p of this.opts.leading()) {
+    const led = this.opts.leading();
+    const keep = new Set(led.map((p) => `${p.topic}\u0000${p.partitionId}`));
+    for (const k of this.cursors.keys()) if (!keep.has(k)) this.cursors.delete(k);
+    for (const p of led) {
       if (this.stopped) break;
       try {
         merged += await this.mergePartition(p);
@@ -204,56 +222,89 @@ export class Merger {
     return runs;
   }
 
+  /**
+   * Whether a run may be due from `from` on, from the aggregate alone (conservative: planRuns decides).
+   * A run needs two small rows and half the target in bytes, or a full count, or an old second row.
+   */
+  private mayBeDue(c: MergeCandidates): boolean {
+    if (c.rows < 2) return false;
+    return c.bytes >= this.o.targetBytes / 2 || c.rows > this.maxRowsPerMerge || (c.oldestAfterFirst !== null && c.oldestAfterFirst < c.dbNow - this.o.maxAgeMs);
+  }
+
   private async mergePartition(p: LedPartition): Promise<number> {
+    const pk = `${p.topic}\u0000${p.partitionId}`;
+    const cur = this.cursors.get(pk);
+    const start = cur !== undefined && cur.epoch === p.epoch ? cur.from : 0;
+    let dbNow: number | undefined;
+    if (this.opts.storage.mergeCandidates !== undefined) {
+      const c = await this.opts.storage.mergeCandidates(p.topic, p.partitionId, start, Math.ceil(this.o.targetBytes / 2));
+      if (!this.mayBeDue(c)) return 0;
+      dbNow = c.dbNow;
+    }
     const rows: SegmentRecord[] = [];
     let complete = false;
-    for (let from = 0; rows.length < this.o.maxRowsPerPass; ) {
-      const page = await this.opts.metadata.listSegments(p.topic, p.partitionId, from, 1000);
+    for (let from = start; rows.length < this.o.maxRowsPerPass; ) {
+      // Short pages: each is one statement, and on PGlite a statement holds the only session.
+      const page = await this.opts.metadata.listSegments(p.topic, p.partitionId, from, LIST_PAGE_ROWS);
       rows.push(...page);
-      if (page.length < 1000) {
+      if (page.length < LIST_PAGE_ROWS) {
         complete = true;
         break;
       }
       from = page[page.length - 1]!.endOffset + 1;
     }
+    // Rows of half the target or more are never merged again: the next pass starts after them.
+    const firstSmall = rows.find((r) => r.byteLength < this.o.targetBytes / 2);
+    const nextFrom = firstSmall?.baseOffset ?? (rows.length > 0 ? rows[rows.length - 1]!.baseOffset : start);
+    this.cursors.set(pk, { epoch: p.epoch, from: Math.max(start, nextFrom) });
     // The newest row stays as it is (the active segment: compaction never cleans it, so merging it into
     // older rows would hold a compacted partition's cleaning back until the next append).
     if (complete) rows.pop();
     if (rows.length < 2) return 0;
-    const runs = this.planRuns(rows, await this.opts.metadata.now());
+    const runs = this.planRuns(rows, dbNow ?? (await this.opts.metadata.now()));
     let merged = 0;
     for (const run of runs) {
       if (this.stopped || !this.opts.stillLeading(p)) break;
-      if (await this.mergeRun(p, run)) merged++;
+      const outBytes = await this.mergeRun(p, run);
+      if (outBytes === undefined) continue;
+      merged++;
+      // A merged row of half the target or more at the cursor moves it on.
+      const c = this.cursors.get(pk);
+      if (c !== undefined && c.epoch === p.epoch && c.from === run[0]!.baseOffset && outBytes >= this.o.targetBytes / 2) c.from = run[run.length - 1]!.endOffset + 1;
     }
     return merged;
   }
 
-  /** Reads the run's batches, writes one object, swaps the rows. True when swapped in. */
-  async mergeRun(p: LedPartition, run: readonly SegmentRecord[]): Promise<boolean> {
+  /** Reads the run's batches, writes one object, swaps the rows. The new row's byte length when swapped in. */
+  async mergeRun(p: LedPartition, run: readonly SegmentRecord[]): Promise<number | undefined> {
     const t0 = performance.now();
-    // Rows are read a few at a time (an S3 GET costs 10-50 ms), in order of the result.
-    const read: ChunkInputBatch[][] = new Array(run.length);
+    // Rows are read a few at a time (an S3 GET costs 10-50 ms) and pushed into the encoder in order:
+    // what is held is the compressed output plus the rows in flight, never the run's batches at once
+    // (a 64 MiB object of JSON holds ~300 MB of batches).
+    const encoder = new ChunkStreamEncoder(p.topic, p.partitionId, this.o.blockBytes);
+    const inFlight: Array<Promise<ChunkInputBatch[]>> = [];
     let next = 0;
-    let abandoned = false;
-    const worker = async () => {
-      while (next < run.length && !abandoned) {
-        if (this.stopped || !this.opts.stillLeading(p)) {
-          abandoned = true;
-          return;
-        }
-        const i = next++;
-        read[i] = await this.readRow(run[i]!);
-      }
+    const startRead = () => {
+      if (next < run.length) inFlight.push(this.readRow(run[next++]!));
     };
-    await Promise.all(Array.from({ length: Math.min(this.readConcurrency, run.length) }, worker));
-    if (abandoned) return false;
-    const batches: ChunkInputBatch[] = read.flat();
-    if (this.stopped || !this.opts.stillLeading(p)) return false;
+    for (let i = 0; i < this.readConcurrency; i++) startRead();
+    try {
+      while (inFlight.length > 0) {
+        if (this.stopped || !this.opts.stillLeading(p)) return undefined;
+        const batches = await inFlight.shift()!;
+        startRead();
+        // CPU is paced too: compressing the output costs about as much per byte as reading it back.
+        await this.pace(chunkBytes(batches));
+        await encoder.push(batches);
+      }
+    } finally {
+      // Reads still in flight when a merge is given up must not reject unobserved.
+      for (const r of inFlight) r.catch(() => undefined);
+    }
+    if (this.stopped || !this.opts.stillLeading(p)) return undefined;
     const createdAt = this.clock.now();
-    // CPU is paced too: compressing the output costs about as much per byte as reading it back.
-    await this.pace(chunkBytes(batches));
-    const encoded = await encodeSegmentObject([{ topic: p.topic, partitionId: p.partitionId, batches }], { blockBytes: this.o.blockBytes, createdAt, serial: true });
+    const encoded = await encoder.finish(createdAt);
+    if (encoded === undefined) throw new CorruptSegmentError(run[0]!.s3Key, run[0]!.bytePosition, 'merged rows hold no batch');
     const chunk = encoded.chunks[0]!;
     const first = run[0]!;
     const last = run[run.length - 1]!;
@@ -287,7 +338,7 @@ export class Merger {
         await this.opts.objectStore.delete(key).catch(() => undefined);
         await this.opts.storage.markObjectsDeleted(claimed);
       }
-      return false;
+      return undefined;
     }
     this.stats.merges++;
     this.stats.rowsMerged += run.length;
@@ -295,7 +346,7 @@ export class Merger {
     this.stats.mergeMs += performance.now() - t0;
     this.opts.onMerged?.(p.topic, p.partitionId);
     this.log.debug({ topic: p.topic, partition: p.partitionId, rows: run.length, bytes: encoded.size, key }, 'merged segments');
-    return true;
+    return chunk.length;
   }
 
   /** The batches of one row's chunk: one ranged GET, index and blocks checked against the row. */

@@ -104,10 +104,12 @@ export interface EncodedObject {
 interface BuiltBlock {
   entry: BlockEntry;
   compressed: Buffer;
+  records: number;
 }
 
 interface BuiltChunk {
-  input: ChunkInput;
+  topic: string;
+  partitionId: number;
   blocks: BuiltBlock[];
   index: Buffer;
   trailer: Buffer;
@@ -150,8 +152,8 @@ function giveBlock(pooled: Buffer): void {
   if (free.length < MAX_POOLED_BLOCKS) free.push(pooled);
 }
 
-async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean, serial = false): Promise<BuiltChunk> {
-  const groups = planBlocks(input.batches, blockBytes);
+/** Copies each group into one block buffer and compresses it (inline, one at a time, or all at once in the thread pool). */
+async function compressGroups(groups: ChunkInputBatch[][], blockBytes: number, inline: boolean, serial: boolean): Promise<BuiltBlock[]> {
   const taken = groups.map((g) => {
     let size = 0;
     for (const b of g) size += b.buf.length;
@@ -180,49 +182,60 @@ async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean
   } finally {
     for (const t of taken) if (t.pooled !== undefined) giveBlock(t.pooled);
   }
-  let position = 0;
-  let maxTimestamp = -1;
-  let recordCount = 0;
-  let sizeBytes = 0;
-  const blocks: BuiltBlock[] = groups.map((g, i) => {
+  return groups.map((g, i) => {
     const c = compressed[i];
     let blockMaxTs = -1;
+    let records = 0;
     for (const b of g) {
       if (b.maxTimestamp > blockMaxTs) blockMaxTs = b.maxTimestamp;
-      recordCount += b.recordsCount;
+      records += b.recordsCount;
     }
-    if (blockMaxTs > maxTimestamp) maxTimestamp = blockMaxTs;
-    sizeBytes += plain[i].length;
     const entry: BlockEntry = {
       firstOffset: g[0].baseOffset,
       lastOffset: g[g.length - 1].lastOffset,
       maxTimestamp: blockMaxTs,
-      position,
+      position: 0, // set when the chunk is assembled
       compressedLength: c.length,
       uncompressedLength: plain[i].length,
       batchCount: g.length,
       crc: crc32c(c),
     };
-    position += c.length;
-    return { entry, compressed: c };
+    return { entry, compressed: c, records };
   });
-  const topicBytes = Buffer.from(input.topic, 'utf8');
+}
+
+/** The chunk around its compressed blocks: block positions, index, trailer, summary. */
+function assembleChunk(topic: string, partitionId: number, blocks: BuiltBlock[]): BuiltChunk {
+  let position = 0;
+  let maxTimestamp = -1;
+  let recordCount = 0;
+  let sizeBytes = 0;
+  let batchCount = 0;
+  for (const b of blocks) {
+    b.entry.position = position;
+    position += b.compressed.length;
+    if (b.entry.maxTimestamp > maxTimestamp) maxTimestamp = b.entry.maxTimestamp;
+    recordCount += b.records;
+    sizeBytes += b.entry.uncompressedLength;
+    batchCount += b.entry.batchCount;
+  }
+  const topicBytes = Buffer.from(topic, 'utf8');
   const index = Buffer.alloc(INDEX_FIXED + topicBytes.length + blocks.length * BLOCK_ENTRY_BYTES);
   let p = 0;
   index.writeUInt16BE(topicBytes.length, p);
   p += 2;
   topicBytes.copy(index, p);
   p += topicBytes.length;
-  index.writeInt32BE(input.partitionId, p);
+  index.writeInt32BE(partitionId, p);
   p += 4;
-  const baseOffset = input.batches[0].baseOffset;
-  const lastOffset = input.batches[input.batches.length - 1].lastOffset;
+  const baseOffset = blocks[0].entry.firstOffset;
+  const lastOffset = blocks[blocks.length - 1].entry.lastOffset;
   writeInt64(index, baseOffset, p);
   writeInt64(index, lastOffset, p + 8);
   writeInt64(index, maxTimestamp, p + 16);
   writeInt64(index, recordCount, p + 24);
   p += 32;
-  index.writeUInt32BE(input.batches.length, p);
+  index.writeUInt32BE(batchCount, p);
   p += 4;
   writeInt64(index, sizeBytes, p);
   p += 8;
@@ -247,35 +260,24 @@ async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean
   trailer.writeUInt16BE(0, 10);
   trailer.writeUInt32BE(CHUNK_MAGIC, 12);
   return {
-    input,
+    topic,
+    partitionId,
     blocks,
     index,
     trailer,
     length: position + index.length + trailer.length,
-    summary: {
-      topic: input.topic,
-      partitionId: input.partitionId,
-      baseOffset,
-      lastOffset,
-      recordCount,
-      sizeBytes,
-      maxTimestamp,
-      batchCount: input.batches.length,
-    },
+    summary: { topic, partitionId, baseOffset, lastOffset, recordCount, sizeBytes, maxTimestamp, batchCount },
   };
 }
 
-/** Builds one segment object from the chunks of one flush cycle (compression runs off-thread). */
-export async function encodeSegmentObject(
-  chunks: ChunkInput[],
-  opts: { blockBytes?: number; createdAt: number; serial?: boolean },
-): Promise<EncodedObject> {
-  const blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
-  let total = 0;
-  for (const c of chunks) for (const b of c.batches) total += b.buf.length;
-  const inline = total <= INLINE_COMPRESS_BYTES;
-  const built = await Promise.all(chunks.filter((c) => c.batches.length > 0).map((c) => buildChunk(c, blockBytes, inline, opts.serial)));
-  const topics = built.map((b) => Buffer.from(b.input.topic, 'utf8'));
+async function buildChunk(input: ChunkInput, blockBytes: number, inline: boolean, serial = false): Promise<BuiltChunk> {
+  const blocks = await compressGroups(planBlocks(input.batches, blockBytes), blockBytes, inline, serial);
+  return assembleChunk(input.topic, input.partitionId, blocks);
+}
+
+/** The object around its chunks: header with the chunk directory, then each chunk's blocks, index and trailer. */
+function assembleObject(built: BuiltChunk[], createdAt: number): EncodedObject {
+  const topics = built.map((b) => Buffer.from(b.topic, 'utf8'));
   const headerLength = OBJECT_HEADER_FIXED + topics.reduce((n, t) => n + DIR_ENTRY_FIXED + t.length, 0) + 4;
   const header = Buffer.alloc(headerLength);
   header.writeUInt32BE(OBJECT_MAGIC, 0);
@@ -283,7 +285,7 @@ export async function encodeSegmentObject(
   header.writeUInt16BE(0, 6);
   header.writeUInt32BE(headerLength, 8);
   header.writeUInt32BE(built.length, 12);
-  writeInt64(header, opts.createdAt, 16);
+  writeInt64(header, createdAt, 16);
   let p = OBJECT_HEADER_FIXED;
   let position = headerLength;
   const parts: Buffer[] = [header];
@@ -291,7 +293,7 @@ export async function encodeSegmentObject(
   built.forEach((b, i) => {
     writeInt64(header, position, p);
     header.writeUInt32BE(b.length, p + 8);
-    header.writeInt32BE(b.input.partitionId, p + 12);
+    header.writeInt32BE(b.partitionId, p + 12);
     writeInt64(header, b.summary.baseOffset, p + 16);
     writeInt64(header, b.summary.lastOffset, p + 24);
     header.writeUInt16BE(topics[i].length, p + 32);
@@ -304,6 +306,69 @@ export async function encodeSegmentObject(
   });
   header.writeUInt32BE(crc32c(header.subarray(0, headerLength - 4)), headerLength - 4);
   return { parts, size: position, chunks: out };
+}
+
+/** Builds one segment object from the chunks of one flush cycle (compression runs off-thread). */
+export async function encodeSegmentObject(
+  chunks: ChunkInput[],
+  opts: { blockBytes?: number; createdAt: number; serial?: boolean },
+): Promise<EncodedObject> {
+  const blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
+  let total = 0;
+  for (const c of chunks) for (const b of c.batches) total += b.buf.length;
+  const inline = total <= INLINE_COMPRESS_BYTES;
+  const built = await Promise.all(chunks.filter((c) => c.batches.length > 0).map((c) => buildChunk(c, blockBytes, inline, opts.serial)));
+  return assembleObject(built, opts.createdAt);
+}
+
+/**
+ * One partition's object built as its batches arrive (merging): each block is compressed as soon as it
+ * is full, so what is held is the compressed output plus one block, not every batch of the run. The
+ * bytes are those encodeSegmentObject would write for the same batches (same blocks, index, header).
+ */
+export class ChunkStreamEncoder {
+  private readonly blocks: BuiltBlock[] = [];
+  private group: ChunkInputBatch[] = [];
+  private groupBytes = 0;
+  private compressedBytes = 0;
+  private nextOffset: number | undefined;
+
+  constructor(
+    private readonly topic: string,
+    private readonly partitionId: number,
+    private readonly blockBytes = DEFAULT_BLOCK_BYTES,
+  ) {}
+
+  /** Compressed bytes so far (blocks written, not counting the block being filled). */
+  get size(): number {
+    return this.compressedBytes;
+  }
+
+  /** Appends batches (contiguous with what came before); compresses each block once full. */
+  async push(batches: readonly ChunkInputBatch[]): Promise<void> {
+    for (const b of batches) {
+      if (this.nextOffset !== undefined && b.baseOffset < this.nextOffset) throw new Error(`batch at ${b.baseOffset} does not follow ${this.nextOffset - 1}`);
+      this.nextOffset = b.lastOffset + 1;
+      if (this.group.length > 0 && this.groupBytes + b.buf.length > this.blockBytes) await this.flushBlock();
+      this.group.push(b);
+      this.groupBytes += b.buf.length;
+    }
+  }
+
+  private async flushBlock(): Promise<void> {
+    const [block] = await compressGroups([this.group], this.blockBytes, this.groupBytes <= INLINE_DECOMPRESS_BYTES, true);
+    this.blocks.push(block!);
+    this.compressedBytes += block!.compressed.length;
+    this.group = [];
+    this.groupBytes = 0;
+  }
+
+  /** The object (one chunk); undefined when no batch was pushed. */
+  async finish(createdAt: number): Promise<EncodedObject | undefined> {
+    if (this.group.length > 0) await this.flushBlock();
+    if (this.blocks.length === 0) return undefined;
+    return assembleObject([assembleChunk(this.topic, this.partitionId, this.blocks)], createdAt);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

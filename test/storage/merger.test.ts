@@ -59,7 +59,7 @@ for (const db of DATABASES) {
       await rm(dir, { recursive: true, force: true });
     });
 
-    async function produce(topic: string, partitions: number, cycles: number) {
+    async function produce(topic: string, partitions: number, cycles: number, records = (c: number) => 1 + (c % 3)) {
       await d.store.createTopic({ name: topic, partitionCount: partitions });
       const writer = new SegmentWriter({ objectStore: objects, metadata: d.store, registry: reg, agentId: 'agent-m', flushMs: 1 });
       const led: LedPartition[] = [];
@@ -72,7 +72,7 @@ for (const db of DATABASES) {
       for (let c = 0; c < cycles; c++) {
         await Promise.all(
           led.map(async (l) => {
-            const b = makeBatch({ records: 1 + (c % 3), valueSize: 200 });
+            const b = makeBatch({ records: records(c), valueSize: 200 });
             await writer.append(topic, l.partitionId, b);
             sent[l.partitionId]!.push(b); // as stored: the writer assigned baseOffset and leader epoch in place
           }),
@@ -134,6 +134,52 @@ for (const db of DATABASES) {
       const keys = (await objects.list('segments/')).map((o) => o.key);
       const known = await reg.knownObjects(keys);
       assert.equal(known.size, keys.length);
+    });
+
+    test('mergeCandidates aggregates the small rows from an offset on', async () => {
+      const topic = `merge-${db.name}-3`;
+      await produce(topic, 1, 6);
+      const rows = await d.store.listSegments(topic, 0);
+      assert.equal(rows.length, 6);
+      const c = await reg.mergeCandidates(topic, 0, rows[2]!.baseOffset, 1 << 20);
+      assert.equal(c.rows, 4);
+      assert.equal(c.bytes, rows.slice(2).reduce((n, r) => n + r.byteLength, 0));
+      assert.equal(c.oldestAfterFirst, Math.min(...rows.slice(3).map((r) => r.createdAt)));
+      const none = await reg.mergeCandidates(topic, 0, 0, 1);
+      assert.deepEqual([none.rows, none.bytes, none.oldestAfterFirst], [0, 0, null]);
+    });
+
+    test('a pass lists no rows when no run can be due, and lists from the first small row after the merged ones', async () => {
+      const topic = `merge-${db.name}-4`;
+      const { led } = await produce(topic, 1, 24, () => 3);
+      const listed: number[] = [];
+      const metadata = {
+        listSegments: (t: string, p: number, from?: number, limit?: number) => (listed.push(from ?? 0), d.store.listSegments(t, p, from, limit)),
+        now: () => d.store.now(),
+      };
+      const opts = { objectStore: objects, metadata, storage: reg, agentId: 'agent-m', leading: () => led, stillLeading: () => true, bytesPerSecond: 1 << 30 };
+      // 24 rows of well under 1 KiB, far below half of 1 MiB, none an hour old: nothing to list.
+      const idle = new Merger({ ...opts, targetBytes: 1 << 20, maxAgeMs: 3_600_000 });
+      assert.equal(await idle.runOnce(), 0);
+      assert.deepEqual(listed, []);
+      // Every run due by age: the first pass merges them all (the first one cut by the target, so at least half of it).
+      // Rows of one size; a target of two and a half rows: runs of two, each merged row bigger than half the target.
+      const rows0 = await d.store.listSegments(topic, 0);
+      const target = Math.floor(Math.max(...rows0.map((r) => r.byteLength)) * 2.5);
+      const merger = new Merger({ ...opts, targetBytes: target, maxAgeMs: 0 });
+      await sleep(5);
+      assert.ok((await merger.runOnce()) >= 1);
+      const after = await d.store.listSegments(topic, 0);
+      assert.ok(after[0]!.byteLength >= target / 2, 'the first row is a merged one of at least half the target');
+      const firstSmall = after.find((r) => r.byteLength < target / 2)!;
+      assert.ok(firstSmall.baseOffset > 0);
+      listed.length = 0;
+      await sleep(5);
+      await merger.runOnce();
+      const smallRows = after.filter((r) => r.baseOffset >= firstSmall.baseOffset).length;
+      if (smallRows >= 2) assert.equal(listed[0], firstSmall.baseOffset, 'the second pass lists from the first small row');
+      else assert.deepEqual(listed, [], 'one small row left (the newest): nothing to list');
+      assert.ok(listed.every((from) => from >= firstSmall.baseOffset), 'never from the log start again');
     });
 
     test('a merge by a leader that lost its lease, or handed the partition off, is not swapped in and leaves no object', async () => {

@@ -96,7 +96,8 @@ for (const db of DATABASES) {
       const writer = new SegmentWriter({ objectStore: objects, metadata: meta, agentId: 'agent-a', flushMs: 5 });
       const reader = new SegmentReader({ objectStore: objects, metadata: meta });
       writer.onCommit((e) => reader.onCommitted(e));
-      await lead(meta, writer, 'agent-a', topic, 0, 400);
+      // A short lease on partition 0 (long enough for the commits below on a loaded machine).
+      await lead(meta, writer, 'agent-a', topic, 0, 2_000);
       await lead(meta, writer, 'agent-a', topic, 1);
       const b = [makeBatch(), makeBatch(), makeBatch()];
       assert.deepEqual(await Promise.all([writer.append(topic, 0, b[0]), writer.append(topic, 1, b[1])]), [
@@ -112,8 +113,11 @@ for (const db of DATABASES) {
       assert.deepEqual(await reader.read(topic, 0, 4, 1 << 20, 6), [b[2]]);
 
       // Agent B takes partition 0 once A's lease expires: A's next commit is fenced on the lease.
-      await new Promise((r) => setTimeout(r, 500));
-      const leaseB = await d.store.acquirePartitionLease(topic, 0, 'agent-b', 30_000);
+      let leaseB = await d.store.acquirePartitionLease(topic, 0, 'agent-b', 30_000);
+      for (let i = 0; leaseB === undefined && i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        leaseB = await d.store.acquirePartitionLease(topic, 0, 'agent-b', 30_000);
+      }
       assert.ok(leaseB && leaseB.epoch > 1);
       const [r0, r1] = await Promise.allSettled([writer.append(topic, 0, makeBatch()), writer.append(topic, 1, makeBatch())]);
       assert.ok(r0.status === 'rejected' && r0.reason instanceof KafkaError && r0.reason.code === ErrorCode.NOT_LEADER_OR_FOLLOWER, String((r0 as PromiseRejectedResult).reason));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { CorruptSegmentError } from '../../storage/errors.js';
 import { scanBatches, assignBatch } from '../../storage/batch.js';
 import {
+  ChunkStreamEncoder,
   CHUNK_TRAILER_BYTES,
   FORMAT_VERSION,
   chunkIndexFromTail,
@@ -59,6 +60,28 @@ test('round trip: header directory, chunk indexes, blocks holding whole batches'
   assert.deepEqual(fromTail, idx);
   const tooShort = chunkIndexFromTail(obj.subarray(c0.position + c0.length - CHUNK_TRAILER_BYTES - 4, c0.position + c0.length), c0.length, 'k', c0.position);
   assert.ok('needTailBytes' in tooShort);
+});
+
+test('a streamed chunk is byte for byte the object encodeSegmentObject writes for the same batches', async () => {
+  // Small and large blocks (compressed inline and in the thread pool), batches pushed one by one and in groups.
+  for (const blockBytes of [600, 256 * 1024]) {
+    const input = chunk('orders', 3, 500, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 1, 40, 2]);
+    const whole = await encodeSegmentObject([input], { blockBytes, createdAt: 99 });
+    const enc = new ChunkStreamEncoder('orders', 3, blockBytes);
+    await enc.push(input.batches.slice(0, 1));
+    await enc.push(input.batches.slice(1, 5));
+    for (const b of input.batches.slice(5)) await enc.push([b]);
+    const streamed = (await enc.finish(99))!;
+    assert.deepEqual(Buffer.concat(streamed.parts), Buffer.concat(whole.parts), `blockBytes ${blockBytes}`);
+    assert.deepEqual(streamed.chunks, whole.chunks);
+    const decoded = await decodeSegmentObject(Buffer.concat(streamed.parts), 'k');
+    assert.deepEqual(decoded.chunks[0]!.batches, input.batches.map((b) => b.buf));
+  }
+  assert.equal(await new ChunkStreamEncoder('t', 0).finish(1), undefined, 'nothing pushed: no object');
+  const out = new ChunkStreamEncoder('t', 0);
+  const c = chunk('t', 0, 10, [2, 2]);
+  await out.push(c.batches);
+  await assert.rejects(out.push(c.batches), /does not follow/, 'offsets must move forward');
 });
 
 test('every single-byte flip anywhere in an object is detected', async () => {
