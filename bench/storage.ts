@@ -15,6 +15,8 @@
 // merger, then the merger on and off in turns (same run): produce ack p99 with no merge running / while a
 // merge runs, merge MB/s, swap statement and row listing times, cold fetch MB/s from the unmerged vs the
 // merged segments of the same data, and segment rows / objects per partition-hour before and after merging.
+// Compaction (--only=compact, also in the default run with --metadata=pglite; bench/_compaction.ts):
+// object-store bytes a cleaning pass reads with the whole log dirty vs a small dirty part (same run).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,6 +29,7 @@ import { CachedMetadataStore } from '../metadata/cache.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, defaultFlushSettings, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import { Merger } from '../storage/merger.js';
+import { compactionBench } from './_compaction.js';
 import { SqlStorageMetadata } from '../metadata/storage-store.js';
 import { SqlMetadataStore } from '../metadata/sql-store.js';
 import { FakeMetadata } from '../test/storage/fake-metadata.js';
@@ -525,6 +528,9 @@ export async function run(args: string[]): Promise<void> {
   const metaKind = arg(args, 'metadata', 'pglite');
   const seconds = Number(arg(args, 'seconds', '4'));
   const only = arg(args, 'only', '');
+  const compact = () =>
+    compactionBench({ rows: Number(arg(args, 'compact-rows', '100')), recordsPerRow: 2000, keys: Number(arg(args, 'compact-keys', '20000')), valueBytes: 100 });
+  if (only === 'compact') return compact();
   if (arg(args, 'only', '') === 'merge') {
     await mergeBenches(args);
     return;
@@ -552,6 +558,7 @@ export async function run(args: string[]): Promise<void> {
       console.log(`  target: ack p99 ≤ flush.ms + 2 × PUT p99 = ${f1(bound)} ms → ${r.ackP99 <= bound ? 'met' : 'MISSED'}`);
     }
   }
+  if (metaKind !== 'fake' && only === '') await compact();
   if (metaKind !== 'fake' && (only === '' || only === 'local')) {
     await mergeBenches(args);
   }

@@ -373,3 +373,26 @@ export const acls = pgTable(
     check('acls_permission_type_valid', sql`${t.permissionType} IN ('allow', 'deny')`),
   ],
 );
+
+/**
+ * The log cleaner's checkpoint of each compacted partition (Kafka's cleaner-offset-checkpoint): the
+ * first offset not yet cleaned (the dirty section starts there) and the earliest delete horizon still
+ * pending in the cleaned section (tombstones or markers to remove once it passes; null: none). Written
+ * by the partition's leader with the last swap of a cleaning (same statement, fenced by the lease).
+ */
+export const compactionCheckpoints = pgTable(
+  'compaction_checkpoints',
+  {
+    topic: text('topic').notNull(),
+    partitionId: integer('partition_id').notNull(),
+    firstDirtyOffset: ms('first_dirty_offset').notNull(),
+    deleteHorizon: ms('delete_horizon'),
+    /** Database clock, epoch ms. */
+    updatedAt: ms('updated_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.topic, t.partitionId] }),
+    foreignKey({ columns: [t.topic, t.partitionId], foreignColumns: [partitions.topic, partitions.partitionId] }).onDelete('cascade'),
+    check('compaction_checkpoints_offset_valid', sql`${t.firstDirtyOffset} >= 0`),
+  ],
+);

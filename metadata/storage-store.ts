@@ -64,6 +64,18 @@ export interface SegmentSwap {
   removeIds: string[];
   /** The rows that replace them (one for a merge; compaction may write one per output object). */
   add: NewSegment[];
+  /** Compaction: the cleaner checkpoint written by the same statement when the swap applies. */
+  checkpoint?: CompactionCheckpoint;
+  /** Compaction: aborted-transactions index entries (aborted_txns) whose batches are all gone, deleted by the same statement. */
+  dropAborted?: Array<{ producerId: number; firstOffset: number }>;
+}
+
+/** The log cleaner's checkpoint of a partition (table compaction_checkpoints). */
+export interface CompactionCheckpoint {
+  /** The first offset not cleaned yet: the dirty section starts here. */
+  firstDirtyOffset: number;
+  /** The earliest delete horizon pending in the cleaned section (null: none). */
+  deleteHorizon: number | null;
 }
 
 export type SwapResult = 'swapped' | 'lease' | 'changed';
@@ -183,6 +195,17 @@ const S = {
        SELECT EXISTS (SELECT 1 FROM lease) AND (SELECT count(*) FROM old) = cardinality($5::text[]) AS ok
      ), del AS (
        DELETE FROM segments s USING ok WHERE ok.ok AND s.id IN (SELECT id FROM old) RETURNING 1
+     ), cp AS (
+       INSERT INTO compaction_checkpoints (topic, partition_id, first_dirty_offset, delete_horizon, updated_at)
+       SELECT $1, $2, $16::bigint, $17::bigint, ${NOW_MS} FROM ok WHERE ok.ok AND $16::bigint IS NOT NULL
+       ON CONFLICT (topic, partition_id) DO UPDATE
+         SET first_dirty_offset = excluded.first_dirty_offset, delete_horizon = excluded.delete_horizon, updated_at = excluded.updated_at
+       RETURNING 1
+     ), dropped AS (
+       DELETE FROM aborted_txns a USING ok
+       WHERE ok.ok AND a.topic = $1 AND a.partition_id = $2
+         AND (a.producer_id, a.first_offset) IN (SELECT * FROM unnest($18::bigint[], $19::bigint[]))
+       RETURNING 1
      ), ins AS (
        INSERT INTO segments (id, topic, partition_id, base_offset, end_offset, record_count, size_bytes, s3_bucket, s3_key,
          byte_position, byte_length, max_timestamp, created_at)
@@ -193,7 +216,34 @@ const S = {
        RETURNING 1
      )
      SELECT EXISTS (SELECT 1 FROM lease) AS "leaseOk", (SELECT ok FROM ok) AS ok,
-            (SELECT count(*) FROM del)::int AS deleted, (SELECT count(*) FROM ins)::int AS inserted`,
+            (SELECT count(*) FROM del)::int AS deleted, (SELECT count(*) FROM ins)::int AS inserted,
+            (SELECT count(*) FROM cp)::int AS checkpointed, (SELECT count(*) FROM dropped)::int AS dropped`,
+  ),
+  checkpointGet: statement(
+    'sh_compaction_checkpoint_get',
+    `SELECT first_dirty_offset AS "firstDirtyOffset", delete_horizon AS "deleteHorizon"
+     FROM compaction_checkpoints WHERE topic = $1 AND partition_id = $2`,
+    { idempotent: true },
+  ),
+  // A cleaning that swapped nothing still moves the checkpoint: only the lease holder at that epoch.
+  checkpointSet: statement(
+    'sh_compaction_checkpoint_set',
+    `WITH lease AS MATERIALIZED (
+       SELECT 1 FROM partition_leases
+       WHERE topic = $1 AND partition_id = $2 AND leader_agent_id = $3 AND epoch = $4 AND lease_expires_at > ${NOW_MS}
+       FOR SHARE
+     ), dropped AS (
+       DELETE FROM aborted_txns a
+       WHERE EXISTS (SELECT 1 FROM lease) AND a.topic = $1 AND a.partition_id = $2
+         AND (a.producer_id, a.first_offset) IN (SELECT * FROM unnest($7::bigint[], $8::bigint[]))
+       RETURNING 1
+     )
+     INSERT INTO compaction_checkpoints (topic, partition_id, first_dirty_offset, delete_horizon, updated_at)
+     SELECT $1, $2, $5, $6, ${NOW_MS} FROM lease
+     ON CONFLICT (topic, partition_id) DO UPDATE
+       SET first_dirty_offset = excluded.first_dirty_offset, delete_horizon = excluded.delete_horizon, updated_at = excluded.updated_at
+     RETURNING 1 AS ok`,
+    { idempotent: true },
   ),
   // What a merge pass needs to know before listing rows: the small rows from an offset on (count,
   // bytes) and the oldest creation time among them after the first (a run's age is its second row's).
@@ -337,7 +387,7 @@ export class SqlStorageMetadata implements ObjectRegistry {
       if (s.topic !== swap.topic || s.partitionId !== swap.partitionId) throw invalid('a swap adds rows of its own partition only');
     }
     const a = swap.add;
-    const [row] = await this.db.query<{ leaseOk: boolean; ok: boolean; deleted: number; inserted: number }>(S.swap, [
+    const [row] = await this.db.query<{ leaseOk: boolean; ok: boolean; deleted: number; inserted: number; checkpointed: number }>(S.swap, [
       swap.topic,
       swap.partitionId,
       swap.agentId,
@@ -353,13 +403,44 @@ export class SqlStorageMetadata implements ObjectRegistry {
       a.map((s) => s.bytePosition),
       a.map((s) => s.byteLength),
       a.map((s) => s.maxTimestamp),
+      swap.checkpoint === undefined ? null : msArg(swap.checkpoint.firstDirtyOffset, 'firstDirtyOffset'),
+      swap.checkpoint?.deleteHorizon ?? null,
+      (swap.dropAborted ?? []).map((e) => e.producerId),
+      (swap.dropAborted ?? []).map((e) => e.firstOffset),
     ]);
     if (!row?.leaseOk) return 'lease';
     if (!row.ok) return 'changed';
-    if (row.deleted !== swap.removeIds.length || row.inserted !== a.length) {
+    if (row.deleted !== swap.removeIds.length || row.inserted !== a.length || row.checkpointed !== (swap.checkpoint === undefined ? 0 : 1)) {
       throw new KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, `segment swap of ${swap.topic}-${swap.partitionId} wrote ${row.deleted}/${row.inserted} rows`);
     }
     return 'swapped';
+  }
+
+  /** The cleaner checkpoint of a partition (undefined: never cleaned). */
+  async compactionCheckpoint(topic: string, partitionId: number): Promise<CompactionCheckpoint | undefined> {
+    if (!isValidTopicName(topic) || !isPartitionId(partitionId)) return undefined;
+    const [row] = await this.db.query<{ firstDirtyOffset: number; deleteHorizon: number | null }>(S.checkpointGet, [topic, partitionId]);
+    if (row === undefined) return undefined;
+    return { firstDirtyOffset: Number(row.firstDirtyOffset), deleteHorizon: row.deleteHorizon === null ? null : Number(row.deleteHorizon) };
+  }
+
+  /** Sets the cleaner checkpoint, only as the holder of the partition's unexpired lease at `leaseEpoch`. */
+  async setCompactionCheckpoint(
+    c: { topic: string; partitionId: number; agentId: string; leaseEpoch: number; dropAborted?: Array<{ producerId: number; firstOffset: number }> } & CompactionCheckpoint,
+  ): Promise<boolean> {
+    if (!isValidTopicName(c.topic) || !isPartitionId(c.partitionId)) throw invalid('unknown topic-partition');
+    const drop = c.dropAborted ?? [];
+    const rows = await this.db.query(S.checkpointSet, [
+      c.topic,
+      c.partitionId,
+      c.agentId,
+      c.leaseEpoch,
+      msArg(c.firstDirtyOffset, 'firstDirtyOffset'),
+      c.deleteHorizon,
+      drop.map((e) => e.producerId),
+      drop.map((e) => e.firstOffset),
+    ]);
+    return rows.length === 1;
   }
 
   /** The small rows (byte_length < smallBelow) of a partition from `fromOffset` on: count, bytes, oldest creation after the first. */

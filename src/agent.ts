@@ -16,6 +16,7 @@ import { createObjectStore, OrphanCleaner, RegistryCleaner, SegmentReader, Segme
 import { SqlStorageMetadata } from '../metadata/storage-store.js';
 import { Merger } from '../storage/merger.js';
 import { Compactor } from '../storage/compaction/compactor.js';
+import { lastDataOffsetsOfSnapshot } from '../storage/producer-state.js';
 import { resolveTopicConfig, topicConfigValue } from './topics.js';
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
@@ -458,7 +459,19 @@ export class Agent {
             segmentBytes: c.segmentBytes,
           };
         },
-        onCompacted: (topic, partitionId) => reader.invalidate(topic, partitionId),
+        // Transactions: cleaning stops at the last stable offset, keeps each producer's last batch, and
+        // drops aborted batches (aborted_txns).
+        producerState: async (topic, partitionId) => {
+          const view = await partitions.state(topic, partitionId, { stable: true });
+          const snap = writer.producerSnapshot(topic, partitionId);
+          if (snap === undefined) return undefined;
+          return { lastStableOffset: view.lastStableOffset, lastDataOffsets: lastDataOffsetsOfSnapshot(snap.state, systemClock.now()) };
+        },
+        abortedTransactions: sql instanceof SqlMetadataStore ? (topic, partitionId, from) => new TxnStore(sql.driver).loadAborted(topic, partitionId, from) : undefined,
+        onCompacted: (topic, partitionId) => {
+          reader.invalidate(topic, partitionId);
+          transactions?.partitions.forgetPartition(topic, partitionId);
+        },
         targetBytes: cfg.mergeTargetBytes,
         maxDecompressedBytes: cfg.maxDecompressedBytes,
         logger: this.log,

@@ -89,6 +89,13 @@ interface Producer {
   lastSeenAt: number;
 }
 
+/** Producer id → last offset of its last data batch, from a snapshot (see ProducerStateTable.snapshot). */
+export function lastDataOffsetsOfSnapshot(snapshot: Buffer, now: number): Map<number, number> {
+  const t = new ProducerStateTable();
+  t.restoreSnapshot(snapshot, now);
+  return t.lastDataOffsets();
+}
+
 export class ProducerStateTable {
   private readonly producers = new Map<number, Producer>();
   /** Producer id → offset of the first batch of its open transaction here. */
@@ -206,6 +213,16 @@ export class ProducerStateTable {
     let min: number | undefined;
     for (const o of this.ongoing.values()) if (min === undefined || o < min) min = o;
     return min;
+  }
+
+  /** Producer id → last offset of its last data batch: the log cleaner keeps that batch (possibly empty). */
+  lastDataOffsets(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [producerId, { batches }] of this.producers) {
+      const last = batches.at(-1);
+      if (last !== undefined) out.set(producerId, last.lastOffset);
+    }
+    return out;
   }
 
   /** Open transactions, for DescribeProducers-like views and tests. */

@@ -140,6 +140,11 @@ export class PartitionTransactions {
     });
   }
 
+  /** Drops the cached index of a partition (the log cleaner removed entries): the next read loads it again. */
+  forgetPartition(topic: string, partitionId: number): void {
+    this.aborted.delete(key(topic, partitionId));
+  }
+
   /** Drops the index entries of a topic (deleted or re-created). */
   forgetTopic(topic: string): void {
     for (const k of [...this.aborted.keys()]) if (k.startsWith(`${topic}\u0000`)) this.aborted.delete(k);

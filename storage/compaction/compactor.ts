@@ -1,22 +1,35 @@
-// Log compaction for cleanup.policy=compact (and compact,delete), run by the leader of a partition:
-// keep the newest record of each key, drop tombstones once they are older than delete.retention.ms,
-// keep offsets (and their gaps) as they are, and swap the cleaned rows in with the same lease-fenced
-// statement merging uses. As Kafka's cleaner:
-// - only the "rolled" part of the log is cleaned: rows older than segment.ms or followed by at least
-//   segment.bytes of newer data, and never the newest row (the active segment); records newer than
-//   min.compaction.lag.ms are not cleaned (their row and everything after it wait);
-// - a partition is cleaned when its superseded records are at least min.cleanable.dirty.ratio of the
-//   cleanable records, or when a superseded record is older than max.compaction.lag.ms;
-// - batches are re-encoded only when records are removed (same base offset, producer fields,
-//   attributes and codec, lastOffsetDelta kept so offsets do not move); untouched batches stay byte for
+// Log compaction for cleanup.policy=compact (and compact,delete), run by the leader of a partition,
+// as Kafka's log cleaner: keep the newest record of each key, offsets (and their gaps) as they are,
+// and swap the cleaned rows in with the same lease-fenced statement merging uses.
+// - The cleanable part of the log: rolled rows (older than segment.ms or followed by at least
+//   segment.bytes of newer data, never the newest row), records older than min.compaction.lag.ms, and
+//   nothing from the first offset of an open transaction on (the last stable offset).
+// - A checkpoint per partition in PostgreSQL (compaction_checkpoints) holds the first dirty offset:
+//   whether cleaning is due is decided from segment-row sizes alone (dirty bytes / cleanable bytes
+//   > min.cleanable.dirty.ratio, or the first dirty row older than max.compaction.lag.ms, or a pending
+//   delete horizon has passed), without reading objects.
+// - A due pass builds the key → newest offset map from the dirty section only (bounded by maxKeys: when
+//   full, the dirty section ends at the last batch that fit), then rewrites the log from its start
+//   through the end of that section with the map; the last swap writes the new checkpoint in the
+//   same statement.
+// - Transactions (Kafka's CleanedTransactionMetadata, ./transactions.ts): batches of aborted
+//   transactions (aborted_txns) go and never enter the map; committed ones are compacted like any
+//   other; a marker goes once no batch of its transaction is left before it and its delete horizon
+//   has passed. The last data batch of each producer the leader still knows is kept (empty if need
+//   be), so its sequence numbers survive for the idempotent-producer state.
+// - Tombstones and markers (KIP-534): the first pass that keeps a batch with a tombstone, or a marker
+//   with nothing left of its transaction, sets the batch's delete horizon (attribute bit 6; the base
+//   timestamp becomes cleaning time + delete.retention.ms and the record timestamp deltas are rebased,
+//   so record timestamps do not change); a later pass after the horizon removes them.
+// - Batches are re-encoded only when records go or a horizon is set (same base offset, producer
+//   fields, attributes and codec, lastOffsetDelta kept so offsets do not move); others stay byte for
 //   byte; a batch left empty is dropped unless it is the first or last of its output row (kept empty,
-//   so rows stay contiguous);
-// - control batches (transaction markers) and transactional batches are kept as they are: the
-//   transaction support owns them (another part of the broker decides when markers may go).
-// Memory: one key → offset map of the cleanable range (bounded by `maxKeys`; a larger range is cleaned
-// up to where the map filled) and one output row (≤ the merge target size) at a time.
+//   so rows stay contiguous) or its producer's last.
+// Memory: the key map (≤ maxKeys keys) and one output row (≤ the merge target size) at a time.
 import { randomBytes } from 'node:crypto';
 import {
+  ATTRIBUTES_OFFSET,
+  BatchAttributes,
   LAST_OFFSET_DELTA_OFFSET,
   buildRecordBatch,
   readBatchHeader,
@@ -24,14 +37,17 @@ import {
   recomputeBatchCrc,
   type BatchRecord,
   type CompressionTypeValue,
+  type RecordBatchHeader,
 } from '../../protocol/record-batch.js';
 import type { SegmentRecord } from '../../metadata/types.js';
+import type { CompactionCheckpoint } from '../../metadata/storage-store.js';
 import { silentStorageLogger, systemClock, type Clock, type StorageLogger } from '../clock.js';
 import { CorruptSegmentError } from '../errors.js';
 import { batchInfoAt } from '../batch.js';
 import { chunkIndexFromTail, decodeBlock, encodeSegmentObject, DEFAULT_BLOCK_BYTES, type ChunkInputBatch } from '../segment-format.js';
 import type { ObjectStore } from '../types.js';
 import { rewrittenSegment, type LedPartition, type MergerMetadata, type MergerStorage } from '../merger.js';
+import { CleanerTxnState, type AbortedTxnEntry, type MarkerType } from './transactions.js';
 
 export interface CompactionPolicy {
   deleteRetentionMs: number;
@@ -42,15 +58,34 @@ export interface CompactionPolicy {
   segmentBytes: number;
 }
 
+export interface CompactorStorage extends MergerStorage {
+  compactionCheckpoint(topic: string, partitionId: number): Promise<CompactionCheckpoint | undefined>;
+  setCompactionCheckpoint(
+    c: { topic: string; partitionId: number; agentId: string; leaseEpoch: number; dropAborted?: Array<{ producerId: number; firstOffset: number }> } & CompactionCheckpoint,
+  ): Promise<boolean>;
+}
+
+/** What the leader knows of a partition's producers (src/partition-log.ts, storage/producer-state.ts). */
+export interface LeaderProducerState {
+  /** The first offset of the oldest open transaction, else the high watermark: cleaning stops before it. */
+  lastStableOffset: number;
+  /** Producer id → last offset of its last data batch (undefined: unknown, every producer batch is kept, empty if need be). */
+  lastDataOffsets?: ReadonlyMap<number, number>;
+}
+
 export interface CompactorOptions {
   objectStore: ObjectStore;
   metadata: MergerMetadata;
-  storage: MergerStorage;
+  storage: CompactorStorage;
   agentId: string;
   leading: () => LedPartition[];
   stillLeading: (p: LedPartition) => boolean;
   /** The topic's compaction settings, or undefined when its cleanup.policy has no "compact". */
   policy: (topic: string) => Promise<CompactionPolicy | undefined>;
+  /** The leader's producer state (undefined: no transactions to respect, every producer's last batch kept). */
+  producerState?: (topic: string, partitionId: number) => Promise<LeaderProducerState | undefined>;
+  /** The partition's aborted-transactions index from `fromOffset` on (entries whose marker is at or after it). */
+  abortedTransactions?: (topic: string, partitionId: number, fromOffset: number) => Promise<AbortedTxnEntry[]>;
   onCompacted?: (topic: string, partitionId: number) => void;
   /** Input bytes per output row at most (default 64 MiB, the merge target). */
   targetBytes?: number;
@@ -67,7 +102,11 @@ export interface CompactionStats {
   compactions: number;
   recordsRemoved: number;
   tombstonesRemoved: number;
+  abortedRemoved: number;
+  markersRemoved: number;
   batchesReencoded: number;
+  /** Object-store bytes read (ranged GETs of rows). */
+  bytesRead: number;
   refused: number;
   failed: number;
 }
@@ -77,7 +116,34 @@ interface LoadedBatch {
   info: ChunkInputBatch;
 }
 
+/** One cleaning's state while the rows are rewritten in offset order. */
+interface CleaningContext {
+  map: Map<string, number>;
+  txn: CleanerTxnState;
+  /** The last offset of the dirty section: batches after it are copied as they are. */
+  cleanEnd: number;
+  now: number;
+  deleteRetentionMs: number;
+  /** Producer id → last offset of its last data batch (undefined: unknown, every producer batch is kept, empty if need be). */
+  lastData: ReadonlyMap<number, number> | undefined;
+  /** The earliest delete horizon still ahead among the kept batches. */
+  pendingHorizon: number | null;
+}
+
+interface CleanedBatch {
+  kept: ChunkInputBatch | undefined;
+  removed: number;
+  changed: boolean;
+}
+
 const keyOf = (k: Buffer | null) => (k === null ? '' : k.toString('latin1'));
+
+function markerType(records: readonly BatchRecord[]): MarkerType {
+  const k = records[0]?.key;
+  if (k === null || k === undefined || k.length < 4) return 'unknown';
+  const t = k.readInt16BE(2);
+  return t === 0 ? 'abort' : t === 1 ? 'commit' : 'unknown';
+}
 
 export class Compactor {
   private readonly clock: Clock;
@@ -88,9 +154,18 @@ export class Compactor {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private seq = 0;
-  /** Per partition: the cleanable end last looked at (nothing new → nothing to do). */
-  private readonly seen = new Map<string, number>();
-  readonly stats: CompactionStats = { passes: 0, compactions: 0, recordsRemoved: 0, tombstonesRemoved: 0, batchesReencoded: 0, refused: 0, failed: 0 };
+  readonly stats: CompactionStats = {
+    passes: 0,
+    compactions: 0,
+    recordsRemoved: 0,
+    tombstonesRemoved: 0,
+    abortedRemoved: 0,
+    markersRemoved: 0,
+    batchesReencoded: 0,
+    bytesRead: 0,
+    refused: 0,
+    failed: 0,
+  };
 
   constructor(private readonly opts: CompactorOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -121,18 +196,47 @@ export class Compactor {
     return n;
   }
 
-  /** The rows that may be cleaned: rolled (segment.ms / segment.bytes), not the newest, past min.compaction.lag.ms. */
-  cleanableRows(rows: readonly SegmentRecord[], policy: CompactionPolicy, dbNow: number, now: number): SegmentRecord[] {
+  /**
+   * The rows that may be cleaned: rolled (segment.ms / segment.bytes; rows already cleaned count as
+   * rolled), not the newest, past min.compaction.lag.ms, and ending before the last stable offset.
+   */
+  cleanableRows(rows: readonly SegmentRecord[], policy: CompactionPolicy, dbNow: number, now: number, firstDirty = 0, lastStable = Infinity): SegmentRecord[] {
     const out: SegmentRecord[] = [];
     let after = rows.reduce((s, r) => s + r.sizeBytes, 0);
     for (let i = 0; i < rows.length - 1; i++) {
       const r = rows[i]!;
       after -= r.sizeBytes;
-      const rolled = r.createdAt < dbNow - policy.segmentMs || after >= policy.segmentBytes;
-      if (!rolled || r.maxTimestamp > now - policy.minCompactionLagMs) break;
+      if (r.endOffset >= lastStable) break;
+      if (r.endOffset >= firstDirty) {
+        const rolled = r.createdAt < dbNow - policy.segmentMs || after >= policy.segmentBytes;
+        if (!rolled || r.maxTimestamp > now - policy.minCompactionLagMs) break;
+      }
       out.push(r);
     }
     return out;
+  }
+
+  /**
+   * Whether cleaning is due, from row sizes and the checkpoint only (no object is read): the dirty
+   * bytes' share of the cleanable bytes exceeds min.cleanable.dirty.ratio, or the first dirty row is
+   * older than max.compaction.lag.ms, or a delete horizon pending in the cleaned section has passed.
+   */
+  static cleaningDue(cleanable: readonly SegmentRecord[], firstDirty: number, checkpoint: CompactionCheckpoint | undefined, policy: CompactionPolicy, now: number) {
+    let total = 0;
+    let dirty = 0;
+    let firstDirtyRow: SegmentRecord | undefined;
+    for (const r of cleanable) {
+      total += r.sizeBytes;
+      if (r.endOffset < firstDirty) continue;
+      firstDirtyRow ??= r;
+      // A row merged across the checkpoint counts by its share of offsets.
+      dirty += r.baseOffset >= firstDirty ? r.sizeBytes : (r.sizeBytes * (r.endOffset - firstDirty + 1)) / (r.endOffset - r.baseOffset + 1);
+    }
+    const ratio = total === 0 ? 0 : dirty / total;
+    const lagDue = firstDirtyRow !== undefined && firstDirtyRow.maxTimestamp < now - policy.maxCompactionLagMs;
+    const horizonDue = checkpoint?.deleteHorizon != null && now >= checkpoint.deleteHorizon;
+    const due = (dirty > 0 && (ratio > policy.minCleanableDirtyRatio || lagDue)) || horizonDue;
+    return { due, ratio, dirtyBytes: dirty, totalBytes: total, firstDirtyRow };
   }
 
   async compactPartition(p: LedPartition, policy: CompactionPolicy): Promise<boolean> {
@@ -143,50 +247,50 @@ export class Compactor {
       if (page.length < 1000) break;
       from = page[page.length - 1]!.endOffset + 1;
     }
+    if (rows.length < 2) return false;
+    const logStart = rows[0]!.baseOffset;
+    const checkpoint = await this.opts.storage.compactionCheckpoint(p.topic, p.partitionId);
+    // Retention or DeleteRecords may have moved the log start past the checkpoint.
+    const firstDirty = Math.max(checkpoint?.firstDirtyOffset ?? 0, logStart);
     const now = this.clock.now();
-    const cleanable = this.cleanableRows(rows, policy, await this.opts.metadata.now(), now);
+    const producers = await this.opts.producerState?.(p.topic, p.partitionId);
+    if (this.opts.producerState !== undefined && producers === undefined) return false; // not led here (any more)
+    const cleanable = this.cleanableRows(rows, policy, await this.opts.metadata.now(), now, firstDirty, producers?.lastStableOffset ?? Infinity);
     if (cleanable.length === 0) return false;
-    const pk = `${p.topic}\u0000${p.partitionId}`;
-    const end = cleanable[cleanable.length - 1]!.endOffset;
-    const tombstoneHorizon = now - policy.deleteRetentionMs;
+    const due = Compactor.cleaningDue(cleanable, firstDirty, checkpoint, policy, now);
+    if (!due.due) return false;
+    const aborted = (await this.opts.abortedTransactions?.(p.topic, p.partitionId, logStart)) ?? [];
 
-    // Pass 1: the newest offset of each key (and whether cleaning is due).
-    const latest = new Map<string, number>();
-    let total = 0;
-    let superseded = 0;
-    let oldestDirtyTs = Infinity;
-    let expiredTombstones = 0;
-    let usable = cleanable.length;
-    outer: for (let i = 0; i < cleanable.length; i++) {
-      for (const b of await this.readRow(cleanable[i]!)) {
+    // The key map from the dirty section only (Kafka's buildOffsetMap).
+    const map = new Map<string, number>();
+    let cleanEnd = firstDirty - 1;
+    const dirtyRows = cleanable.filter((r) => r.endOffset >= firstDirty);
+    // Only transactions whose abort marker is in the dirty section (or not known yet): one whose marker
+    // came before it would otherwise look ongoing and take its producer's later batches for aborted.
+    const mapTxn = new CleanerTxnState(aborted.filter((e) => e.lastOffset === null || e.lastOffset >= firstDirty));
+    scan: for (const r of dirtyRows) {
+      for (const b of await this.readRow(r)) {
         const h = readBatchHeader(b.buf);
-        if (h.isControl || h.isTransactional) continue;
-        for (const rec of await readBatchRecords(b.buf, this.opts.maxDecompressedBytes)) {
-          total++;
-          const k = keyOf(rec.key);
-          const prev = latest.get(k);
-          if (prev !== undefined) {
-            superseded++;
-            oldestDirtyTs = Math.min(oldestDirtyTs, rec.timestamp);
-          } else if (latest.size >= this.maxKeys) {
-            usable = i; // the map is full: clean the rows before this one
-            break outer;
-          }
-          latest.set(k, rec.offset);
-          if (rec.value === null && rec.timestamp < tombstoneHorizon) expiredTombstones++;
+        const last = h.baseOffset + h.lastOffsetDelta;
+        if (last < firstDirty) continue;
+        if (h.isControl) {
+          mapTxn.onMarker(h.producerId, last, markerType(await readBatchRecords(b.buf, this.opts.maxDecompressedBytes)));
+        } else if (!mapTxn.onBatch(h.isTransactional, h.producerId, last)) {
+          const records = await readBatchRecords(b.buf, this.opts.maxDecompressedBytes);
+          let fresh = 0;
+          for (const rec of records) if (!map.has(keyOf(rec.key))) fresh++;
+          // Full: the dirty section ends before this batch (unless it is the first, then it overflows a little).
+          if (map.size + fresh > this.maxKeys && cleanEnd >= firstDirty) break scan;
+          for (const rec of records) map.set(keyOf(rec.key), rec.offset);
         }
+        cleanEnd = last;
       }
     }
-    const rowsToClean = cleanable.slice(0, usable);
+    const rowsToClean = cleanable.filter((r) => r.baseOffset <= cleanEnd);
     if (rowsToClean.length === 0) return false;
-    const ratio = total === 0 ? 0 : superseded / total;
-    const due = ratio >= policy.minCleanableDirtyRatio || oldestDirtyTs < now - policy.maxCompactionLagMs;
-    if (!due && expiredTombstones === 0) return false;
-    if (this.seen.get(pk) === end && superseded === 0 && expiredTombstones === 0) return false;
-    this.seen.set(pk, end);
 
-    // Pass 2: rewrite, one output row per run of input rows holding ≤ targetBytes.
-    let groups: SegmentRecord[][] = [];
+    // Rewrite from the log start through the dirty section, one output row per ≤ targetBytes of input rows.
+    const groups: SegmentRecord[][] = [];
     let cur: SegmentRecord[] = [];
     let bytes = 0;
     for (const r of rowsToClean) {
@@ -199,76 +303,161 @@ export class Compactor {
       bytes += r.sizeBytes;
     }
     if (cur.length > 0) groups.push(cur);
-    groups = groups.filter((g) => g.length > 0);
-    let changed = false;
-    for (const group of groups) {
-      if (this.stopped || !this.opts.stillLeading(p)) return changed;
+    const ctx: CleaningContext = {
+      map,
+      txn: new CleanerTxnState(aborted),
+      cleanEnd,
+      now,
+      deleteRetentionMs: policy.deleteRetentionMs,
+      lastData: producers?.lastDataOffsets,
+      pendingHorizon: null,
+    };
+    const newCheckpoint = (): CompactionCheckpoint => ({ firstDirtyOffset: cleanEnd + 1, deleteHorizon: ctx.pendingHorizon });
+    let swapped = 0;
+    let removedTotal = 0;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      const lastGroup = g === groups.length - 1;
+      if (this.stopped || !this.opts.stillLeading(p)) return swapped > 0;
       const out: ChunkInputBatch[] = [];
       let removed = 0;
+      let changed = false;
       const all: LoadedBatch[] = [];
       for (const r of group) all.push(...(await this.readRow(r)));
       for (let i = 0; i < all.length; i++) {
-        const kept = await this.cleanBatch(all[i]!, latest, tombstoneHorizon, i === 0 || i === all.length - 1);
-        if (kept === undefined) {
-          removed += all[i]!.info.recordsCount;
-          continue;
+        const c = await this.cleanBatch(all[i]!, ctx, i === 0 || i === all.length - 1);
+        removed += c.removed;
+        changed ||= c.changed;
+        if (c.kept !== undefined) out.push(c.kept);
+      }
+      if (!changed && group.length === 1) {
+        // Nothing to gain here; the checkpoint still moves once the last group is done.
+        if (lastGroup) {
+          const dropping = ctx.txn.obsoleteEntries.length;
+          const ok = await this.opts.storage.setCompactionCheckpoint({
+            topic: p.topic,
+            partitionId: p.partitionId,
+            agentId: this.opts.agentId,
+            leaseEpoch: p.epoch,
+            dropAborted: ctx.txn.obsoleteEntries,
+            ...newCheckpoint(),
+          });
+          if (!ok) this.stats.refused++;
+          else if (dropping > 0 && swapped === 0) this.opts.onCompacted?.(p.topic, p.partitionId); // the aborted index changed
         }
-        removed += all[i]!.info.recordsCount - kept.recordsCount;
-        out.push(kept);
+        continue;
       }
-      if (removed === 0 && group.length === 1) continue; // nothing to gain
-      if (await this.swapGroup(p, group, out)) {
-        changed = true;
-        this.stats.recordsRemoved += removed;
-      } else {
-        return changed;
-      }
+      // Index entries of aborted transactions found without batches so far go with this swap (before or
+      // with their marker, never after it).
+      if (!(await this.swapGroup(p, group, out, lastGroup ? newCheckpoint() : undefined, ctx.txn.obsoleteEntries))) return swapped > 0;
+      swapped++;
+      removedTotal += removed;
+      this.stats.recordsRemoved += removed;
     }
-    if (changed) {
-      this.log.info({ topic: p.topic, partition: p.partitionId, rows: rowsToClean.length, superseded, dirtyRatio: Number(ratio.toFixed(3)) }, 'compacted');
+    if (swapped > 0) {
+      this.log.info(
+        { topic: p.topic, partition: p.partitionId, rows: rowsToClean.length, removed: removedTotal, dirtyRatio: Number(due.ratio.toFixed(3)), firstDirtyOffset: cleanEnd + 1 },
+        'compacted',
+      );
       this.stats.compactions++;
       this.opts.onCompacted?.(p.topic, p.partitionId);
     }
-    return changed;
+    return swapped > 0;
   }
 
-  /** The batch with only the records to keep; undefined when it goes entirely. */
-  private async cleanBatch(b: LoadedBatch, latest: Map<string, number>, tombstoneHorizon: number, boundary: boolean): Promise<ChunkInputBatch | undefined> {
+  /** The batch with only the records to keep (undefined when it goes entirely). */
+  private async cleanBatch(b: LoadedBatch, ctx: CleaningContext, boundary: boolean): Promise<CleanedBatch> {
     const h = readBatchHeader(b.buf);
-    if (h.isControl || h.isTransactional) return b.info;
+    const last = h.baseOffset + h.lastOffsetDelta;
+    const same: CleanedBatch = { kept: b.info, removed: 0, changed: false };
+    if (h.baseOffset > ctx.cleanEnd) return same; // after the dirty section (the key map filled up)
+    const horizonPassed = h.hasDeleteHorizon && ctx.now >= h.baseTimestamp;
     const records = await readBatchRecords(b.buf, this.opts.maxDecompressedBytes);
-    const keep: BatchRecord[] = [];
-    for (const rec of records) {
-      const newest = latest.get(keyOf(rec.key));
-      if (newest !== undefined && newest > rec.offset) continue;
-      if (rec.value === null && rec.timestamp < tombstoneHorizon) {
-        this.stats.tombstonesRemoved++;
-        continue;
+    if (h.isControl) {
+      if (!ctx.txn.onMarker(h.producerId, last, markerType(records))) return same;
+      // Nothing of its transaction is left before it: it goes once its horizon has passed.
+      if (h.hasDeleteHorizon) {
+        if (horizonPassed && !boundary) {
+          this.stats.markersRemoved++;
+          return { kept: undefined, removed: h.recordsCount, changed: true };
+        }
+        if (!horizonPassed) this.notePending(ctx, h.baseTimestamp);
+        return same;
       }
-      keep.push(rec);
+      const horizon = ctx.now + ctx.deleteRetentionMs;
+      this.notePending(ctx, horizon);
+      return { kept: await this.rebuild(h, records, horizon), removed: 0, changed: true };
     }
-    if (keep.length === records.length) return b.info;
-    if (keep.length === 0 && !boundary) return undefined;
+    const aborted = ctx.txn.onBatch(h.isTransactional, h.producerId, last);
+    const keep: BatchRecord[] = [];
+    let tombstones = false;
+    if (!aborted) {
+      for (const rec of records) {
+        const newest = ctx.map.get(keyOf(rec.key));
+        if (newest !== undefined && newest > rec.offset) continue;
+        if (rec.value === null) {
+          if (horizonPassed) {
+            this.stats.tombstonesRemoved++;
+            continue;
+          }
+          tombstones = true;
+        }
+        keep.push(rec);
+      }
+    } else this.stats.abortedRemoved += records.length;
+    const setHorizon = tombstones && !h.hasDeleteHorizon;
+    const horizon = setHorizon ? ctx.now + ctx.deleteRetentionMs : h.baseTimestamp;
+    if (tombstones) this.notePending(ctx, horizon);
+    if (keep.length === records.length && !setHorizon) return same;
+    const removed = records.length - keep.length;
+    if (keep.length === 0 && !boundary && !this.lastOfProducer(h, last, ctx)) return { kept: undefined, removed, changed: true };
+    return { kept: await this.rebuild(h, keep, horizon, setHorizon || h.hasDeleteHorizon), removed, changed: true };
+  }
+
+  private lastOfProducer(h: RecordBatchHeader, last: number, ctx: CleaningContext): boolean {
+    if (h.producerId < 0) return false;
+    return ctx.lastData === undefined || ctx.lastData.get(h.producerId) === last;
+  }
+
+  private notePending(ctx: CleaningContext, horizon: number): void {
+    if (horizon > ctx.now && (ctx.pendingHorizon === null || horizon < ctx.pendingHorizon)) ctx.pendingHorizon = horizon;
+  }
+
+  /**
+   * The batch re-encoded with `records` (its base offset, producer fields, attributes, codec and
+   * lastOffsetDelta kept). With a delete horizon, the base timestamp carries it and the record
+   * timestamp deltas are taken from it, so each record keeps its own timestamp.
+   */
+  private async rebuild(h: RecordBatchHeader, records: readonly BatchRecord[], baseTimestamp: number, horizonBit = true): Promise<ChunkInputBatch> {
     const rebuilt = await buildRecordBatch({
       baseOffset: h.baseOffset,
       partitionLeaderEpoch: h.partitionLeaderEpoch,
-      baseTimestamp: h.baseTimestamp,
+      baseTimestamp,
       maxTimestamp: h.maxTimestamp,
       timestampType: h.timestampType,
       producerId: h.producerId,
       producerEpoch: h.producerEpoch,
       baseSequence: h.baseSequence,
+      isTransactional: h.isTransactional,
+      isControl: h.isControl,
       compression: h.compression as CompressionTypeValue,
-      records: keep.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, offsetDelta: r.offsetDelta })),
+      records: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp, offsetDelta: r.offsetDelta })),
     });
     // Offsets stay where they were: the batch still ends at its original last offset.
     rebuilt.writeInt32BE(h.lastOffsetDelta, LAST_OFFSET_DELTA_OFFSET);
+    if (horizonBit) rebuilt.writeInt16BE(rebuilt.readInt16BE(ATTRIBUTES_OFFSET) | BatchAttributes.deleteHorizon, ATTRIBUTES_OFFSET);
     recomputeBatchCrc(rebuilt);
     this.stats.batchesReencoded++;
-    return { buf: rebuilt, baseOffset: h.baseOffset, lastOffset: h.baseOffset + h.lastOffsetDelta, maxTimestamp: h.maxTimestamp, recordsCount: keep.length };
+    return { buf: rebuilt, baseOffset: h.baseOffset, lastOffset: h.baseOffset + h.lastOffsetDelta, maxTimestamp: h.maxTimestamp, recordsCount: records.length };
   }
 
-  private async swapGroup(p: LedPartition, group: SegmentRecord[], batches: ChunkInputBatch[]): Promise<boolean> {
+  private async swapGroup(
+    p: LedPartition,
+    group: SegmentRecord[],
+    batches: ChunkInputBatch[],
+    checkpoint: CompactionCheckpoint | undefined,
+    dropAborted: ReadonlyArray<{ producerId: number; firstOffset: number }>,
+  ): Promise<boolean> {
     const createdAt = this.clock.now();
     const encoded = await encodeSegmentObject([{ topic: p.topic, partitionId: p.partitionId, batches }], { blockBytes: DEFAULT_BLOCK_BYTES, createdAt });
     const chunk = encoded.chunks[0]!;
@@ -286,6 +475,8 @@ export class Compactor {
       leaseEpoch: p.epoch,
       removeIds: group.map((r) => r.id),
       add: [rewrittenSegment(p, this.opts.objectStore.bucket, key, chunk)],
+      checkpoint,
+      dropAborted: dropAborted.map((e) => ({ producerId: e.producerId, firstOffset: e.firstOffset })),
     });
     if (result === 'swapped') return true;
     this.stats.refused++;
@@ -299,6 +490,7 @@ export class Compactor {
 
   private async readRow(row: SegmentRecord): Promise<LoadedBatch[]> {
     const chunk = await this.opts.objectStore.get(row.s3Key, { start: row.bytePosition, end: row.bytePosition + row.byteLength - 1 });
+    this.stats.bytesRead += chunk.length;
     const index = chunkIndexFromTail(chunk, row.byteLength, row.s3Key, row.bytePosition);
     if ('needTailBytes' in index) throw new CorruptSegmentError(row.s3Key, row.bytePosition, 'chunk index truncated');
     if (index.baseOffset !== row.baseOffset || index.lastOffset !== row.endOffset) {

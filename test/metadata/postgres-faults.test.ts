@@ -244,7 +244,7 @@ describe('metadata on PostgreSQL: migrations', () => {
     assert.deepEqual(
       tables.map((t) => t.table_name),
       [
-        'aborted_txns', 'acls', 'agents', 'cluster_settings', 'consumer_groups', 'consumer_offsets', 'coordinator_leases', 'partition_leases', 'partitions', 'producer_snapshots', 'segment_objects', 'segments', 'topics', 'transactions', 'txn_offsets', 'user_credentials',
+        'aborted_txns', 'acls', 'agents', 'cluster_settings', 'compaction_checkpoints', 'consumer_groups', 'consumer_offsets', 'coordinator_leases', 'partition_leases', 'partitions', 'producer_snapshots', 'segment_objects', 'segments', 'topics', 'transactions', 'txn_offsets', 'user_credentials',
       ],
     );
   });
