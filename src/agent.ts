@@ -14,7 +14,7 @@ import { ApiKey } from '../protocol/generated/index.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, OrphanCleaner, RegistryCleaner, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import { SqlStorageMetadata } from '../metadata/storage-store.js';
-import { Merger } from '../storage/merger.js';
+import { DEFAULT_MAX_ROWS_PER_MERGE, EMBEDDED_MAX_ROWS_PER_MERGE, Merger } from '../storage/merger.js';
 import { Compactor } from '../storage/compaction/compactor.js';
 import { lastDataOffsetsOfSnapshot } from '../storage/producer-state.js';
 import { resolveTopicConfig, topicConfigValue } from './topics.js';
@@ -431,6 +431,7 @@ export class Agent {
         onMerged: (topic, partitionId) => reader.invalidate(topic, partitionId),
         targetBytes: cfg.mergeTargetBytes,
         maxAgeMs: cfg.mergeMaxAgeMs,
+        maxRowsPerMerge: sql instanceof SqlMetadataStore && sql.driver.kind === 'pglite' ? EMBEDDED_MAX_ROWS_PER_MERGE : DEFAULT_MAX_ROWS_PER_MERGE,
         bytesPerSecond: cfg.mergeBytesPerSecond,
         logger: this.log,
       });
