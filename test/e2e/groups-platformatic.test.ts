@@ -78,6 +78,14 @@ for (const backendName of BACKENDS) {
         const two = await stable(['pk-a', 'pk-b']);
         assert.deepEqual(two.owned.flatMap((o) => o.partitions).sort((x, y) => x - y), all, 'every partition exactly once');
         assert.equal(two.group.protocolType, 'consumer');
+        // The group is Stable once its leader has synced; a follower may still fetch its previous
+        // assignment (all partitions) until its own SyncGroup answer lands, and a fetch it sent before
+        // may still be waiting: produce once both clients hold their halves, and their old fetches ended.
+        await waitFor('both members hold their assignment', () => {
+          const held = [a, b].map((c) => (c.assignments ?? []).filter((x) => x.topic === topic).flatMap((x) => x.partitions));
+          return (held.every((ps) => ps.length > 0) && held.flat().length === PARTITIONS) || undefined;
+        });
+        await new Promise((r) => setTimeout(r, 500));
         await produce(topic, 0, 240);
         await waitFor('240 records', () => values(0, 240).every((v) => seen.some((s) => s.value === v)) || undefined);
         assert.ok(seen.some((s) => s.who === 'pk-a') && seen.some((s) => s.who === 'pk-b'), 'both consumed');
