@@ -91,9 +91,8 @@ for (const backendName of BACKENDS) {
       return seen;
     };
     const view = (rs: Read[]) => rs.map((r) => `${r.key}=${r.value}@${r.ts}`).sort();
-
-    test('committed transactions compacted, aborted ones gone, tombstones gone after the horizon; the producer goes on', async () => {
-      const topic = 'compacted-txn';
+    /** One partition, cleaned as soon as possible: every row rolled, no lag, tombstones kept 1 s. */
+    const createCompactedTopic = async (topic: string) => {
       const admin = kafka.admin();
       await admin.connect();
       await admin.createTopics({
@@ -106,6 +105,11 @@ for (const backendName of BACKENDS) {
         ] }],
       });
       await admin.disconnect();
+    };
+
+    test('committed transactions compacted, aborted ones gone, tombstones gone after the horizon; the producer goes on', async () => {
+      const topic = 'compacted-txn';
+      await createCompactedTopic(topic);
 
       const producer = kafka.producer({ transactionalId: 'compact-txn-1', maxInFlightRequests: 1, idempotent: true });
       await producer.connect();
@@ -174,18 +178,7 @@ for (const backendName of BACKENDS) {
 
     test('a librdkafka transactional producer: cleaned between its transactions, it goes on without a sequence or epoch error', async () => {
       const topic = 'compacted-rd';
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({
-        topics: [{ topic, numPartitions: 1, configEntries: [
-          { name: 'cleanup.policy', value: 'compact' },
-          { name: 'segment.ms', value: '1' },
-          { name: 'min.compaction.lag.ms', value: '0' },
-          { name: 'min.cleanable.dirty.ratio', value: '0.01' },
-          { name: 'delete.retention.ms', value: '1000' },
-        ] }],
-      });
-      await admin.disconnect();
+      await createCompactedTopic(topic);
       let out = '';
       let err = '';
       const proc = spawnTracked('/usr/bin/python3', ['-c', RD_PRODUCER_PY, agent.bootstrap, topic], { stdio: ['pipe', 'pipe', 'pipe'] });
