@@ -5,7 +5,7 @@
 // reaper watchdog (test/helpers/reaper.ts) then stops the agents, clients and PostgreSQL clusters its
 // test process started; we wait for them, and finish the job of any watchdog that does not finish.
 // A file may ask for more than the 5 minutes node:test gives each file (`// test-file-timeout-ms: N`):
-// it then runs after the others, alone.
+// it then runs alone in a second lane, beside the others (below).
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -30,23 +30,31 @@ if (selected.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+const RUN_DIR_ENV = 'STREAMHOUSE_TEST_RUN_DIR'; // test/helpers/reaper.ts
 const concurrency = Number(process.env.TEST_CONCURRENCY ?? Math.max(2, availableParallelism()));
-const runDir = mkdtempSync(join(tmpdir(), 'streamhouse-test-run-'));
 
 // node:test times out a whole test file after --test-timeout (5 minutes). A file that needs longer
-// says so in a comment line of its own, `// test-file-timeout-ms: N`; such files run after the
-// others, one at a time, each with its own timeout.
+// says so in a comment line of its own, `// test-file-timeout-ms: N`; such files run one at a time,
+// each with its own timeout, in a second lane beside the others (their output is printed whole as
+// each ends), so the long files do not add their time after everything else. TEST_LONG_BESIDE=0 runs
+// them after the others instead.
 const DEFAULT_TIMEOUT_MS = 300_000;
 const fileTimeout = (f) => {
   const m = /^\/\/ test-file-timeout-ms: (\d+)$/m.exec(readFileSync(f, 'utf8').slice(0, 8000));
   return m ? Number(m[1]) : DEFAULT_TIMEOUT_MS;
 };
-const runs = [{ files: selected.filter((f) => fileTimeout(f) === DEFAULT_TIMEOUT_MS), timeout: DEFAULT_TIMEOUT_MS, concurrency }];
-for (const f of selected) if (fileTimeout(f) !== DEFAULT_TIMEOUT_MS) runs.push({ files: [f], timeout: fileTimeout(f), concurrency: 1 });
+const main = [{ files: selected.filter((f) => fileTimeout(f) === DEFAULT_TIMEOUT_MS), timeout: DEFAULT_TIMEOUT_MS, concurrency }];
+// Longest allowance first: the lane's end is what the whole run waits for.
+const long = selected
+  .filter((f) => fileTimeout(f) !== DEFAULT_TIMEOUT_MS)
+  .sort((a, b) => fileTimeout(b) - fileTimeout(a))
+  .map((f) => ({ files: [f], timeout: fileTimeout(f), concurrency: 1 }));
+const beside = process.env.TEST_LONG_BESIDE !== '0';
+const lanes = beside ? [{ runs: main, buffered: false }, { runs: long, buffered: true }] : [{ runs: [...main, ...long], buffered: false }];
 
-let child;
+const children = new Set();
 let signals = 0;
-const killGroup = (signal) => {
+const killGroup = (child, signal) => {
   try {
     process.kill(-child.pid, signal);
   } catch {
@@ -55,7 +63,10 @@ const killGroup = (signal) => {
 };
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   // A second signal means: stop now.
-  process.on(signal, () => killGroup(++signals > 1 ? 'SIGKILL' : signal));
+  process.on(signal, () => {
+    const s = ++signals > 1 ? 'SIGKILL' : signal;
+    for (const c of children) killGroup(c, s);
+  });
 }
 
 const alive = (pid) => {
@@ -67,8 +78,8 @@ const alive = (pid) => {
   }
 };
 
-/** Waits for the watchdogs to stop what their test processes left, up to 20 s; then does it itself. */
-async function finishWatchdogs() {
+/** Waits for the watchdogs of one run to stop what their test processes left, up to 20 s; then does it itself. */
+async function finishWatchdogs(runDir) {
   const pending = () => readdirSync(runDir).filter((f) => /^\d+\.json$/.test(f));
   const deadline = Date.now() + 20_000;
   while (pending().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -89,21 +100,40 @@ async function finishWatchdogs() {
   }
 }
 
-let status = 0;
-try {
-  for (const run of runs.filter((r) => r.files.length > 0)) {
-    if (signals > 0) break;
-    child = spawn(
+/** One node --test invocation; its own watchdog directory, so that lanes never wait for each other's. */
+async function invoke(run, buffered) {
+  const runDir = mkdtempSync(join(tmpdir(), 'streamhouse-test-run-'));
+  try {
+    const child = spawn(
       process.execPath,
       ['--test', `--test-concurrency=${run.concurrency}`, `--test-timeout=${run.timeout}`, ...run.files],
-      { stdio: 'inherit', cwd: root, detached: true, env: { ...process.env, STREAMHOUSE_TEST_RUN_DIR: runDir } },
+      { stdio: buffered ? ['ignore', 'pipe', 'pipe'] : 'inherit', cwd: root, detached: true, env: { ...process.env, [RUN_DIR_ENV]: runDir } },
     );
-    const [code, signal] = await new Promise((done) => child.once('exit', (c, s) => done([c, s])));
-    killGroup('SIGKILL'); // test files still running after the runner ended
-    await finishWatchdogs();
-    if (status === 0) status = code ?? (signal ? 1 : 0);
+    children.add(child);
+    const out = [];
+    if (buffered) {
+      child.stdout.on('data', (d) => out.push(d));
+      child.stderr.on('data', (d) => out.push(d));
+    }
+    const [code, signal] = await new Promise((done) => child.once('close', (c, s) => done([c, s])));
+    children.delete(child);
+    killGroup(child, 'SIGKILL'); // test files still running after the runner ended
+    await finishWatchdogs(runDir);
+    if (buffered) process.stdout.write(`# test/run.mjs: ${run.files.map((f) => relative(root, f)).join(' ')} (ran beside the others)\n${Buffer.concat(out).toString()}`);
+    return code ?? (signal ? 1 : 0);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
   }
-} finally {
-  rmSync(runDir, { recursive: true, force: true });
 }
+
+let status = 0;
+await Promise.all(
+  lanes.map(async (lane) => {
+    for (const run of lane.runs.filter((r) => r.files.length > 0)) {
+      if (signals > 0) break;
+      const code = await invoke(run, lane.buffered);
+      if (status === 0) status = code;
+    }
+  }),
+);
 process.exit(status);
