@@ -3,9 +3,13 @@
 // killed with SIGKILL every 10 s for two minutes, each restarted on its data directory after 0-3 s
 // (every fourth after 15 s, so that others take its partitions over first).
 // At the end: every acknowledged record is in the log exactly once, in acknowledgement order per
-// partition; both groups saw every acknowledged record; committed offsets never went backwards; the
+// partition; both groups saw every acknowledged record; committed offsets never went backwards but by
+// a member's own commit (kafkajs #1046, below); the
 // log's offsets are contiguous with leader epochs that never go back, and no two segments (writes
 // of any epoch) cover the same offsets.
+//
+// Two minutes of chaos and the consumers' catching up take 150-250 s; a loaded machine takes longer.
+// test-file-timeout-ms: 600000
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -156,12 +160,31 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
     // Two consumer groups, each with two members; every record they are given is noted.
     const groups = ['chaos-a', 'chaos-b'];
     const seen = new Map<string, Set<string>>(groups.map((g) => [g, new Set()]));
+    const t0 = Date.now();
+    const history: string[] = [];
+    const commits: Array<{ key: string; offset: number; unassigned: boolean }> = [];
     const consumers: kafkajs.Consumer[] = [];
     for (const groupId of groups) {
       for (let m = 0; m < 2; m++) {
         const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1000, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 2000 } });
         await consumer.connect();
         await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+        // What each member joined with and committed: kafkajs (2.2.4, issue #1046) may finish a batch
+        // fetched before a rebalance and commit its offsets, with the new generation, for a partition
+        // it is no longer assigned; Kafka accepts such a commit (the classic protocol does not check
+        // ownership), and the committed offset goes back.
+        let assigned = new Set<number>();
+        consumer.on(consumer.events.GROUP_JOIN, (e) => {
+          assigned = new Set(e.payload.memberAssignment[TOPIC] ?? []);
+          history.push(`${Date.now() - t0} ${groupId} join member ${e.payload.memberId.slice(-8)} assignment ${[...assigned].join(',')}`);
+        });
+        consumer.on(consumer.events.COMMIT_OFFSETS, (e) => {
+          const p = e.payload as unknown as { memberId: string; groupGenerationId: number; topics: Array<{ partitions: Array<{ partition: number | string; offset: string }> }> };
+          // (kafkajs names the partitions by its object keys: strings)
+          const list = p.topics.flatMap((t) => t.partitions.map((q) => ({ partition: Number(q.partition), offset: q.offset })));
+          for (const q of list) commits.push({ key: `${groupId}/${q.partition}`, offset: Number(q.offset), unassigned: !assigned.has(q.partition) });
+          history.push(`${Date.now() - t0} ${groupId} commit member ${p.memberId.slice(-8)} generation ${p.groupGenerationId}: ${list.map((q) => `${q.partition}@${q.offset}${assigned.has(q.partition) ? '' : ' (unassigned)'}`).join(' ')}`);
+        });
         await consumer.run({ eachMessage: async ({ message }) => void seen.get(groupId)!.add(message.value!.toString()) });
         consumers.push(consumer);
       }
@@ -171,7 +194,7 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
     const admin = kafka.admin();
     await admin.connect();
     const committed = new Map<string, number>();
-    const wentBack: string[] = [];
+    const wentBack: Array<{ key: string; from: number; to: number }> = [];
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
@@ -182,7 +205,10 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
                 const key = `${groupId}/${p.partition}`;
                 const o = Number(p.offset);
                 if (o < 0) continue;
-                if (o < (committed.get(key) ?? -1)) wentBack.push(`${key}: ${committed.get(key)} → ${o}`);
+                if (o < (committed.get(key) ?? -1)) {
+                  wentBack.push({ key, from: committed.get(key)!, to: o });
+                  history.push(`${Date.now() - t0} sampled ${key} went back: ${committed.get(key)} → ${o}`);
+                }
                 committed.set(key, Math.max(o, committed.get(key) ?? -1));
               }
             }
@@ -208,10 +234,12 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
       await agents[i].stop('SIGKILL');
       const downMs = k % 4 === 0 ? 15_000 : Math.floor(Math.random() * 3000);
       kills.push(`agent ${i} down ${downMs} ms`);
+      history.push(`${Date.now() - t0} killed agent ${i} for ${downMs} ms`);
       restarts.push(
         (async () => {
           await new Promise((r) => setTimeout(r, downMs));
           agents[i] = await agents[i].restart('SIGKILL');
+          history.push(`${Date.now() - t0} agent ${i} back`);
           logs.push({ name: `agent-${i}-${k}`, output: agents[i].output });
           down.delete(i);
         })(),
@@ -323,8 +351,21 @@ describe('chaos: kill -9 of a random agent every 10 s for two minutes (3 agents,
     await sampler;
     await admin.disconnect();
     await Promise.all(consumers.map((c) => c.disconnect()));
-    assert.deepEqual(wentBack, [], 'committed offsets went backwards');
-    console.log(`chaos: ${kills.length} kills (${kills.join(', ')}); ${total} acknowledged records (kafkajs ${all.length - pyAcked.length - rdValues.length}, confluent-kafka ${pyAcked.length}, node-rdkafka ${rdValues.length}); kafkajs sends not acknowledged: ${sendFailures}; confluent-kafka fatal errors (librdkafka 2.0.2, see PRODUCER_PY): ${pyFatal.length}, its messages failed with them: ${pyErrors.length}`);
+    // A committed offset goes back only to a value some member committed, after a member committed a
+    // partition it was not assigned (kafkajs #1046) at or below that value: the broker neither loses
+    // nor reorders accepted commits. On failure, the events around the first other regression.
+    const explained = (w: (typeof wentBack)[number]) =>
+      commits.some((c) => c.key === w.key && c.offset === w.to) && commits.some((c) => c.key === w.key && c.unassigned && c.offset <= w.to);
+    const unexplained = wentBack.filter((w) => !explained(w));
+    const group = unexplained[0]?.key.split('/')[0] ?? '';
+    const events = history.filter((h) => h.includes(` ${group} `) || h.includes('agent'));
+    const first = events.findIndex((h) => h.includes(`sampled ${unexplained[0]?.key} went back: ${unexplained[0]?.from} → ${unexplained[0]?.to}`));
+    assert.deepEqual(
+      unexplained.map((w) => `${w.key}: ${w.from} → ${w.to}`),
+      [],
+      `committed offsets went backwards; events (ms since start):\n${events.slice(Math.max(0, first - 60), first + 20).join('\n')}`,
+    );
+    console.log(`chaos: ${kills.length} kills (${kills.join(', ')}); ${total} acknowledged records (kafkajs ${all.length - pyAcked.length - rdValues.length}, confluent-kafka ${pyAcked.length}, node-rdkafka ${rdValues.length}); kafkajs sends not acknowledged: ${sendFailures}; confluent-kafka fatal errors (librdkafka 2.0.2, see PRODUCER_PY): ${pyFatal.length}, its messages failed with them: ${pyErrors.length}; kafkajs commits of unassigned partitions (kafkajs #1046): ${commits.filter((c) => c.unassigned).length} of ${commits.length}, committed offsets seen going back after them: ${wentBack.length}`);
     assert.equal(kills.length, CHAOS_MS / KILL_EVERY_MS);
     assert.ok(total > 1000, `only ${total} records acknowledged`);
     passed = true;
