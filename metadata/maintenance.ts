@@ -1,9 +1,9 @@
-// Vacuum and analyze for the embedded database. PGlite is PostgreSQL in single-user mode: no autovacuum
+// Vacuum for the embedded database. PGlite is PostgreSQL in single-user mode: no autovacuum
 // worker, so the dead rows every flush commit, merge swap, retention pass, lease renewal and offset commit
 // leave behind were never reclaimed and no table was ever analyzed. This pass does autovacuum's job in the
-// agent: it reads the activity counters PGlite does keep (pg_stat_user_tables) and vacuums / analyzes the
-// tables past autovacuum's default thresholds, one table per statement, so produce waits for at most one
-// table's VACUUM at a time. PostgreSQL deployments have autovacuum: the agent starts this on PGlite only.
+// agent: it reads the activity counters PGlite does keep (pg_stat_user_tables) and vacuums the tables past
+// autovacuum's default thresholds, one table per statement, so produce waits for at most one table's
+// VACUUM at a time. PostgreSQL deployments have autovacuum: the agent starts this on PGlite only.
 import { statement, type Driver } from './driver.js';
 
 /** The subset of storage/clock.ts's Timers this needs (same shape). */
@@ -17,22 +17,34 @@ export interface MaintenanceLogger {
   warn(obj: object, msg?: string): void;
 }
 
-/** Autovacuum's defaults (autovacuum_vacuum_threshold / _scale_factor, autovacuum_analyze_*). */
+/** Autovacuum's defaults: autovacuum_vacuum_threshold / _scale_factor, autovacuum_vacuum_insert_threshold /
+ * _scale_factor, autovacuum_freeze_max_age. */
 export const VACUUM_THRESHOLD = 50;
 export const VACUUM_SCALE_FACTOR = 0.2;
-export const ANALYZE_THRESHOLD = 50;
-export const ANALYZE_SCALE_FACTOR = 0.1;
+export const INSERT_THRESHOLD = 1000;
+export const INSERT_SCALE_FACTOR = 0.2;
+export const FREEZE_MAX_AGE = 200_000_000;
 
 export interface TableActivity {
   table: string;
+  /** The larger of the planner's row count (pg_class.reltuples) and the live rows counted since open. */
   liveRows: number;
   deadRows: number;
-  modifiedSinceAnalyze: number;
+  insertedSinceVacuum: number;
+  /** Transactions since the table's oldest unfrozen row (age(relfrozenxid)). */
+  xidAge: number;
+  /** Bytes in the table's main fork (0: nothing to vacuum). */
+  bytes: number;
 }
 
-export interface TableMaintained {
+/** Why a table is vacuumed: dead rows, inserts (visibility map and freezing of append-mostly tables),
+ * transaction id age (wraparound: each flush commit uses one id, 200 per second under load), or the
+ * first pass after opening (the counters start from zero on every open). */
+export type VacuumReason = 'dead' | 'inserts' | 'wraparound' | 'start';
+
+export interface TableVacuumed {
   table: string;
-  action: 'vacuum' | 'analyze';
+  reason: VacuumReason;
   /** Dead rows counted before the pass. */
   deadRows: number;
   ms: number;
@@ -41,17 +53,17 @@ export interface TableMaintained {
 export interface MaintenanceStats {
   passes: number;
   vacuums: number;
-  analyzes: number;
   failed: number;
   /** The longest single statement (one table), ms. */
   longestMs: number;
 }
 
-/** What a table needs, by autovacuum's rule: vacuum past 50 + 20 % of its rows dead, analyze past
- * 50 + 10 % modified since the last analyze. `all`: every table (counters are lost across restarts). */
-export function needs(t: TableActivity, all = false): 'vacuum' | 'analyze' | undefined {
-  if (all || t.deadRows > VACUUM_THRESHOLD + VACUUM_SCALE_FACTOR * t.liveRows) return 'vacuum';
-  if (t.modifiedSinceAnalyze > ANALYZE_THRESHOLD + ANALYZE_SCALE_FACTOR * t.liveRows) return 'analyze';
+/** What a table needs, by autovacuum's rules. `all`: every table holding data (the first pass after open). */
+export function needs(t: TableActivity, all = false): VacuumReason | undefined {
+  if (t.xidAge > FREEZE_MAX_AGE) return 'wraparound';
+  if (t.deadRows > VACUUM_THRESHOLD + VACUUM_SCALE_FACTOR * t.liveRows) return 'dead';
+  if (t.insertedSinceVacuum > INSERT_THRESHOLD + INSERT_SCALE_FACTOR * t.liveRows) return 'inserts';
+  if (all && t.bytes > 0) return 'start';
   return undefined;
 }
 
@@ -61,27 +73,29 @@ const S = {
   flushStats: statement('sh_maint_flush_stats', 'SELECT pg_stat_force_next_flush()'),
   activity: statement(
     'sh_maint_activity',
-    `SELECT relname AS table, n_live_tup AS live, n_dead_tup AS dead, n_mod_since_analyze AS modified
-     FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY relname`,
+    `SELECT c.relname AS table, GREATEST(c.reltuples, COALESCE(s.n_live_tup, 0))::bigint AS live,
+            COALESCE(s.n_dead_tup, 0) AS dead, COALESCE(s.n_ins_since_vacuum, 0) AS inserted,
+            age(c.relfrozenxid)::bigint AS xid_age, pg_relation_size(c.oid)::bigint AS bytes
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+     WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY c.relname`,
     { idempotent: true },
   ),
 };
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
-function maintain(action: 'vacuum' | 'analyze', table: string) {
-  // VACUUM (without FULL) only marks dead rows' space reusable: no exclusive lock, no rewrite. Analyze
-  // refreshes the planner's statistics (see metadata/README.md "Embedded maintenance" for what it changed).
-  const text = action === 'vacuum' ? `VACUUM (ANALYZE) public.${table}` : `ANALYZE public.${table}`;
-  return statement(`sh_maint_${action}_${table}`, text);
-}
+// VACUUM without FULL: marks dead rows' space reusable and freezes old rows, no exclusive lock, no
+// rewrite. No ANALYZE: the statements were tuned on PGlite without column statistics, and with them the
+// planner turned some of them into sequential scans (metadata/README.md "Embedded maintenance").
+const vacuum = (table: string) => statement(`sh_maint_vacuum_${table}`, `VACUUM public.${table}`);
 
 export interface EmbeddedMaintenanceOptions {
   driver: Driver;
   logger?: MaintenanceLogger;
   timers?: MaintenanceTimers;
   /** Called after each pass with what it did (tests, metrics). */
-  onPass?: (done: TableMaintained[]) => void;
+  onPass?: (done: TableVacuumed[]) => void;
 }
 
 const defaultTimers: MaintenanceTimers = {
@@ -90,10 +104,10 @@ const defaultTimers: MaintenanceTimers = {
 };
 
 export class EmbeddedMaintenance {
-  readonly stats: MaintenanceStats = { passes: 0, vacuums: 0, analyzes: 0, failed: 0, longestMs: 0 };
+  readonly stats: MaintenanceStats = { passes: 0, vacuums: 0, failed: 0, longestMs: 0 };
   private readonly timers: MaintenanceTimers;
   private timer: unknown;
-  private running: Promise<TableMaintained[]> | undefined;
+  private running: Promise<TableVacuumed[]> | undefined;
   private stopped = false;
   /** The first pass after start vacuums every table: the counters start from zero on every open. */
   private firstPass = true;
@@ -105,35 +119,41 @@ export class EmbeddedMaintenance {
   /** The tables' activity counters, current as of now. */
   async activity(): Promise<TableActivity[]> {
     await this.opts.driver.query(S.flushStats);
-    const rows = await this.opts.driver.query<{ table: string; live: number; dead: number; modified: number }>(S.activity);
-    return rows.map((r) => ({ table: r.table, liveRows: Number(r.live), deadRows: Number(r.dead), modifiedSinceAnalyze: Number(r.modified) }));
+    const rows = await this.opts.driver.query<{ table: string; live: number; dead: number; inserted: number; xid_age: number; bytes: number }>(S.activity);
+    return rows.map((r) => ({
+      table: r.table,
+      liveRows: Number(r.live),
+      deadRows: Number(r.dead),
+      insertedSinceVacuum: Number(r.inserted),
+      xidAge: Number(r.xid_age),
+      bytes: Number(r.bytes),
+    }));
   }
 
   /** One pass (never two at once). `all`: every table, whatever its counters say. */
-  runOnce(opts: { all?: boolean } = {}): Promise<TableMaintained[]> {
+  runOnce(opts: { all?: boolean } = {}): Promise<TableVacuumed[]> {
     this.running ??= this.pass(opts.all ?? false).finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async pass(all: boolean): Promise<TableMaintained[]> {
-    const done: TableMaintained[] = [];
+  private async pass(all: boolean): Promise<TableVacuumed[]> {
+    const done: TableVacuumed[] = [];
     for (const t of await this.activity()) {
       if (this.stopped) break;
-      const action = needs(t, all);
-      if (action === undefined || !IDENT.test(t.table)) continue;
+      const reason = needs(t, all);
+      if (reason === undefined || !IDENT.test(t.table)) continue;
       const started = performance.now();
       try {
-        await this.opts.driver.query(maintain(action, t.table));
+        await this.opts.driver.query(vacuum(t.table));
       } catch (err) {
         this.stats.failed++;
-        this.opts.logger?.warn({ table: t.table, err: String(err) }, `embedded database ${action} failed`);
+        this.opts.logger?.warn({ table: t.table, err: String(err) }, 'embedded database vacuum failed');
         continue;
       }
       const ms = performance.now() - started;
       this.stats.longestMs = Math.max(this.stats.longestMs, ms);
-      if (action === 'vacuum') this.stats.vacuums++;
-      else this.stats.analyzes++;
-      done.push({ table: t.table, action, deadRows: t.deadRows, ms: Number(ms.toFixed(1)) });
+      this.stats.vacuums++;
+      done.push({ table: t.table, reason, deadRows: t.deadRows, ms: Number(ms.toFixed(1)) });
     }
     this.stats.passes++;
     if (done.length > 0) this.opts.logger?.info({ tables: done }, 'embedded database vacuumed');

@@ -17,12 +17,18 @@ const FLUSHES = 300;
 const MERGE_RUN = 10;
 
 describe('embedded maintenance: when a table needs a pass', () => {
-  test("autovacuum's thresholds: 50 + 20 % of the rows dead, 50 + 10 % modified", () => {
-    assert.equal(needs({ table: 't', liveRows: 1000, deadRows: 250, modifiedSinceAnalyze: 0 }), undefined);
-    assert.equal(needs({ table: 't', liveRows: 1000, deadRows: 251, modifiedSinceAnalyze: 0 }), 'vacuum');
-    assert.equal(needs({ table: 't', liveRows: 1000, deadRows: 0, modifiedSinceAnalyze: 151 }), 'analyze');
-    assert.equal(needs({ table: 't', liveRows: 0, deadRows: 0, modifiedSinceAnalyze: 0 }), undefined);
-    assert.equal(needs({ table: 't', liveRows: 0, deadRows: 0, modifiedSinceAnalyze: 0 }, true), 'vacuum');
+  const t = { table: 't', liveRows: 1000, deadRows: 0, insertedSinceVacuum: 0, xidAge: 1000, bytes: 8192 };
+  test("autovacuum's rules: 50 + 20 % of the rows dead, 1000 + 20 % inserted, 200 million transactions old", () => {
+    assert.equal(needs({ ...t, deadRows: 250 }), undefined);
+    assert.equal(needs({ ...t, deadRows: 251 }), 'dead');
+    assert.equal(needs({ ...t, insertedSinceVacuum: 1200 }), undefined);
+    assert.equal(needs({ ...t, insertedSinceVacuum: 1201 }), 'inserts');
+    assert.equal(needs({ ...t, xidAge: 200_000_001 }), 'wraparound');
+    assert.equal(needs({ ...t, liveRows: 0 }), undefined);
+  });
+  test('the first pass after open: every table holding data (counters start from zero on open)', () => {
+    assert.equal(needs(t, true), 'start');
+    assert.equal(needs({ ...t, bytes: 0 }, true), undefined);
   });
 });
 
@@ -99,8 +105,9 @@ describe('embedded maintenance on PGlite', () => {
     assert.ok(churned.get('segment_objects')!.deadRows > 0, `segment_objects: ${JSON.stringify(churned.get('segment_objects'))}`);
 
     const done = await maintenance.runOnce();
-    const vacuumed = new Set(done.filter((d) => d.action === 'vacuum').map((d) => d.table));
+    const vacuumed = new Set(done.map((d) => d.table));
     assert.ok(vacuumed.has('segments') && vacuumed.has('segment_objects'), JSON.stringify(done));
+    assert.equal(done.find((d) => d.table === 'segments')!.reason, 'dead');
 
     const after = new Map((await maintenance.activity()).map((t) => [t.table, t]));
     for (const table of vacuumed) assert.equal(after.get(table)!.deadRows, 0, `${table} after the pass: ${JSON.stringify(after.get(table))}`);
@@ -116,7 +123,8 @@ describe('embedded maintenance on PGlite', () => {
     assert.deepEqual(await maintenance.runOnce(), []);
     // A pass over every table (the first after start) runs, and changes no row either.
     const all = await maintenance.runOnce({ all: true });
-    assert.ok(all.some((d) => d.table === 'segments'));
+    assert.ok(all.some((d) => d.table === 'segments' && d.reason === 'start'));
+    assert.ok(!all.some((d) => d.table === 'acls'), 'an empty table is skipped'); 
     assert.deepEqual(await listAll(), before);
     assert.equal(maintenance.stats.failed, 0);
   });
