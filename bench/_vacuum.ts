@@ -1,4 +1,4 @@
-// Embedded maintenance benchmark (npm run bench -- storage --only=vacuum [--vacuum-seconds=N (60)]
+// Embedded maintenance benchmark (npm run bench -- storage --only=vacuum [--vacuum-rows=N,… (20000,100000)] [--vacuum-seconds=N (60; 0: none)]
 // [--vacuum-partitions=N (4)] [--vacuum-interval-ms=N (10000)]): PGlite + local directory, N partitions at
 // 1 MB/s each (open loop, the local directory's flush.ms), the merger on (every second, rows older than
 // 1 s merged up to 8 MiB), twice in the same run: without and with the maintenance pass
@@ -69,7 +69,45 @@ async function timeN(n: number, fn: (i: number) => Promise<unknown>): Promise<{ 
   return { p50: pct(ms, 50), p99: pct(ms, 99) };
 }
 
-export async function vacuumBench(o: { seconds: number; P: number; intervalMs: number; openLoop: OpenLoop; templates: Buffer[] }): Promise<void> {
+/** VACUUM of segments and segment_objects holding `rows` rows of which 80 % dead (written by statement,
+ * not by flushes: only the vacuum is timed), and how long a flush-sized commit queued behind it waited. */
+async function vacuumScale(rows: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'streamhouse-bench-vacuum-scale-'));
+  try {
+    const inner = (await openMetadataStore({ dataDir: join(dir, 'meta') })) as SqlMetadataStore;
+    const d = inner.driver;
+    await inner.createTopic({ name: 'scale', partitionCount: 4 });
+    // Four partitions' chunks per object, as a flush cycle writes them; then every row but one in five
+    // deleted (as merges and retention do), the registry trigger updating the objects.
+    await d.query(statement('bench_scale_fill', `INSERT INTO segments (id, topic, partition_id, base_offset, end_offset, record_count, size_bytes, s3_bucket, s3_key, byte_position, byte_length, max_timestamp, created_at)
+      SELECT 'r' || g, 'scale', g % 4, (g / 4) * 10, (g / 4) * 10 + 9, 10, 1000, 'b', 'obj/' || (g / 4), (g % 4) * 1000, 1000, g, g FROM generate_series(0, $1::int - 1) g`), [rows]);
+    await d.query(statement('bench_scale_delete', `DELETE FROM segments WHERE (base_offset / 10) % 5 <> 0`));
+    const probe = new EmbeddedMaintenance({ driver: d });
+    const before = new Map((await probe.activity()).map((t) => [t.table, t]));
+    const out: string[] = [];
+    for (const table of ['segments', 'segment_objects']) {
+      const t = before.get(table)!;
+      const s = performance.now();
+      const vac = d.query(statement(`bench_scale_vacuum_${table}`, `VACUUM public.${table}`));
+      // A flush commit arriving just after the VACUUM started waits for it (one session).
+      const q = performance.now();
+      await d.query(statement('bench_scale_probe', 'SELECT 1'));
+      const waited = performance.now() - q;
+      await vac;
+      out.push(`${table} (${t.deadRows} dead of ${t.deadRows + t.liveRows}) ${f1(performance.now() - s)} ms, a query queued behind it waited ${f1(waited)} ms`);
+    }
+    const [size] = await d.query<{ bytes: number }>(statement('bench_db_size', 'SELECT pg_database_size(current_database())::bigint AS bytes'));
+    console.log(`  ${rows} segment rows, 80 % deleted: VACUUM ${out.join('; ')}; database ${f1(size!.bytes / MB)} MB`);
+    await inner.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function vacuumBench(o: { seconds: number; P: number; intervalMs: number; openLoop: OpenLoop; templates: Buffer[]; scaleRows: number[] }): Promise<void> {
+  if (o.scaleRows.length > 0) console.log(`\n[embedded maintenance: VACUUM duration by table size] PGlite, one statement per table`);
+  for (const rows of o.scaleRows) await vacuumScale(rows);
+  if (o.seconds <= 0) return;
   for (const withPass of [false, true]) {
     const dir = await mkdtemp(join(tmpdir(), 'streamhouse-bench-vacuum-'));
     try {

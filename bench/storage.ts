@@ -15,7 +15,7 @@
 // merger, then the merger on and off in turns (same run): produce ack p99 with no merge running / while a
 // merge runs, merge MB/s, swap statement and row listing times, cold fetch MB/s from the unmerged vs the
 // merged segments of the same data, and segment rows / objects per partition-hour before and after merging.
-// Embedded maintenance (--only=vacuum; bench/_vacuum.ts): dead rows, database size and produce acks after
+// Embedded maintenance (--only=vacuum [--vacuum-rows=20000,100000] [--vacuum-seconds=60]; bench/_vacuum.ts): dead rows, database size and produce acks after
 // a sustained load with and without the vacuum pass, and the hot statements before/after VACUUM/ANALYZE.
 // Compaction (--only=compact, also in the default run with --metadata=pglite; bench/_compaction.ts):
 // object-store bytes a cleaning pass reads with the whole log dirty vs a small dirty part (same run).
@@ -539,7 +539,7 @@ export async function run(args: string[]): Promise<void> {
   if (only === 'compact') return compact();
   if (only === 'vacuum') {
     const templates = Array.from({ length: 50 }, (_, i) => batchOf(20, i));
-    return vacuumBench({ seconds: Number(arg(args, 'vacuum-seconds', '60')), P: Number(arg(args, 'vacuum-partitions', '4')), intervalMs: Number(arg(args, 'vacuum-interval-ms', '10000')), openLoop, templates });
+    return vacuumBench({ seconds: Number(arg(args, 'vacuum-seconds', '60')), P: Number(arg(args, 'vacuum-partitions', '4')), intervalMs: Number(arg(args, 'vacuum-interval-ms', '10000')), openLoop, templates, scaleRows: arg(args, 'vacuum-rows', '20000,100000').split(',').filter((x) => x !== '').map(Number) });
   }
   if (arg(args, 'only', '') === 'merge') {
     await mergeBenches(args);
