@@ -82,6 +82,12 @@ async function vacuumScale(rows: number): Promise<void> {
     await d.query(statement('bench_scale_fill', `INSERT INTO segments (id, topic, partition_id, base_offset, end_offset, record_count, size_bytes, s3_bucket, s3_key, byte_position, byte_length, max_timestamp, created_at)
       SELECT 'r' || g, 'scale', g % 4, (g / 4) * 10, (g / 4) * 10 + 9, 10, 1000, 'b', 'obj/' || (g / 4), (g % 4) * 1000, 1000, g, g FROM generate_series(0, $1::int - 1) g`), [rows]);
     await d.query(statement('bench_scale_delete', `DELETE FROM segments WHERE (base_offset / 10) % 5 <> 0`));
+    await d.query(statement('bench_scale_hw', `UPDATE partitions SET high_watermark = (SELECT COALESCE(max(end_offset), -1) + 1 FROM segments s WHERE s.topic = partitions.topic AND s.partition_id = partitions.partition_id) WHERE topic = 'scale'`));
+    const reg = new SqlStorageMetadata(d);
+    const led: Array<{ partitionId: number; epoch: number }> = [];
+    for (let p = 0; p < 4; p++) led.push({ partitionId: p, epoch: (await inner.acquirePartitionLease('scale', p, 'bench', 3_600_000))!.epoch });
+    const hw = await Promise.all(led.map(async (p) => (await inner.getPartition('scale', p.partitionId))!.highWatermark));
+    await timeHot(inner, reg, 'scale', led, hw, 'before VACUUM');
     const probe = new EmbeddedMaintenance({ driver: d });
     const before = new Map((await probe.activity()).map((t) => [t.table, t]));
     const out: string[] = [];
@@ -98,6 +104,7 @@ async function vacuumScale(rows: number): Promise<void> {
     }
     const [size] = await d.query<{ bytes: number }>(statement('bench_db_size', 'SELECT pg_database_size(current_database())::bigint AS bytes'));
     console.log(`  ${rows} segment rows, 80 % deleted: VACUUM ${out.join('; ')}; database ${f1(size!.bytes / MB)} MB`);
+    await timeHot(inner, reg, 'scale', led, hw, 'after VACUUM');
     await inner.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -158,6 +165,39 @@ export async function vacuumBench(o: { seconds: number; P: number; intervalMs: n
   }
 }
 
+
+/** The hot statements timed from the agent's side (through the worker): fetch's lookups, the merger's
+ * aggregate, flush commits of one row per partition (registry insert trigger), swaps of 10 of them (delete trigger). */
+let seq = 0;
+async function timeHot(inner: SqlMetadataStore, reg: SqlStorageMetadata, topic: string, led: Array<{ partitionId: number; epoch: number }>, hw: number[], label: string): Promise<void> {
+  const P = led.length;
+  const readers = led.map((p) => p.partitionId);
+  const find = await timeN(400, (i) => inner.findSegmentForOffset(topic, readers[i % P]!, Math.floor(((i * 7919) % 1000) / 1000 * hw[i % P]!)));
+  const list = await timeN(200, (i) => inner.listSegments(topic, readers[i % P]!, Math.floor(((i * 104729) % 1000) / 1000 * hw[i % P]!), 100));
+  const cand = await timeN(100, (i) => reg.mergeCandidates(topic, readers[i % P]!, 0, 4 * 1024 * 1024));
+  // Flush commits of one small row per partition (the registry's insert trigger runs in each), then
+  // swaps of every 10 of them into one (its delete trigger).
+  const base = seq++;
+  const commit = await timeN(200, async (i) => {
+    const key = `bench/${label}-${base}-${i}.seg`;
+    const r = await inner.commitFlush(
+      'bench',
+      led.map((p) => ({ topic, partitionId: p.partitionId, leaseEpoch: p.epoch, expectedHighWatermark: hw[p.partitionId]!, segment: { topic, partitionId: p.partitionId, baseOffset: hw[p.partitionId]!, endOffset: hw[p.partitionId]!, recordCount: 1, sizeBytes: 100, s3Bucket: 'b', s3Key: key, bytePosition: p.partitionId * 100, byteLength: 100, maxTimestamp: Date.now() } })),
+    );
+    if (!r.committed) throw new Error(`bench commit fenced: ${JSON.stringify(r.fenced)}`);
+    for (const p of led) hw[p.partitionId]!++;
+  });
+  const fresh = await Promise.all(led.map((p) => inner.listSegments(topic, p.partitionId, hw[p.partitionId]! - 200, 1000)));
+  const swap = await timeN(20 * P, async (i) => {
+    const p = i % P;
+    const run = fresh[p]!.slice(Math.floor(i / P) * 10, Math.floor(i / P) * 10 + 10);
+    const r = await reg.swapSegments({ topic, partitionId: p, agentId: 'bench', leaseEpoch: led[p]!.epoch, removeIds: run.map((s) => s.id), add: [{ topic, partitionId: p, baseOffset: run[0]!.baseOffset, endOffset: run.at(-1)!.endOffset, recordCount: 10, sizeBytes: 1000, s3Bucket: 'b', s3Key: `bench/${label}-${base}-swap-${i}.seg`, bytePosition: 0, byteLength: 1000, maxTimestamp: Date.now() }] });
+    if (r !== 'swapped') throw new Error(`bench swap: ${r}`);
+  });
+  const fmt = (n: string, t: { p50: number; p99: number }) => `${n} ${f1(t.p50)} / ${f1(t.p99)}`;
+  console.log(`  ${label.padEnd(22)} ms p50 / p99: ${[fmt('findSegmentForOffset', find), fmt('listSegments', list), fmt('mergeCandidates', cand), fmt('commitFlush', commit), fmt('swap', swap)].join('; ')}`);
+}
+
 /** The hot statements on a database never vacuumed nor analyzed, then after VACUUM, then after ANALYZE. */
 async function hotStatements(
   inner: SqlMetadataStore,
@@ -169,34 +209,6 @@ async function hotStatements(
   const d = inner.driver;
   const P = led.length;
   const hw = await Promise.all(led.map(async (p) => (await inner.getPartition(topic, p.partitionId))!.highWatermark));
-  let seq = 0;
-  const round = async (label: string) => {
-    const readers = led.map((p) => p.partitionId);
-    const find = await timeN(400, (i) => inner.findSegmentForOffset(topic, readers[i % P]!, Math.floor(((i * 7919) % 1000) / 1000 * hw[i % P]!)));
-    const list = await timeN(200, (i) => inner.listSegments(topic, readers[i % P]!, Math.floor(((i * 104729) % 1000) / 1000 * hw[i % P]!), 100));
-    const cand = await timeN(100, (i) => reg.mergeCandidates(topic, readers[i % P]!, 0, 4 * 1024 * 1024));
-    // Flush commits of one small row per partition (the registry's insert trigger runs in each), then
-    // swaps of every 10 of them into one (its delete trigger).
-    const base = seq++;
-    const commit = await timeN(200, async (i) => {
-      const key = `bench/${label}-${base}-${i}.seg`;
-      const r = await inner.commitFlush(
-        'bench',
-        led.map((p) => ({ topic, partitionId: p.partitionId, leaseEpoch: p.epoch, expectedHighWatermark: hw[p.partitionId]!, segment: { topic, partitionId: p.partitionId, baseOffset: hw[p.partitionId]!, endOffset: hw[p.partitionId]!, recordCount: 1, sizeBytes: 100, s3Bucket: 'b', s3Key: key, bytePosition: p.partitionId * 100, byteLength: 100, maxTimestamp: Date.now() } })),
-      );
-      if (!r.committed) throw new Error(`bench commit fenced: ${JSON.stringify(r.fenced)}`);
-      for (const p of led) hw[p.partitionId]!++;
-    });
-    const fresh = await Promise.all(led.map((p) => inner.listSegments(topic, p.partitionId, hw[p.partitionId]! - 200, 1000)));
-    const swap = await timeN(20 * P, async (i) => {
-      const p = i % P;
-      const run = fresh[p]!.slice(Math.floor(i / P) * 10, Math.floor(i / P) * 10 + 10);
-      const r = await reg.swapSegments({ topic, partitionId: p, agentId: 'bench', leaseEpoch: led[p]!.epoch, removeIds: run.map((s) => s.id), add: [{ topic, partitionId: p, baseOffset: run[0]!.baseOffset, endOffset: run.at(-1)!.endOffset, recordCount: 10, sizeBytes: 1000, s3Bucket: 'b', s3Key: `bench/${label}-${base}-swap-${i}.seg`, bytePosition: 0, byteLength: 1000, maxTimestamp: Date.now() }] });
-      if (r !== 'swapped') throw new Error(`bench swap: ${r}`);
-    });
-    const fmt = (n: string, t: { p50: number; p99: number }) => `${n} ${f1(t.p50)} / ${f1(t.p99)}`;
-    console.log(`  ${label.padEnd(22)} ms p50 / p99: ${[fmt('findSegmentForOffset', find), fmt('listSegments', list), fmt('mergeCandidates', cand), fmt('commitFlush', commit), fmt('swap', swap)].join('; ')}`);
-  };
   const plans = async (label: string) => {
     // The generic plans (what a prepared statement settles on after five runs) of the read statements.
     const q = [
@@ -219,7 +231,7 @@ async function hotStatements(
   };
   console.log(`  hot statements on this database (never vacuumed nor analyzed; timed from the agent's side, through the worker):`);
   await plans('as left');
-  await round('as left');
+  await timeHot(inner, reg, topic, led, hw, 'as left');
   const vac: string[] = [];
   for (const t of activity) {
     const s = performance.now();
@@ -227,7 +239,7 @@ async function hotStatements(
     vac.push(`${t.table} ${f1(performance.now() - s)} ms`);
   }
   console.log(`  VACUUM (no ANALYZE), one statement per table: ${vac.join(', ')}`);
-  await round('after VACUUM');
+  await timeHot(inner, reg, topic, led, hw, 'after VACUUM');
   const an: string[] = [];
   for (const t of activity) {
     const s = performance.now();
@@ -236,5 +248,5 @@ async function hotStatements(
   }
   console.log(`  ANALYZE, one statement per table: ${an.join(', ')}`);
   await plans('after ANALYZE');
-  await round('after VACUUM + ANALYZE');
+  await timeHot(inner, reg, topic, led, hw, 'after VACUUM + ANALYZE');
 }
