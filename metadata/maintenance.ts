@@ -1,7 +1,6 @@
-// Vacuum for the embedded database. PGlite is PostgreSQL in single-user mode: no autovacuum
-// worker, so the dead rows every flush commit, merge swap, retention pass, lease renewal and offset commit
-// leave behind were never reclaimed and no table was ever analyzed. This pass does autovacuum's job in the
-// agent: it reads the activity counters PGlite does keep (pg_stat_user_tables) and vacuums the tables past
+// Vacuum for the embedded database. PGlite is PostgreSQL in single-user mode: no autovacuum worker,
+// so the dead rows every flush commit, merge swap, retention pass, lease renewal and offset commit leave
+// behind were never reclaimed, and no row was ever frozen. This pass does autovacuum's job in the agent: it reads the activity counters PGlite does keep (pg_stat_user_tables) and vacuums the tables past
 // autovacuum's default thresholds, one table per statement, so produce waits for at most one table's
 // VACUUM at a time. PostgreSQL deployments have autovacuum: the agent starts this on PGlite only.
 import { statement, type Driver } from './driver.js';
@@ -165,9 +164,8 @@ export class EmbeddedMaintenance {
   start(intervalMs: number): void {
     if (this.timer !== undefined) return;
     const tick = () => {
-      const all = this.firstPass;
-      this.firstPass = false;
-      this.runOnce({ all })
+      this.runOnce({ all: this.firstPass })
+        .then(() => (this.firstPass = false))
         .catch((err) => this.opts.logger?.warn({ err: String(err) }, 'embedded database maintenance failed'))
         .finally(() => {
           if (this.timer !== undefined) this.timer = this.timers.setTimeout(tick, intervalMs);
