@@ -129,8 +129,9 @@ export class EmbeddedMaintenance {
     }));
   }
 
-  /** One pass (never two at once). `all`: every table, whatever its counters say. */
+  /** One pass (never two at once; none after stop()). `all`: every table holding data, whatever its counters say. */
   runOnce(opts: { all?: boolean } = {}): Promise<TableVacuumed[]> {
+    if (this.stopped) return Promise.resolve([]);
     this.running ??= this.pass(opts.all ?? false).finally(() => (this.running = undefined));
     return this.running;
   }

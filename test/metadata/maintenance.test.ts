@@ -12,6 +12,12 @@ import { EmbeddedMaintenance, needs } from '../../metadata/maintenance.js';
 import type { MetadataStore, SegmentRecord } from '../../metadata/types.js';
 
 const TOPIC = 'churn';
+
+/** The next pass is scheduled once the previous one's promise has settled (a turn or two later). */
+async function waitForScheduled(scheduled: unknown[]): Promise<void> {
+  for (let i = 0; i < 100 && scheduled.length === 0; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(scheduled.length, 1);
+}
 const P = 2;
 const FLUSHES = 300;
 const MERGE_RUN = 10;
@@ -127,5 +133,41 @@ describe('embedded maintenance on PGlite', () => {
     assert.ok(!all.some((d) => d.table === 'acls'), 'an empty table is skipped'); 
     assert.deepEqual(await listAll(), before);
     assert.equal(maintenance.stats.failed, 0);
+  });
+
+  test('start(): a pass per interval on the injected timers, the first over every table holding data; stop() ends them', async () => {
+    const scheduled: Array<{ fn: () => void; ms: number }> = [];
+    const timers = { setTimeout: (fn: () => void, ms: number) => scheduled.push({ fn, ms }), clearTimeout: () => {} };
+    const passes: string[][] = [];
+    let passed: () => void = () => {};
+    const m = new EmbeddedMaintenance({
+      driver: (store as SqlMetadataStore).driver,
+      timers,
+      onPass: (done) => {
+        passes.push(done.map((d) => `${d.table}:${d.reason}`));
+        passed();
+      },
+    });
+    const fire = async () => {
+      const next = scheduled.shift()!;
+      const done = new Promise<void>((resolve) => (passed = resolve));
+      next.fn();
+      await done;
+    };
+    m.start(5000);
+    assert.deepEqual(scheduled.map((t) => t.ms), [5000]);
+    await fire();
+    assert.ok(passes[0]!.includes('segments:start') && passes[0]!.includes('topics:start'), JSON.stringify(passes[0]));
+    await waitForScheduled(scheduled);
+    assert.deepEqual(scheduled.map((t) => t.ms), [5000]);
+    await fire();
+    assert.deepEqual(passes[1], []); // nothing changed since
+    await waitForScheduled(scheduled);
+    await m.stop();
+    // A timer that fires after stop() runs no pass.
+    scheduled.shift()!.fn();
+    await new Promise((r) => setTimeout(r, 100)); // a pass would have read the counters by now
+    assert.equal(m.stats.passes, 2);
+    assert.equal(passes.length, 2);
   });
 });
