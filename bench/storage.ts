@@ -15,6 +15,8 @@
 // merger, then the merger on and off in turns (same run): produce ack p99 with no merge running / while a
 // merge runs, merge MB/s, swap statement and row listing times, cold fetch MB/s from the unmerged vs the
 // merged segments of the same data, and segment rows / objects per partition-hour before and after merging.
+// Embedded maintenance (--only=vacuum [--vacuum-rows=20000,100000] [--vacuum-seconds=60]; bench/_vacuum.ts): dead rows, database size and produce acks after
+// a sustained load with and without the vacuum pass, and the hot statements before/after VACUUM/ANALYZE.
 // Compaction (--only=compact, also in the default run with --metadata=pglite; bench/_compaction.ts):
 // object-store bytes a cleaning pass reads with the whole log dirty vs a small dirty part (same run).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +32,7 @@ import type { MetadataStore } from '../metadata/types.js';
 import { createObjectStore, defaultFlushSettings, SegmentReader, SegmentWriter, type ObjectStore } from '../storage/index.js';
 import { DEFAULT_MAX_ROWS_PER_MERGE, EMBEDDED_MAX_ROWS_PER_MERGE, Merger } from '../storage/merger.js';
 import { compactionBench } from './_compaction.js';
+import { vacuumBench } from './_vacuum.js';
 import { SqlStorageMetadata } from '../metadata/storage-store.js';
 import { SqlMetadataStore } from '../metadata/sql-store.js';
 import { FakeMetadata } from '../test/storage/fake-metadata.js';
@@ -534,6 +537,10 @@ export async function run(args: string[]): Promise<void> {
   const compact = () =>
     compactionBench({ rows: Number(arg(args, 'compact-rows', '100')), recordsPerRow: 2000, keys: Number(arg(args, 'compact-keys', '20000')), valueBytes: 100 });
   if (only === 'compact') return compact();
+  if (only === 'vacuum') {
+    const templates = Array.from({ length: 50 }, (_, i) => batchOf(20, i));
+    return vacuumBench({ seconds: Number(arg(args, 'vacuum-seconds', '60')), P: Number(arg(args, 'vacuum-partitions', '4')), intervalMs: Number(arg(args, 'vacuum-interval-ms', '10000')), openLoop, templates, scaleRows: arg(args, 'vacuum-rows', '20000,100000').split(',').filter((x) => x !== '').map(Number) });
+  }
   if (arg(args, 'only', '') === 'merge') {
     await mergeBenches(args);
     return;

@@ -16,6 +16,7 @@ import { createObjectStore, OrphanCleaner, RegistryCleaner, SegmentReader, Segme
 import { SqlStorageMetadata } from '../metadata/storage-store.js';
 import { DEFAULT_MAX_ROWS_PER_MERGE, EMBEDDED_MAX_ROWS_PER_MERGE, Merger } from '../storage/merger.js';
 import { Compactor } from '../storage/compaction/compactor.js';
+import { EmbeddedMaintenance } from '../metadata/maintenance.js';
 import { lastDataOffsetsOfSnapshot } from '../storage/producer-state.js';
 import { resolveTopicConfig, topicConfigValue } from './topics.js';
 import type { Config } from './config.js';
@@ -75,6 +76,8 @@ export class Agent {
   private storageMd: SqlStorageMetadata | undefined;
   private merger: Merger | undefined;
   private compactor: Compactor | undefined;
+  /** Vacuum and analyze of the embedded database (PGlite has no autovacuum); undefined on PostgreSQL. */
+  maintenance: EmbeddedMaintenance | undefined;
   private groups: GroupCoordinator | undefined;
   private txnCoordinator: TransactionCoordinator | undefined;
   private offsetExpiry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } | undefined;
@@ -479,6 +482,11 @@ export class Agent {
       });
       this.compactor.start(cfg.compactionIntervalMs);
     }
+    if (sql instanceof SqlMetadataStore && sql.driver.kind === 'pglite' && cfg.embeddedVacuumIntervalMs > 0) {
+      // PGlite runs without autovacuum: every flush, swap and renewal leaves dead rows behind (metadata/maintenance.ts).
+      this.maintenance = new EmbeddedMaintenance({ driver: sql.driver, timers: systemTimers, logger: this.log });
+      this.maintenance.start(cfg.embeddedVacuumIntervalMs);
+    }
     this.retention = new RetentionTask({ metadata, aggregates: storageMd, partitions, leading: () => leadership.leading(), clock: systemClock, log: this.log });
     this.retention.start(cfg.logRetentionCheckIntervalMs);
     const expiry: NonNullable<Agent['offsetExpiry']> = {
@@ -690,6 +698,7 @@ export class Agent {
     await step('merger', () => this.merger?.stop());
     await step('compactor', () => this.compactor?.stop());
     await step('retention', () => this.retention?.stop());
+    await step('embedded database maintenance', () => this.maintenance?.stop());
     await step('final flush', () => this.writer?.close());
     await step('releasing leases', () => this.leadership?.releaseAll());
     this.membership?.stop();
