@@ -9,7 +9,7 @@
 //   ack latency         p50/p99 of append → ack at that steady 10 MB/s (open loop)
 // plus LZ4 compress/decompress MB/s and ratio on the same records.
 // Merging (--only=merge, or after the local directory; --merge-backend=embedded|postgres|both (both),
-// --merge-seconds=N (90), --merge-target-bytes=N (8 MiB: a 64 MiB object takes minutes per partition to fill
+// --merge-seconds=N (90), --merge-vacuum-interval-ms=N (the agent's embedded-vacuum-interval-ms; 0: none), --merge-target-bytes=N (8 MiB: a 64 MiB object takes minutes per partition to fill
 // at 1 MB/s), --merge-partitions=N (4), --merge-window-seconds=N (4)): on PGlite + local directory and on
 // PostgreSQL + the S3 test server, N partitions at 1 MB/s each (open loop); the first third without the
 // merger, then the merger on and off in turns (same run): produce ack p99 with no merge running / while a
@@ -35,6 +35,8 @@ import { compactionBench } from './_compaction.js';
 import { vacuumBench } from './_vacuum.js';
 import { SqlStorageMetadata } from '../metadata/storage-store.js';
 import { SqlMetadataStore } from '../metadata/sql-store.js';
+import { EmbeddedMaintenance } from '../metadata/maintenance.js';
+import { SETTINGS } from '../src/config.js';
 import { FakeMetadata } from '../test/storage/fake-metadata.js';
 import { jsonValue } from '../test/storage/batches.js';
 import { freePort } from '../test/helpers/ports.js';
@@ -399,7 +401,7 @@ function timeCalls<T extends object>(obj: T, name: keyof T & string, into: numbe
  * while a merge runs and acks with no merge running are drawn from the same minutes (a machine's
  * background noise falls on both sides alike).
  */
-async function mergeBench(seconds: number, targetBytes: number, P: number, backend: 'embedded' | 'postgres', windowS: number): Promise<void> {
+async function mergeBench(seconds: number, targetBytes: number, P: number, backend: 'embedded' | 'postgres', windowS: number, vacuumMs: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'streamhouse-bench-merge-'));
   let s3: Awaited<ReturnType<typeof startS3Child>> | undefined;
   let pgServer: { stop(): Promise<void> } | undefined;
@@ -428,6 +430,9 @@ async function mergeBench(seconds: number, targetBytes: number, P: number, backe
     await meta.createTopic({ name: topic, partitionCount: P });
     const led: Array<{ topic: string; partitionId: number; epoch: number }> = [];
     for (let p = 0; p < P; p++) led.push({ topic, partitionId: p, epoch: (await meta.acquirePartitionLease(topic, p, 'bench', 3_600_000))!.epoch });
+    // The embedded agent vacuums PGlite every embedded-vacuum-interval-ms (the swaps' dead rows slow the next swaps).
+    const maintenance = backend === 'embedded' && vacuumMs > 0 ? new EmbeddedMaintenance({ driver: (inner as SqlMetadataStore).driver }) : undefined;
+    maintenance?.start(vacuumMs);
     const flushMs = defaultFlushSettings(backend === 'embedded' ? 'local' : 's3').flushMs;
     const writer = new SegmentWriter({ objectStore: store, metadata: meta, registry: reg, agentId: 'bench', flushMs });
     for (let p = 0; p < P; p++) writer.openPartition(topic, p, { leaseEpoch: led[p]!.epoch, highWatermark: 0 });
@@ -473,6 +478,7 @@ async function mergeBench(seconds: number, targetBytes: number, P: number, backe
     clearInterval(sampler);
     const hws = Array.from({ length: P }, (_, p) => writer.highWatermark(topic, p) ?? 0);
     await writer.close();
+    await maintenance?.stop();
     const shapeB = await reg.partitionShape(topic);
     const mergedMBs = await coldRead(store, inner, topic, P, hws);
     const within = (xs: Array<[number, number]>, t: number) => xs.some(([s, e]) => t >= s && t <= e);
@@ -495,7 +501,8 @@ async function mergeBench(seconds: number, targetBytes: number, P: number, backe
     const sw = sorted(swapMs);
     const ls = sorted(listMs);
     const label = backend === 'embedded' ? 'PGlite + local directory' : 'PostgreSQL + S3 test server';
-    console.log(`\n[merging: ${label}] ${P} partitions × 1 MB/s, merge-target-bytes ${targetBytes}, flush.ms ${flushMs}; ${f1(seconds / 3)} s without the merger, then ${f1((2 * seconds) / 3)} s with it on and off every ${windowS} s`);
+    const vacuumed = maintenance === undefined ? '' : `; PGlite vacuumed every ${vacuumMs} ms (${maintenance.stats.vacuums} VACUUM statements, longest ${f1(maintenance.stats.longestMs)} ms)`;
+    console.log(`\n[merging: ${label}] ${P} partitions × 1 MB/s, merge-target-bytes ${targetBytes}, flush.ms ${flushMs}; ${f1(seconds / 3)} s without the merger, then ${f1((2 * seconds) / 3)} s with it on and off every ${windowS} s${vacuumed}`);
     console.log(`  merge: ${st.merges} merges of ${st.rowsMerged} rows, ${f1(st.bytesWritten / MB)} MB written, ${f1(st.bytesRead / MB)} MB read in ${f1(mergeSecs)} s busy → ${f1(st.bytesWritten / MB / Math.max(0.001, mergeSecs))} MB/s written; swap statement p50 / p99 ${f1(pct(sw, 50))} / ${f1(pct(sw, 99))} ms, row listing p50 / p99 ${f1(pct(ls, 50))} / ${f1(pct(ls, 99))} ms`);
     if (st.failed + st.refused > 0) console.log(`  merges failed ${st.failed}, refused ${st.refused}; first: ${warnings[0] ?? '-'}`);
     console.log(`  produce ack p99: ${f1(pct(without, 99))} ms with no merge running (${without.length} acks in the off windows; first third without the merger: ${f1(pct(phaseA, 99))} ms), ${f1(pct(during, 99))} ms while merging (${during.length} acks) → ${during.length === 0 || without.length === 0 ? 'not measured' : `${f1((pct(during, 99) / pct(without, 99) - 1) * 100)} % (target ≤ +20 %)`}; p50 ${f1(pct(without, 50))} / ${f1(pct(during, 50))} ms`);
@@ -522,11 +529,12 @@ async function mergeBenches(args: string[]): Promise<void> {
   const P = Number(arg(args, 'merge-partitions', '4'));
   const windowS = Number(arg(args, 'merge-window-seconds', '4'));
   const which = arg(args, 'merge-backend', 'both');
-  if (which !== 'postgres') await mergeBench(seconds, target, P, 'embedded', windowS);
+  const vacuumMs = Number(arg(args, 'merge-vacuum-interval-ms', String(SETTINGS.embeddedVacuumIntervalMs.default)));
+  if (which !== 'postgres') await mergeBench(seconds, target, P, 'embedded', windowS, vacuumMs);
   if (which !== 'embedded') {
     const { findPostgresBinaries } = await import('../test/helpers/postgres.js');
     if (findPostgresBinaries() === undefined) console.log('\n[merging: PostgreSQL + S3 test server] skipped: no PostgreSQL server binaries');
-    else await mergeBench(seconds, target, P, 'postgres', windowS);
+    else await mergeBench(seconds, target, P, 'postgres', windowS, 0);
   }
 }
 
