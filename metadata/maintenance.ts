@@ -1,15 +1,11 @@
 // Vacuum for the embedded database. PGlite is PostgreSQL in single-user mode: no autovacuum worker,
 // so the dead rows every flush commit, merge swap, retention pass, lease renewal and offset commit leave
-// behind were never reclaimed, and no row was ever frozen. This pass does autovacuum's job in the agent: it reads the activity counters PGlite does keep (pg_stat_user_tables) and vacuums the tables past
+// behind were never reclaimed, and no row was ever frozen. This pass does autovacuum's job in the
+// agent: it reads the activity counters PGlite does keep (pg_stat_user_tables) and vacuums the tables past
 // autovacuum's default thresholds, one table per statement, so produce waits for at most one table's
 // VACUUM at a time. PostgreSQL deployments have autovacuum: the agent starts this on PGlite only.
+import { PeriodicPass, systemTimers, type Timers } from '../storage/clock.js';
 import { statement, type Driver } from './driver.js';
-
-/** The subset of storage/clock.ts's Timers this needs (same shape). */
-export interface MaintenanceTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 export interface MaintenanceLogger {
   info(obj: object, msg?: string): void;
@@ -92,27 +88,22 @@ const vacuum = (table: string) => statement(`sh_maint_vacuum_${table}`, `VACUUM 
 export interface EmbeddedMaintenanceOptions {
   driver: Driver;
   logger?: MaintenanceLogger;
-  timers?: MaintenanceTimers;
+  timers?: Timers;
   /** Called after each pass with what it did (tests, metrics). */
   onPass?: (done: TableVacuumed[]) => void;
 }
 
-const defaultTimers: MaintenanceTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
 export class EmbeddedMaintenance {
   readonly stats: MaintenanceStats = { passes: 0, vacuums: 0, failed: 0, longestMs: 0 };
-  private readonly timers: MaintenanceTimers;
-  private timer: unknown;
+  private readonly periodic: PeriodicPass;
   private running: Promise<TableVacuumed[]> | undefined;
   private stopped = false;
   /** The first pass after start vacuums every table: the counters start from zero on every open. */
   private firstPass = true;
 
   constructor(private readonly opts: EmbeddedMaintenanceOptions) {
-    this.timers = opts.timers ?? defaultTimers;
+    const pass = () => this.runOnce({ all: this.firstPass }).then(() => (this.firstPass = false));
+    this.periodic = new PeriodicPass(opts.timers ?? systemTimers, pass, (err) => this.opts.logger?.warn({ err: String(err) }, 'embedded database maintenance failed'));
   }
 
   /** The tables' activity counters, current as of now. */
@@ -163,23 +154,13 @@ export class EmbeddedMaintenance {
 
   /** Runs a pass every `intervalMs` until stop() (the first one over every table). Errors are logged, never thrown. */
   start(intervalMs: number): void {
-    if (this.timer !== undefined) return;
-    const tick = () => {
-      this.runOnce({ all: this.firstPass })
-        .then(() => (this.firstPass = false))
-        .catch((err) => this.opts.logger?.warn({ err: String(err) }, 'embedded database maintenance failed'))
-        .finally(() => {
-          if (this.timer !== undefined) this.timer = this.timers.setTimeout(tick, intervalMs);
-        });
-    };
-    this.timer = this.timers.setTimeout(tick, intervalMs);
+    this.periodic.start(intervalMs);
   }
 
   /** Stops between tables; a statement under way finishes first. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.periodic.stop();
     await this.running?.catch(() => undefined);
   }
 }

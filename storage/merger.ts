@@ -16,7 +16,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { MergeCandidates, SegmentSwap, SwapResult } from '../metadata/storage-store.js';
 import type { MetadataStore, NewSegment, SegmentRecord } from '../metadata/types.js';
-import { silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
+import { PeriodicPass, silentStorageLogger, sleep, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 import { CorruptSegmentError } from './errors.js';
 import { batchInfoAt } from './batch.js';
 import { ChunkStreamEncoder, chunkIndexFromTail, decodeBlock, DEFAULT_BLOCK_BYTES, type ChunkInputBatch, type EncodedChunk } from './segment-format.js';
@@ -124,7 +124,7 @@ export class Merger {
   private readonly clock: Clock;
   private readonly timers: Timers;
   private readonly log: StorageLogger;
-  private timer: unknown;
+  private readonly periodic: PeriodicPass;
   private running: Promise<number> | undefined;
   private stopped = false;
   private seq = 0;
@@ -150,6 +150,7 @@ export class Merger {
     };
     this.clock = opts.clock ?? systemClock;
     this.timers = opts.timers ?? systemTimers;
+    this.periodic = new PeriodicPass(this.timers, () => this.runOnce(), (err) => this.log.warn({ err: String(err) }, 'merge pass failed'));
     this.log = opts.logger ?? silentStorageLogger;
     this.readConcurrency = Math.max(1, opts.readConcurrency ?? 4);
     this.maxRowsPerMerge = Math.max(2, opts.maxRowsPerMerge ?? DEFAULT_MAX_ROWS_PER_MERGE);
@@ -392,22 +393,13 @@ export class Merger {
 
   /** Runs a pass every `intervalMs` until stop(). Errors are logged, never thrown. */
   start(intervalMs: number): void {
-    if (this.timer !== undefined) return;
-    const tick = () => {
-      this.runOnce()
-        .catch((err) => this.log.warn({ err: String(err) }, 'merge pass failed'))
-        .finally(() => {
-          if (this.timer !== undefined) this.timer = this.timers.setTimeout(tick, intervalMs);
-        });
-    };
-    this.timer = this.timers.setTimeout(tick, intervalMs);
+    this.periodic.start(intervalMs);
   }
 
   /** Stops between steps (a merge in progress is abandoned before its swap). */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.periodic.stop();
     await this.running?.catch(() => undefined);
   }
 }

@@ -8,7 +8,7 @@
 // commit after commitResolveTimeoutMs, 30 s by default), hence the 10-minute default.
 import type { MetadataStore } from '../metadata/types.js';
 import type { ObjectStore } from './types.js';
-import { silentStorageLogger, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
+import { PeriodicPass, silentStorageLogger, systemClock, systemTimers, type Clock, type StorageLogger, type Timers } from './clock.js';
 
 export type CleanerMetadata = Pick<MetadataStore, 'listTopics' | 'getPartitions' | 'listSegments'>;
 
@@ -42,7 +42,7 @@ export class OrphanCleaner {
   private readonly timers: Timers;
   private readonly log: StorageLogger;
   private readonly referencedKeysFn: (() => Promise<Set<string>>) | undefined;
-  private timer: unknown;
+  private readonly periodic: PeriodicPass;
   private running: Promise<CleanResult> | undefined;
 
   constructor(opts: OrphanCleanerOptions) {
@@ -52,6 +52,7 @@ export class OrphanCleaner {
     this.keyPrefix = opts.keyPrefix ?? 'segments/';
     this.clock = opts.clock ?? systemClock;
     this.timers = opts.timers ?? systemTimers;
+    this.periodic = new PeriodicPass(this.timers, () => this.runOnce(), (err) => this.log.warn({ err: String(err) }, 'orphan cleaning pass failed'));
     this.log = opts.logger ?? silentStorageLogger;
     this.referencedKeysFn = opts.referencedKeys;
   }
@@ -111,20 +112,11 @@ export class OrphanCleaner {
 
   /** Runs a pass every `intervalMs` until stop(). Errors are logged, never thrown. */
   start(intervalMs: number): void {
-    if (this.timer !== undefined) return;
-    const tick = () => {
-      this.runOnce()
-        .catch((err) => this.log.warn({ err: String(err) }, 'orphan cleaning pass failed'))
-        .finally(() => {
-          if (this.timer !== undefined) this.timer = this.timers.setTimeout(tick, intervalMs);
-        });
-    };
-    this.timer = this.timers.setTimeout(tick, intervalMs);
+    this.periodic.start(intervalMs);
   }
 
   async stop(): Promise<void> {
-    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.periodic.stop();
     await this.running?.catch(() => undefined);
   }
 }
