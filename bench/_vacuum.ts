@@ -18,10 +18,10 @@ import { EmbeddedMaintenance } from '../metadata/maintenance.js';
 import { statement, type Driver, type Statement } from '../metadata/driver.js';
 import { createObjectStore, defaultFlushSettings, SegmentWriter } from '../storage/index.js';
 import { EMBEDDED_MAX_ROWS_PER_MERGE, Merger } from '../storage/merger.js';
+import { pct, timeN } from './_timing.js';
 
 const MB = 1e6;
 const f1 = (n: number) => n.toFixed(1);
-const pct = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
 
 type OpenLoop = (
   writer: SegmentWriter,
@@ -56,17 +56,6 @@ function timedDriver(d: Driver, spans: Array<{ name: string; start: number; end:
       }
     },
   };
-}
-
-async function timeN(n: number, fn: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  const ms: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn(i);
-    ms.push(performance.now() - t);
-  }
-  ms.sort((a, b) => a - b);
-  return { p50: pct(ms, 50), p99: pct(ms, 99) };
 }
 
 /** VACUUM of segments and segment_objects holding `rows` rows of which 80 % dead (written by statement,

@@ -14,6 +14,7 @@ import { openMetadataStore } from '../metadata/index.js';
 import { CachedMetadataStore } from '../metadata/cache.js';
 import type { FlushCommitPartition, MetadataStore, NewSegment, OffsetCommitInput } from '../metadata/types.js';
 import { startPostgres, type PostgresServer } from '../test/helpers/postgres.js';
+import { timeN } from './_timing.js';
 
 function arg(args: string[], name: string, dflt: string): string {
   const a = args.find((x) => x.startsWith(`--${name}=`));
@@ -28,18 +29,9 @@ interface Row {
   target?: string;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
 async function timed(op: string, n: number, fn: (i: number) => Promise<unknown>, target?: string, warmup = Math.min(50, n)): Promise<Row> {
   for (let i = 0; i < warmup; i++) await fn(-1 - i);
-  const ms: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn(i);
-    ms.push(performance.now() - t);
-  }
-  ms.sort((a, b) => a - b);
-  return { op, n, p50: pct(ms, 50), p99: pct(ms, 99), target };
+  return { op, n, ...(await timeN(n, fn)), target };
 }
 
 /** Runs `workers` closed loops for `seconds`; returns completed units per second. */
