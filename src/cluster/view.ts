@@ -57,7 +57,10 @@ export class ClusterView {
     const now = this.clock.now();
     const out: Array<{ nodeId: number; leaderEpoch: number }> = [];
     for (let p = 0; p < partitionCount; p++) {
-      const st = this.leadership.state(topic, p);
+      let st = this.leadership.state(topic, p);
+      // Our acquisition in flight may have stored its epoch already: the stored epoch + 1 named below
+      // would then be one the partition never gets (and clients retry UNKNOWN_LEADER_EPOCH with it).
+      if (st.kind === 'acquiring') st = await st.attempt.catch(() => this.leadership.state(topic, p));
       if (st.kind === 'leading') {
         out.push({ nodeId: this.self.nodeId, leaderEpoch: st.epoch });
         continue;
